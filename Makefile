@@ -1,0 +1,49 @@
+# Image resize service. `make` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install run test test-unit lint format compose-check check clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+# The virtualenv is rebuilt only when pyproject.toml changes.
+$(INSTALLED): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(INSTALLED) ## create .venv and install the project with its dev tools
+
+run: $(INSTALLED) ## run the API and one worker (a private RabbitMQ if none answers at AMQP_URL)
+	@scripts/run.sh
+
+test: $(INSTALLED) ## run every test against a real RabbitMQ (AMQP_URL of the test run: TEST_AMQP_URL)
+	$(PY) -m pytest
+
+test-unit: $(INSTALLED) ## run the unit tests only (no broker, seconds)
+	$(PY) -m pytest tests/unit
+
+lint: $(INSTALLED) ## ruff (lint and format check) and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(INSTALLED) ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+compose-check: $(INSTALLED) ## validate compose.yaml with docker-compose and test its invariants
+	docker-compose -f compose.yaml config --quiet
+	$(PY) -m pytest tests/unit/test_compose.py
+
+check: lint compose-check test ## everything CI runs
+
+clean: ## remove the virtualenv, caches and local data
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .run

@@ -1,0 +1,1 @@
+"""The HTTP API: accepts uploads, publishes resize tasks, serves status and outputs."""

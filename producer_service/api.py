@@ -1,0 +1,188 @@
+"""The v1 REST routes: thin, they read the request, call `jobs.py` and shape the answer."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Path, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from producer_service.dependencies import ServicesDep
+from producer_service.errors import (
+    BrokerUnavailable,
+    InvalidRequest,
+    JobNotFound,
+    OutputNotFound,
+    OutputNotReady,
+    PayloadTooLarge,
+    QueueFull,
+    UnsupportedMediaType,
+)
+from producer_service.problems import problem_responses
+from producer_service.store import JobRecord
+from producer_service.uploads import read_submission
+from shared.schemas import DEFAULT_VARIANTS, Job, JobError, JobStatus, Output, OutputFormat
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+
+EXAMPLE_ID = "0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10"
+_DEFAULTS = ", ".join(
+    f"`{v.name}` ({v.width}x{v.height} {v.fit}, {v.format} q{v.quality})" for v in DEFAULT_VARIANTS
+)
+
+JobId = Annotated[str, Path(description="The job's id (a UUID4).", examples=[EXAMPLE_ID])]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Send the same key again to get the first job back instead of a new one.",
+    ),
+]
+
+
+def job_url(job_id: UUID) -> str:
+    return f"/v1/jobs/{job_id}"
+
+
+def job_view(record: JobRecord) -> Job:
+    outputs = [
+        Output(
+            name=o.name,
+            format=o.format,
+            width=o.width,
+            height=o.height,
+            size_bytes=o.size_bytes,
+            url=f"{job_url(record.id)}/outputs/{o.name}",
+        )
+        for o in record.outputs
+    ]
+    error = None
+    if record.status is JobStatus.FAILED and record.error is not None:
+        error = JobError(code=record.error.code, message=record.error.message)
+    return Job(
+        id=record.id,
+        status=record.status,
+        attempts=record.attempts,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        error=error,
+        variants=record.variants,
+        outputs=outputs,
+    )
+
+
+def parse_job_id(raw: str) -> UUID:
+    """A malformed id names no job, so it is a 404 like any unknown one."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise JobNotFound(f"No job has id {raw!r}.") from None
+
+
+_SUBMIT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The image: JPEG, PNG, WebP, GIF, TIFF or HEIF/AVIF. "
+                            "Its type is read from its bytes, not its name.",
+                        },
+                        "variants": {
+                            "type": "string",
+                            "description": "A JSON array of up to 10 `Variant` objects. "
+                            f"Absent or blank: {_DEFAULTS}.",
+                            "example": '[{"name": "thumb", "width": 320, "height": 320, '
+                            '"format": "webp"}, {"name": "square", "width": 512, "height": 512, '
+                            '"fit": "cover", "crop": "attention"}]',
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/jobs",
+    status_code=202,
+    summary="Submit an image to resize",
+    description="Stores the upload, queues one resize task and answers `202` once the broker has "
+    "confirmed the task. Poll the job at `Location` until it has `succeeded` or `failed`.",
+    response_model=Job,
+    responses={
+        202: {
+            "description": "Accepted: the task is safely queued.",
+            "headers": {
+                "Location": {"description": "The job's URL.", "schema": {"type": "string"}}
+            },
+        },
+        **problem_responses(
+            PayloadTooLarge, UnsupportedMediaType, InvalidRequest, BrokerUnavailable, QueueFull
+        ),
+    },
+    openapi_extra=_SUBMIT_BODY,
+)
+async def submit_job(
+    request: Request, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    record = await services.jobs.find_by_idempotency_key(idempotency_key)
+    if record is None:
+        submission = await read_submission(
+            request.headers, request.stream(), services.storage.new_temp_path(), services.settings
+        )
+        record = await services.jobs.submit(submission.path, submission.variants, idempotency_key)
+    else:
+        async for _ in request.stream():  # a replayed submit: read and drop the repeated body
+            pass
+    return JSONResponse(
+        job_view(record).model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": job_url(record.id)},
+    )
+
+
+@router.get(
+    "/jobs/{job_id}",
+    summary="Read a job's status and outputs",
+    response_model=Job,
+    responses=problem_responses(JobNotFound),
+)
+async def get_job(job_id: JobId, services: ServicesDep) -> Job:
+    return job_view(await services.jobs.get(parse_job_id(job_id)))
+
+
+@router.get(
+    "/jobs/{job_id}/outputs/{name}",
+    summary="Download one resized image",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The image bytes, with the output format's content type.",
+            "content": {
+                fmt.media_type: {"schema": {"type": "string", "format": "binary"}}
+                for fmt in OutputFormat
+            },
+        },
+        **problem_responses(JobNotFound, OutputNotFound, OutputNotReady),
+    },
+)
+async def get_output(
+    job_id: JobId,
+    name: Annotated[str, Path(description="The variant's name.", examples=["thumb"])],
+    services: ServicesDep,
+) -> FileResponse:
+    output = await services.jobs.output_file(parse_job_id(job_id), name)
+    return FileResponse(
+        output.path,
+        media_type=output.media_type,
+        # A succeeded job never changes, so its outputs can be cached for good.
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )

@@ -1,0 +1,66 @@
+"""`create_app(settings)`: the FastAPI app, and the lifespan that opens and closes its edges."""
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from producer_service import api, health
+from producer_service.broker import BrokerLink
+from producer_service.dependencies import Services
+from producer_service.events import EventConsumer
+from producer_service.jobs import JobService
+from producer_service.problems import install_problem_handlers
+from producer_service.publisher import TaskPublisher
+from producer_service.storage import LocalStorage
+from producer_service.store import JobStore, create_engine
+from shared.settings import Settings
+from shared.topology import Topology
+
+DESCRIPTION = """\
+Upload an image and get `202 Accepted` at once; workers resize it with libvips in the background.
+
+1. `POST /v1/jobs` with the image as `file` (and optional JSON `variants`).
+2. Poll `GET /v1/jobs/{id}` until `status` is `succeeded` (or `failed`, with a reason).
+3. Download each output from its `url`.
+
+Every error is `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        storage = LocalStorage(settings.data_dir)
+        storage.prepare()
+        store = JobStore(create_engine(settings.job_store_url))
+        await store.create_schema()
+        topology = Topology.from_settings(settings)
+        publisher = TaskPublisher(topology, settings.publish_timeout_seconds)
+        jobs = JobService(store, storage, publisher)
+        consumer = EventConsumer(topology, jobs.apply_event)
+        link = BrokerLink(
+            settings.amqp_url,
+            f"producer_service {socket.gethostname()}:{os.getpid()}",
+            [publisher.attach, consumer.attach],
+        )
+        link.start()
+        app.state.services = Services(settings, jobs, store, storage, publisher)
+        try:
+            yield
+        finally:
+            await link.close()
+            await store.close()
+
+    app = FastAPI(
+        title="Image resize service",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(api.router)
+    app.include_router(health.router)
+    return app

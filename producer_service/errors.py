@@ -1,0 +1,102 @@
+"""What can go wrong behind the API, as exceptions that know their HTTP answer.
+
+    ServiceError
+    ├── PayloadTooLarge          413  upload bytes or source pixels over the limit
+    ├── UnsupportedMediaType     415  not multipart, or not an image libvips may read
+    ├── InvalidRequest           422  bad `variants` or a missing `file` part
+    ├── JobNotFound              404
+    ├── OutputNotFound           404
+    ├── OutputNotReady           409
+    ├── JobNotFailed             409  a manual retry of a job that has not failed
+    └── ServiceUnavailable       503  with Retry-After
+        ├── BrokerUnavailable         not connected, or no confirm in time
+        └── QueueFull                 the broker refused the task (MAX_QUEUED_JOBS)
+
+`problems.py` turns each into an `application/problem+json` answer; nothing else does.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+
+class ServiceError(Exception):
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal server error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class InvalidRequest(ServiceError):
+    status = 422
+    slug = "validation-error"
+    title = "Invalid request"
+
+    @classmethod
+    def from_errors(
+        cls, errors: Iterable[Mapping[str, Any]], prefix: Sequence[str | int] = ()
+    ) -> "InvalidRequest":
+        """From pydantic's error list: each error's location, message and type, and a summary."""
+        items = [
+            {"loc": [*prefix, *error["loc"]], "msg": error["msg"], "type": error["type"]}
+            for error in errors
+        ]
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in items)
+        return cls(detail, errors=items)
+
+
+class JobNotFound(ServiceError):
+    status = 404
+    slug = "job-not-found"
+    title = "Job not found"
+
+
+class OutputNotFound(ServiceError):
+    status = 404
+    slug = "output-not-found"
+    title = "Output not found"
+
+
+class OutputNotReady(ServiceError):
+    status = 409
+    slug = "output-not-ready"
+    title = "Output not ready"
+
+
+class JobNotFailed(ServiceError):
+    status = 409
+    slug = "job-not-failed"
+    title = "Job has not failed"
+
+
+class ServiceUnavailable(ServiceError):
+    status = 503
+    slug = "service-unavailable"
+    title = "Service unavailable"
+    retry_after_seconds: ClassVar[int] = 5
+
+
+class BrokerUnavailable(ServiceUnavailable):
+    slug = "broker-unavailable"
+    title = "Broker unavailable"
+
+
+class QueueFull(ServiceUnavailable):
+    slug = "queue-full"
+    title = "Queue full"
+    retry_after_seconds = 10

@@ -1,0 +1,74 @@
+"""Applying workers' status events to the job store.
+
+Every API replica consumes the one durable events queue, so each event is applied once by
+some replica; the store's conditional updates make a repeated or late event harmless.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared.messages import JobEvent
+from shared.topology import Topology
+
+logger = logging.getLogger(__name__)
+
+EVENT_PREFETCH = 32
+# A store that fails is given a moment before the event is handed back, not a hot loop.
+STORE_FAILURE_PAUSE_SECONDS = 1.0
+
+
+class EventConsumer:
+    def __init__(self, topology: Topology, apply: Callable[[JobEvent], Awaitable[bool]]) -> None:
+        self._topology = topology
+        self._apply = apply
+
+    async def attach(self, connection: AbstractRobustConnection) -> None:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=EVENT_PREFETCH)
+        exchange = await channel.declare_exchange(
+            self._topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(self._topology.events_queue, durable=True)
+        await queue.bind(exchange, "#")
+        await queue.consume(self.on_message)
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = JobEvent.model_validate_json(message.body)
+        except ValidationError as exc:
+            logger.error("dropping an unreadable event %s: %s", message.message_id, exc)
+            await _settle(message, ack=False, requeue=False)
+            return
+        try:
+            applied = await self._apply(event)
+        except (SQLAlchemyError, OSError):
+            logger.exception("job %s: storing event %s failed", event.job_id, event.kind)
+            await asyncio.sleep(STORE_FAILURE_PAUSE_SECONDS)
+            await _settle(message, ack=False, requeue=True)
+            return
+        logger.info(
+            "job %s attempt %d: %s%s",
+            event.job_id,
+            event.attempt,
+            event.kind,
+            "" if applied else " (stale, ignored)",
+        )
+        await _settle(message, ack=True)
+
+
+async def _settle(message: AbstractIncomingMessage, *, ack: bool, requeue: bool = False) -> None:
+    try:
+        if ack:
+            await message.ack()
+        else:
+            await message.nack(requeue=requeue)
+    except CONNECTION_EXCEPTIONS as exc:
+        # The channel died; the broker redelivers the event, and applying it twice is harmless.
+        logger.warning("could not settle event %s: %r", message.message_id, exc)

@@ -1,0 +1,123 @@
+"""The one place errors become `application/problem+json` answers (RFC 9457)."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from producer_service.errors import InvalidRequest, ServiceError, ServiceUnavailable
+from shared.schemas import Problem
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def problem_type(slug: str) -> str:
+    return f"/problems/{slug}"
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ProblemResponse:
+    body = Problem(type=problem_type(slug), title=title, status=status, detail=detail, **extra)
+    return ProblemResponse(
+        jsonable_encoder(body, exclude_none=True), status_code=status, headers=headers
+    )
+
+
+def problem_for(error: ServiceError) -> ProblemResponse:
+    headers = None
+    if isinstance(error, ServiceUnavailable):
+        headers = {"Retry-After": str(error.retry_after_seconds)}
+    return problem_response(
+        error.status, error.slug, error.title, error.detail, headers, **error.extra
+    )
+
+
+async def _service_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, ServiceError)
+    return problem_for(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_for(InvalidRequest.from_errors(exc.errors()))
+
+
+async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, HTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    slug = phrase.lower().replace(" ", "-")
+    return problem_response(
+        exc.status_code, slug, phrase, str(exc.detail), dict(exc.headers or {}) or None
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500, "internal-error", "Internal server error", "The server failed; it has been logged."
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given errors, each with a problem+json example."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        entry = responses.setdefault(
+            error.status,
+            {"description": error.title, "model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}},
+        )
+        examples = entry["content"][PROBLEM_MEDIA_TYPE].setdefault("examples", {})
+        examples[error.slug] = {
+            "summary": error.title,
+            "value": {
+                "type": problem_type(error.slug),
+                "title": error.title,
+                "status": error.status,
+                "detail": _EXAMPLE_DETAILS.get(error.slug, error.title),
+            },
+        }
+        if issubclass(error, ServiceUnavailable):
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before trying again.",
+                    "schema": {"type": "integer"},
+                }
+            }
+    return responses
+
+
+_EXAMPLE_DETAILS = {
+    "payload-too-large": "The upload is larger than 52428800 bytes.",
+    "unsupported-media-type": "The file is not an image this service reads (JPEG, PNG, ...).",
+    "validation-error": "variants.0.width: Input should be less than or equal to 8192",
+    "job-not-found": "No job has id 0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10.",
+    "output-not-found": "Job 0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10 has no output named 'hero'.",
+    "output-not-ready": "The job is processing; outputs exist once it has succeeded.",
+    "job-not-failed": "Only a failed job can be retried; this one is succeeded.",
+    "broker-unavailable": "The message broker did not confirm the task; try again shortly.",
+    "queue-full": "Too many jobs are waiting; try again shortly.",
+}

@@ -1,0 +1,68 @@
+"""Publishing resize tasks: persistent, confirmed, refused fast when the broker cannot take them."""
+
+import asyncio
+import logging
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
+from pamqp.commands import Basic
+
+from producer_service.errors import BrokerUnavailable, QueueFull
+from shared.messages import TASK_TYPE, ResizeTask, message_properties
+from shared.topology import Topology, declare_topology
+
+logger = logging.getLogger(__name__)
+
+
+def task_message(task: ResizeTask) -> aio_pika.Message:
+    return aio_pika.Message(
+        task.model_dump_json().encode(),
+        **message_properties(str(task.job_id), TASK_TYPE, "producer_service"),
+    )
+
+
+class TaskPublisher:
+    def __init__(self, topology: Topology, timeout_seconds: float) -> None:
+        self._topology = topology
+        self._timeout = timeout_seconds
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+
+    async def attach(self, connection: AbstractRobustConnection) -> None:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await declare_topology(channel, self._topology)
+        self._connection, self._channel = connection, channel
+
+    @property
+    def is_ready(self) -> bool:
+        return (
+            self._connection is not None
+            and self._connection.connected.is_set()
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    async def publish(self, task: ResizeTask) -> None:
+        """Return once the broker has confirmed the task; raise a 503 error otherwise."""
+        if not self.is_ready or self._channel is None:
+            raise BrokerUnavailable("The message broker is not reachable; try again shortly.")
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._channel.default_exchange.publish(
+                    task_message(task), routing_key=self._topology.work_queue
+                )
+        except PublishError as exc:
+            logger.error("task for job %s was unroutable: %s", task.job_id, exc)
+            raise BrokerUnavailable("The work queue is missing; try again shortly.") from exc
+        except DeliveryError as exc:
+            if isinstance(exc.frame, Basic.Nack):
+                raise QueueFull(
+                    f"{self._topology.max_queued_jobs} jobs are already waiting; try again shortly."
+                ) from exc
+            raise BrokerUnavailable("The broker refused the task; try again shortly.") from exc
+        except (TimeoutError, *CONNECTION_EXCEPTIONS) as exc:
+            logger.warning("task for job %s not confirmed: %r", task.job_id, exc)
+            raise BrokerUnavailable(
+                "The message broker did not confirm the task; try again shortly."
+            ) from exc

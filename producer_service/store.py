@@ -1,0 +1,238 @@
+"""The job store: one SQLAlchemy table, SQLite by default, PostgreSQL for several API replicas.
+
+Status changes are single conditional UPDATEs, so replicas applying events at the same time can
+never move a job backwards: a row only changes when the event is newer than what it holds.
+"""
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from producer_service.transitions import FINAL_STATUSES, Transition, transition_for
+from shared.messages import FailureInfo, JobEvent, RenderedOutput, utc_now
+from shared.schemas import JobStatus, Variant
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite hands back naive values)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (sa.Index("ix_jobs_status_created", "status", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    run: Mapped[int] = mapped_column(default=1)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Orders the non-final events of a run; see transitions.py.
+    progress: Mapped[int] = mapped_column(default=0)
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    outputs: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    error_code: Mapped[str | None] = mapped_column(sa.String(64))
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    source_key: Mapped[str] = mapped_column(sa.String(255))
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    # False until the broker confirmed the task; see jobs.py.
+    published: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+@dataclasses.dataclass(frozen=True)
+class JobRecord:
+    id: UUID
+    status: JobStatus
+    run: int
+    attempts: int
+    variants: list[Variant]
+    outputs: list[RenderedOutput]
+    error: FailureInfo | None
+    source_key: str
+    idempotency_key: str | None
+    published: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def new(
+        cls, job_id: UUID, variants: Sequence[Variant], source_key: str, idempotency_key: str | None
+    ) -> "JobRecord":
+        now = utc_now()
+        return cls(
+            id=job_id,
+            status=JobStatus.QUEUED,
+            run=1,
+            attempts=0,
+            variants=list(variants),
+            outputs=[],
+            error=None,
+            source_key=source_key,
+            idempotency_key=idempotency_key,
+            published=False,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @classmethod
+    def from_row(cls, row: JobRow) -> "JobRecord":
+        error = None
+        if row.error_code is not None:
+            error = FailureInfo.model_validate(
+                {"code": row.error_code, "message": row.error_message or ""}
+            )
+        return cls(
+            id=UUID(row.id),
+            status=JobStatus(row.status),
+            run=row.run,
+            attempts=row.attempts,
+            variants=[Variant.model_validate(v) for v in row.variants],
+            outputs=[RenderedOutput.model_validate(o) for o in row.outputs],
+            error=error,
+            source_key=row.source_key,
+            idempotency_key=row.idempotency_key,
+            published=row.published,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    def to_row(self) -> JobRow:
+        return JobRow(
+            id=str(self.id),
+            status=self.status.value,
+            run=self.run,
+            attempts=self.attempts,
+            progress=0,
+            variants=[v.model_dump(mode="json") for v in self.variants],
+            outputs=[o.model_dump(mode="json") for o in self.outputs],
+            error_code=self.error.code.value if self.error else None,
+            error_message=self.error.message if self.error else None,
+            source_key=self.source_key,
+            idempotency_key=self.idempotency_key,
+            published=self.published,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+
+class DuplicateIdempotencyKey(Exception):
+    """Another request created a job with this key first."""
+
+
+def _enable_sqlite_wal(dbapi_connection: Any, _: Any) -> None:
+    # WAL lets status reads proceed while an event is being written.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        sa_event.listen(engine.sync_engine, "connect", _enable_sqlite_wal)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class JobStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def create_schema(self) -> None:
+        async with self._engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def ping(self) -> None:
+        async with self._engine.connect() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+
+    async def add(self, record: JobRecord) -> None:
+        try:
+            async with self._sessions.begin() as session:
+                session.add(record.to_row())
+        except IntegrityError as exc:
+            if record.idempotency_key is None:
+                raise
+            raise DuplicateIdempotencyKey(record.idempotency_key) from exc
+
+    async def get(self, job_id: UUID) -> JobRecord | None:
+        return await self._one(sa.select(JobRow).where(JobRow.id == str(job_id)))
+
+    async def get_by_idempotency_key(self, key: str) -> JobRecord | None:
+        return await self._one(sa.select(JobRow).where(JobRow.idempotency_key == key))
+
+    async def mark_published(self, job_id: UUID) -> None:
+        await self._execute(
+            sa.update(JobRow).where(JobRow.id == str(job_id)).values(published=True)
+        )
+
+    async def delete(self, job_id: UUID) -> None:
+        await self._execute(sa.delete(JobRow).where(JobRow.id == str(job_id)))
+
+    async def apply_event(self, event: JobEvent) -> bool:
+        """Apply a worker's event if it is newer than the job's state; True when it was."""
+        return await self._apply(event.job_id, event.run, transition_for(event))
+
+    async def _apply(self, job_id: UUID, run: int, change: Transition) -> bool:
+        statement = (
+            sa.update(JobRow)
+            .where(
+                JobRow.id == str(job_id),
+                JobRow.run == run,
+                JobRow.status.not_in([s.value for s in FINAL_STATUSES]),
+            )
+            .values(status=change.status.value, updated_at=utc_now())
+        )
+        if change.progress is not None:
+            statement = statement.where(JobRow.progress < change.progress).values(
+                progress=change.progress, attempts=change.attempt
+            )
+        else:
+            statement = statement.values(
+                attempts=sa.case(
+                    (JobRow.attempts > change.attempt, JobRow.attempts), else_=change.attempt
+                )
+            )
+        if change.outputs is not None:
+            statement = statement.values(
+                outputs=[o.model_dump(mode="json") for o in change.outputs]
+            )
+        if change.error is not None:
+            statement = statement.values(
+                error_code=change.error.code.value, error_message=change.error.message
+            )
+        return await self._execute(statement) > 0
+
+    async def _one(self, statement: sa.Select[JobRow]) -> JobRecord | None:
+        async with self._sessions() as session:
+            row = (await session.execute(statement)).scalar_one_or_none()
+            return None if row is None else JobRecord.from_row(row)
+
+    async def _execute(self, statement: sa.Executable) -> int:
+        async with self._sessions.begin() as session:
+            result = await session.execute(statement)
+            return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,281 @@
+"""Receiving an upload: a streamed multipart parse with byte limits, sniffing and a header probe.
+
+The body is parsed as it arrives, so an oversized or non-image upload is refused after its
+first bytes instead of after the whole of it has been spooled to disk.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import pyvips
+from pydantic import ValidationError
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from shared.schemas import DEFAULT_VARIANTS, Variant, variant_list_adapter
+from shared.settings import Settings
+
+FILE_FIELD = "file"
+VARIANTS_FIELD = "variants"
+MAX_FIELD_BYTES = 64 * 1024
+# Room for the multipart framing and the variants field around the file itself.
+FORM_OVERHEAD_BYTES = 256 * 1024
+_FLUSH_BYTES = 1024 * 1024
+_SNIFF_BYTES = 16
+
+# libvips loaders the service lets near untrusted bytes; the sniffed type must agree.
+ALLOWED_LOADERS = {
+    "jpeg": "jpegload",
+    "png": "pngload",
+    "gif": "gifload",
+    "webp": "webpload",
+    "tiff": "tiffload",
+    "heif": "heifload",
+}
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif"}
+
+
+_SIGNATURES: tuple[tuple[str, Callable[[bytes], bool]], ...] = (
+    ("jpeg", lambda head: head.startswith(b"\xff\xd8\xff")),
+    ("png", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
+    ("gif", lambda head: head[:6] in (b"GIF87a", b"GIF89a")),
+    ("webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
+    ("tiff", lambda head: head[:4] in (b"II*\x00", b"MM\x00*")),
+    ("heif", lambda head: head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS),
+)
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """The image type the leading bytes announce, or None for anything else."""
+    return next((name for name, matches in _SIGNATURES if matches(head)), None)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    type: str
+    width: int
+    height: int
+
+
+def probe_image(path: Path, image_type: str, max_pixels: int) -> ImageInfo:
+    """Read the header only (libvips loads lazily) and refuse what cannot or must not be resized."""
+    try:
+        image = pyvips.Image.new_from_file(str(path))
+        loader = str(image.get("vips-loader"))
+    except pyvips.Error as exc:
+        raise UnsupportedMediaType(f"The file is not a readable {image_type} image.") from exc
+    if not loader.startswith(ALLOWED_LOADERS[image_type]):
+        raise UnsupportedMediaType(f"The file is not a readable {image_type} image.")
+    width, height = int(image.width), int(image.height)
+    if width * height > max_pixels:
+        raise PayloadTooLarge(
+            f"The image is {width}x{height} = {width * height} pixels; "
+            f"the limit is {max_pixels} pixels."
+        )
+    return ImageInfo(image_type, width, height)
+
+
+@dataclass
+class ReceivedForm:
+    """What the form held: the file written to `path`, and the text fields."""
+
+    path: Path
+    size: int = 0
+    image_type: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+class _FormCollector:
+    """python-multipart callbacks: route each part's bytes while the body streams in."""
+
+    def __init__(self, max_file_bytes: int) -> None:
+        self.max_file_bytes = max_file_bytes
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.file_size = 0
+        self.file_parts = 0
+        self.head = b""
+        self.image_type: str | None = None
+        self.fields: dict[str, bytearray] = {}
+        self._header_name = b""
+        self._header_value = b""
+        self._disposition = b""
+        self._field: bytearray | None = None
+        self._in_file = False
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._disposition = b""
+        self._field = None
+        self._in_file = False
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header_name.lower() == b"content-disposition":
+            self._disposition = self._header_value
+        self._header_name = self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if name == FILE_FIELD:
+            self.file_parts += 1
+            if self.file_parts > 1:
+                raise InvalidRequest("Send exactly one `file` part.")
+            self._in_file = True
+        elif len(self.fields) < 16:
+            self._field = self.fields.setdefault(name, bytearray())
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self._in_file:
+            self._file_data(chunk)
+        elif self._field is not None:
+            self._field += chunk
+            if len(self._field) > MAX_FIELD_BYTES:
+                raise PayloadTooLarge(f"A form field is larger than {MAX_FIELD_BYTES} bytes.")
+
+    def _file_data(self, chunk: bytes) -> None:
+        self.file_size += len(chunk)
+        if self.file_size > self.max_file_bytes:
+            raise PayloadTooLarge(f"The upload is larger than {self.max_file_bytes} bytes.")
+        if self.image_type is None:
+            self.head += chunk[: _SNIFF_BYTES - len(self.head)]
+            if len(self.head) >= _SNIFF_BYTES:
+                self._sniff()
+        self.pending.append(chunk)
+        self.pending_size += len(chunk)
+
+    def _part_end(self) -> None:
+        if self._in_file and self.image_type is None:
+            self._sniff()
+        self._in_file = False
+
+    def _sniff(self) -> None:
+        self.image_type = sniff_image_type(self.head)
+        if self.image_type is None:
+            raise UnsupportedMediaType(
+                "The file is not an image this service reads "
+                "(JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF); its bytes were checked, not its name."
+            )
+
+    def take_pending(self) -> bytes:
+        data = b"".join(self.pending)
+        self.pending.clear()
+        self.pending_size = 0
+        return data
+
+
+def multipart_boundary(headers: Mapping[str, str]) -> bytes:
+    content_type, options = parse_options_header(headers.get("content-type", ""))
+    boundary = options.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise UnsupportedMediaType(
+            "Send multipart/form-data with the image in a `file` part and optional JSON `variants`."
+        )
+    return boundary
+
+
+def check_declared_length(headers: Mapping[str, str], max_file_bytes: int) -> None:
+    """Refuse at once a body whose Content-Length alone says it is too large."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_file_bytes + FORM_OVERHEAD_BYTES:
+        raise PayloadTooLarge(f"The upload is larger than {max_file_bytes} bytes.")
+
+
+async def receive_form(
+    headers: Mapping[str, str], body: AsyncIterator[bytes], path: Path, max_file_bytes: int
+) -> ReceivedForm:
+    """Stream a multipart body; the file goes to `path`, which is removed if anything fails."""
+    boundary = multipart_boundary(headers)
+    check_declared_length(headers, max_file_bytes)
+    collector = _FormCollector(max_file_bytes)
+    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    try:
+        await _stream_to_file(parser, collector, body, path)
+    except FormParserError as exc:
+        await _discard(path)
+        raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
+    except BaseException:
+        await _discard(path)
+        raise
+    if collector.file_parts == 0:
+        await _discard(path)
+        raise InvalidRequest(
+            "The form has no `file` part.",
+            errors=[{"loc": ["body", FILE_FIELD], "msg": "Field required", "type": "missing"}],
+        )
+    fields = {name: value.decode("utf-8", "replace") for name, value in collector.fields.items()}
+    return ReceivedForm(path, collector.file_size, collector.image_type, fields)
+
+
+async def _stream_to_file(
+    parser: MultipartParser, collector: _FormCollector, body: AsyncIterator[bytes], path: Path
+) -> None:
+    handle: BinaryIO = await asyncio.to_thread(path.open, "wb")
+    try:
+        async for chunk in body:
+            parser.write(chunk)
+            if collector.pending_size >= _FLUSH_BYTES:
+                await asyncio.to_thread(handle.write, collector.take_pending())
+        parser.finalize()
+        await asyncio.to_thread(handle.write, collector.take_pending())
+    finally:
+        await asyncio.to_thread(handle.close)
+
+
+async def _discard(path: Path) -> None:
+    await asyncio.to_thread(path.unlink, missing_ok=True)
+
+
+def parse_variants(raw: str | None) -> list[Variant]:
+    """The `variants` field: a JSON array of variants; absent or blank means the defaults."""
+    if raw is None or not raw.strip():
+        return list(DEFAULT_VARIANTS)
+    try:
+        return variant_list_adapter.validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidRequest.from_errors(exc.errors(), prefix=[VARIANTS_FIELD]) from exc
+
+
+@dataclass(frozen=True)
+class Submission:
+    path: Path
+    variants: list[Variant]
+    image: ImageInfo
+
+
+async def read_submission(
+    headers: Mapping[str, str], body: AsyncIterator[bytes], path: Path, settings: Settings
+) -> Submission:
+    """Receive, check and probe an upload; on any refusal the received file is removed."""
+    form = await receive_form(headers, body, path, settings.max_upload_bytes)
+    try:
+        variants = parse_variants(form.fields.get(VARIANTS_FIELD))
+        assert form.image_type is not None  # receive_form sniffed the file part
+        image = await asyncio.to_thread(
+            probe_image, form.path, form.image_type, settings.max_input_pixels
+        )
+    except BaseException:
+        await _discard(form.path)
+        raise
+    return Submission(form.path, variants, image)

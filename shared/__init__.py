@@ -1,0 +1,1 @@
+"""Pydantic schemas, broker message bodies, topology names and settings both services import."""

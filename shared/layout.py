@@ -1,0 +1,40 @@
+"""Where things live under DATA_DIR, as plain names both services agree on (no I/O here).
+
+originals/{job}                the upload, byte for byte
+outputs/{job}/{name}.{ext}     one file per variant; a rerun overwrites, never duplicates
+outputs/{job}/manifest.json    written last: its presence means the job succeeded
+tmp/                           uploads being received
+"""
+
+from pathlib import Path, PurePosixPath
+from uuid import UUID
+
+from shared.schemas import OutputFormat
+
+TEMP_DIR = "tmp"
+_EXTENSIONS = {
+    OutputFormat.JPEG: "jpg",
+    OutputFormat.PNG: "png",
+    OutputFormat.WEBP: "webp",
+    OutputFormat.AVIF: "avif",
+}
+
+
+def original_key(job_id: UUID) -> str:
+    return f"originals/{job_id}"
+
+
+def output_key(job_id: UUID, name: str, output_format: OutputFormat) -> str:
+    return f"outputs/{job_id}/{name}.{_EXTENSIONS[output_format]}"
+
+
+def manifest_key(job_id: UUID) -> str:
+    return f"outputs/{job_id}/manifest.json"
+
+
+def path_of(root: Path, key: str) -> Path:
+    """The file behind a key; a key that could leave `root` (absolute, or with `..`) is refused."""
+    relative = PurePosixPath(key)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise ValueError(f"not a storage key: {key!r}")
+    return root / relative

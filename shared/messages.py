@@ -1,0 +1,112 @@
+"""Bodies that cross the broker: the task a worker runs and the events it reports back.
+
+Each body carries `version`; a consumer refuses a version it does not know rather than guess.
+"""
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from shared.schemas import OutputFormat, Variant
+
+TASK_TYPE = "image_resize.task.v1"
+EVENT_TYPE = "image_resize.event.v1"
+PERSISTENT_DELIVERY_MODE = 2
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def message_properties(
+    message_id: str, message_type: str, app_id: str, expiration_ms: int | None = None
+) -> dict[str, Any]:
+    """AMQP properties of every message the services send: JSON, persistent, typed, stamped."""
+    return {
+        "content_type": "application/json",
+        "delivery_mode": PERSISTENT_DELIVERY_MODE,
+        "message_id": message_id,
+        "type": message_type,
+        "app_id": app_id,
+        "timestamp": utc_now(),
+        "expiration": None if expiration_ms is None else timedelta(milliseconds=expiration_ms),
+    }
+
+
+class ErrorCode(StrEnum):
+    """Stable reasons a job fails; clients may branch on them."""
+
+    UNDECODABLE_IMAGE = "undecodable_image"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    SOURCE_MISSING = "source_missing"
+    INVALID_TASK = "invalid_task"
+    TIMEOUT = "timeout"
+    STORAGE_ERROR = "storage_error"
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ResizeTask(BaseModel):
+    """One job for a worker: where the original is and what to make of it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    version: Literal[1] = 1
+    job_id: UUID
+    run: PositiveInt = Field(default=1, description="Bumped by a manual retry of a failed job.")
+    attempt: PositiveInt = Field(default=1, description="Delivery number within the run.")
+    source_key: str
+    variants: list[Variant] = Field(min_length=1)
+
+    def next_attempt(self) -> "ResizeTask":
+        return self.model_copy(update={"attempt": self.attempt + 1})
+
+
+class RenderedOutput(BaseModel):
+    """One written output; `key` locates it in storage."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    format: OutputFormat
+    width: PositiveInt
+    height: PositiveInt
+    size_bytes: int
+    key: str
+
+
+class EventKind(StrEnum):
+    PROCESSING = "processing"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class FailureInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: ErrorCode
+    message: str
+
+
+class JobEvent(BaseModel):
+    """A worker's report on one attempt of a job."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    version: Literal[1] = 1
+    job_id: UUID
+    run: PositiveInt
+    attempt: PositiveInt
+    kind: EventKind
+    outputs: list[RenderedOutput] = Field(default_factory=list)
+    error: FailureInfo | None = None
+    worker: str = ""
+    occurred_at: datetime = Field(default_factory=utc_now)
+
+    @property
+    def routing_key(self) -> str:
+        return f"job.{self.kind.value}"

@@ -1,0 +1,177 @@
+"""HTTP models: what a client sends in `variants`, what it reads back, and the problem body."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+MAX_VARIANTS = 10
+MAX_SIDE = 8192
+
+
+class Fit(StrEnum):
+    CONTAIN = "contain"
+    COVER = "cover"
+    FILL = "fill"
+
+
+class Crop(StrEnum):
+    CENTRE = "centre"
+    ATTENTION = "attention"
+    ENTROPY = "entropy"
+
+
+class OutputFormat(StrEnum):
+    JPEG = "jpeg"
+    PNG = "png"
+    WEBP = "webp"
+    AVIF = "avif"
+
+    @property
+    def media_type(self) -> str:
+        return f"image/{self.value}"
+
+
+Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
+
+
+class Variant(BaseModel):
+    """One resized output of a job."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {"name": "thumb", "width": 320, "height": 320, "format": "webp"},
+                {
+                    "name": "square",
+                    "width": 512,
+                    "height": 512,
+                    "fit": "cover",
+                    "crop": "attention",
+                },
+            ]
+        },
+    )
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+        description="Unique within the job; names the output's URL.",
+    )
+    width: Side | None = Field(default=None, description="Box width; at least one side is set.")
+    height: Side | None = Field(default=None, description="Box height; at least one side is set.")
+    fit: Fit = Field(
+        default=Fit.CONTAIN,
+        description="contain: inside the box, aspect kept; cover: fills the box, cropped; "
+        "fill: stretched to the box. A missing side follows the aspect ratio.",
+    )
+    crop: Crop = Field(default=Crop.CENTRE, description="Which part `cover` keeps.")
+    format: OutputFormat = OutputFormat.JPEG
+    quality: int = Field(default=80, ge=1, le=100, description="Encoder quality (not PNG).")
+    upscale: bool = Field(default=False, description="Enlarge a source smaller than the box.")
+
+    @model_validator(mode="after")
+    def _needs_a_side(self) -> "Variant":
+        if self.width is None and self.height is None:
+            raise ValueError("a variant needs a width, a height or both")
+        return self
+
+
+def _unique_names(variants: list[Variant]) -> list[Variant]:
+    names = [variant.name for variant in variants]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"variant names must be unique; repeated: {', '.join(duplicates)}")
+    return variants
+
+
+VariantList = Annotated[
+    list[Variant],
+    Field(min_length=1, max_length=MAX_VARIANTS),
+    AfterValidator(_unique_names),
+]
+variant_list_adapter: TypeAdapter[list[Variant]] = TypeAdapter(VariantList)
+
+DEFAULT_VARIANTS: tuple[Variant, ...] = (
+    Variant(name="thumb", width=320, height=320, format=OutputFormat.WEBP),
+    Variant(name="large", width=1600, height=1600, format=OutputFormat.JPEG, quality=85),
+)
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class JobError(BaseModel):
+    code: str = Field(description="Stable, machine-readable reason, such as `undecodable_image`.")
+    message: str = Field(description="What went wrong, for people.")
+
+
+class Output(BaseModel):
+    name: str
+    format: OutputFormat
+    width: int
+    height: int
+    size_bytes: int
+    url: str
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10",
+                    "status": "succeeded",
+                    "attempts": 1,
+                    "created_at": "2026-11-23T10:00:00Z",
+                    "updated_at": "2026-11-23T10:00:01Z",
+                    "error": None,
+                    "variants": [{"name": "thumb", "width": 320, "height": 320, "format": "webp"}],
+                    "outputs": [
+                        {
+                            "name": "thumb",
+                            "format": "webp",
+                            "width": 320,
+                            "height": 213,
+                            "size_bytes": 10422,
+                            "url": "/v1/jobs/0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10/outputs/thumb",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    id: UUID
+    status: JobStatus
+    attempts: int = Field(description="Deliveries of the job to a worker so far.")
+    created_at: datetime
+    updated_at: datetime
+    error: JobError | None = Field(description="Why the job failed; null unless `failed`.")
+    variants: list[Variant]
+    outputs: list[Output] = Field(description="The resized images; filled once `succeeded`.")
+
+
+class Problem(BaseModel):
+    """An error body, `application/problem+json` (RFC 9457)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Field errors, for 422 answers."
+    )

@@ -1,0 +1,132 @@
+"""Broker object names and arguments, as plain data, so both services declare the same topology.
+
+Every name derives from `QUEUE_NAME`, so two deployments with different names never meet:
+
+    producer ──task──▶ {q}                 work queue, capped at MAX_QUEUED_JOBS (reject-publish)
+                       {q}.retry           re-runs: redeliveries, drained jobs, expired backoffs
+                       {q}.delay.{ms}ms    backoff tiers; a message waits out its TTL, then is
+                                           dead-lettered into {q}.retry
+    worker ──reject──▶ {q}.dead            failed deliveries, kept for people to inspect
+    worker ──event───▶ {q}.events (topic) ─▶ {q}.events.store   status updates the API applies
+
+Re-runs have their own uncapped queue because a full work queue would silently drop a message
+dead-lettered into it; only new submissions meet the cap, and they get a 503 instead.
+Only plain AMQP 0-9-1 features are used: no plugins, no delayed-message exchange.
+
+`declare_topology` is the one coroutine here: both services call it on connect, so whichever
+starts first creates everything and neither can drift from the other.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel
+
+from shared.settings import Settings
+
+DEFAULT_EXCHANGE = ""
+
+
+def backoff_delay_ms(failed_attempts: int, base_seconds: float, max_seconds: float) -> int:
+    """The longest wait after `failed_attempts` failures: base doubled per failure, capped."""
+    delay = min(base_seconds * 2.0 ** (failed_attempts - 1), max_seconds)
+    return max(1, round(delay * 1000))
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BindingSpec:
+    queue: str
+    exchange: str
+    routing_key: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    queue_name: str
+    max_queued_jobs: int
+    retry_delays_ms: tuple[int, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Topology":
+        delays = tuple(
+            backoff_delay_ms(
+                failed, settings.retry_base_delay_seconds, settings.retry_max_delay_seconds
+            )
+            for failed in range(1, settings.max_attempts)
+        )
+        return cls(settings.queue_name, settings.max_queued_jobs, delays)
+
+    def retry_delay_ms(self, failed_attempts: int) -> int:
+        """The tier a job waits in after `failed_attempts` failures (the last tier beyond)."""
+        return self.retry_delays_ms[min(failed_attempts, len(self.retry_delays_ms)) - 1]
+
+    @property
+    def work_queue(self) -> str:
+        return self.queue_name
+
+    @property
+    def retry_queue(self) -> str:
+        return f"{self.queue_name}.retry"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.queue_name}.dead"
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.queue_name}.events"
+
+    @property
+    def events_queue(self) -> str:
+        return f"{self.queue_name}.events.store"
+
+    def delay_queue(self, delay_ms: int) -> str:
+        return f"{self.queue_name}.delay.{delay_ms}ms"
+
+    def queues(self) -> list[QueueSpec]:
+        """Every durable queue, in an order where dead-letter targets come first."""
+        to_dead = self._dead_letter_to(self.dead_letter_queue)
+        return [
+            QueueSpec(self.dead_letter_queue),
+            QueueSpec(
+                self.work_queue,
+                {**to_dead, "x-max-length": self.max_queued_jobs, "x-overflow": "reject-publish"},
+            ),
+            QueueSpec(self.retry_queue, to_dead),
+            *(
+                QueueSpec(
+                    self.delay_queue(delay),
+                    {"x-message-ttl": delay, **self._dead_letter_to(self.retry_queue)},
+                )
+                for delay in sorted(set(self.retry_delays_ms))
+            ),
+            QueueSpec(self.events_queue),
+        ]
+
+    def topic_exchanges(self) -> list[str]:
+        return [self.events_exchange]
+
+    def bindings(self) -> list[BindingSpec]:
+        return [BindingSpec(self.events_queue, self.events_exchange, "#")]
+
+    @staticmethod
+    def _dead_letter_to(queue: str) -> dict[str, Any]:
+        return {"x-dead-letter-exchange": DEFAULT_EXCHANGE, "x-dead-letter-routing-key": queue}
+
+
+async def declare_topology(channel: AbstractChannel, topology: Topology) -> None:
+    """Declare every exchange, queue and binding (idempotent; a changed argument is refused)."""
+    for exchange in topology.topic_exchanges():
+        await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+    for spec in topology.queues():
+        await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
+    for binding in topology.bindings():
+        queue = await channel.get_queue(binding.queue, ensure=False)
+        await queue.bind(binding.exchange, binding.routing_key)

@@ -1,0 +1,1 @@
+"""The asyncio consumer that resizes images with libvips."""

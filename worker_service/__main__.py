@@ -1,0 +1,29 @@
+"""`python -m worker_service`: one worker. SIGTERM or SIGINT sets the stop event, nothing else."""
+
+import asyncio
+import signal
+
+import pyvips
+
+from shared.settings import Settings, configure_logging
+from worker_service.worker import Worker
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await Worker(settings).run(stop)
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    # Every job reads a different file once, so libvips' operation cache would only hold memory.
+    pyvips.cache_set_max(0)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Why an attempt failed, and whether trying again could help.
+
+JobFailure                  carries a stable `ErrorCode` and a message for people
+├── PermanentFailure        the input is bad: fail the job now, dead-letter the delivery
+└── TransientFailure        the moment was bad: retry with backoff, up to MAX_ATTEMPTS
+"""
+
+from shared.messages import ErrorCode, FailureInfo
+
+
+class JobFailure(Exception):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def info(self) -> FailureInfo:
+        return FailureInfo(code=self.code, message=self.message)
+
+
+class PermanentFailure(JobFailure):
+    pass
+
+
+class TransientFailure(JobFailure):
+    pass

@@ -1,0 +1,64 @@
+"""Bounded threads for libvips, so CPU work never runs on the event loop (and heartbeats flow).
+
+A job holds one of `concurrency` slots while it runs; its deadline starts once it has the slot.
+At the deadline, or when the worker cancels it, libvips is told to stop (eval/kill) and the
+thread is awaited, so no abandoned work keeps a core busy. Once the worker is stopping, a job
+still waiting for a slot is refused with `Draining` and goes back to the queue unstarted.
+"""
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from shared.messages import ErrorCode
+from worker_service.errors import TransientFailure
+
+T = TypeVar("T")
+
+
+class Draining(Exception):
+    """The worker is stopping and this job has not started."""
+
+
+class ResizeExecutor:
+    def __init__(self, concurrency: int, timeout_seconds: float) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="resize")
+        self._slots = asyncio.Semaphore(concurrency)
+        self._timeout = timeout_seconds
+        self._closing = False
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._slots:
+            if self._closing:
+                raise Draining
+            yield
+
+    async def run(self, work: Callable[[threading.Event], T]) -> T:
+        """Run `work(cancel)` in a thread within the deadline; `work` must watch `cancel`."""
+        cancel = threading.Event()
+        future = asyncio.get_running_loop().run_in_executor(self._pool, work, cancel)
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await asyncio.shield(future)
+        except TimeoutError:
+            cancel.set()
+            await asyncio.gather(future, return_exceptions=True)
+            raise TransientFailure(
+                ErrorCode.TIMEOUT,
+                f"The attempt ran longer than {self._timeout:g} seconds and was stopped.",
+            ) from None
+        except asyncio.CancelledError:
+            cancel.set()
+            await asyncio.gather(future, return_exceptions=True)
+            raise
+
+    def close(self) -> None:
+        """Start no more jobs; running ones go on."""
+        self._closing = True
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

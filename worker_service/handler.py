@@ -1,0 +1,221 @@
+"""One delivery, start to end: decode it, run the job, report, and settle it in one place.
+
+`handle` decides an outcome; `settle` is the only code that acks, rejects, nacks or forwards:
+
+    Ack         the job is done (or was already): the delivery is finished
+    DeadLetter  the job failed for good: reject without requeue, into {q}.dead
+    Forward     publish a copy (next attempt after backoff, or a re-run), then ack the original;
+                if the copy cannot be published, nack so the broker keeps the original
+    Requeue     nack with requeue: let the broker hand the delivery out again
+
+A delivery with `redelivered` set was held by a consumer that vanished (crash, lost connection)
+before settling it. It is forwarded with its attempt counted, before any work, so a job that
+kills its worker every time still reaches MAX_ATTEMPTS instead of looping forever.
+"""
+
+import asyncio
+import functools
+import logging
+import random
+from dataclasses import dataclass
+from uuid import UUID
+
+from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from pydantic import ValidationError
+
+from shared.messages import ErrorCode, EventKind, FailureInfo, ResizeTask
+from shared.settings import Settings
+from shared.topology import Topology
+from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
+from worker_service.executor import Draining, ResizeExecutor
+from worker_service.pipeline import run_task
+from worker_service.reporter import Reporter
+from worker_service.storage import OutputStorage
+
+logger = logging.getLogger(__name__)
+
+# Broker trouble while reporting or forwarding; the delivery is then left to the broker.
+BROKER_ERRORS = (TimeoutError, *CONNECTION_EXCEPTIONS)
+
+
+@dataclass(frozen=True)
+class Ack:
+    pass
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    pass
+
+
+@dataclass(frozen=True)
+class Forward:
+    task: ResizeTask
+    queue: str
+    expiration_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Requeue:
+    pass
+
+
+Outcome = Ack | DeadLetter | Forward | Requeue
+
+
+def jittered(delay_ms: int) -> int:
+    """Equal jitter: between half and all of the tier's delay, so retries do not stampede."""
+    return random.randint(delay_ms // 2, delay_ms)
+
+
+class Handler:
+    def __init__(
+        self,
+        settings: Settings,
+        topology: Topology,
+        reporter: Reporter,
+        executor: ResizeExecutor,
+        storage: OutputStorage,
+    ) -> None:
+        self._settings = settings
+        self._topology = topology
+        self._reporter = reporter
+        self._executor = executor
+        self._storage = storage
+
+    async def handle(self, message: AbstractIncomingMessage) -> Outcome:
+        try:
+            task = ResizeTask.model_validate_json(message.body)
+        except ValidationError as exc:
+            return await self._refuse(message, exc)
+        try:
+            done = await asyncio.to_thread(self._storage.read_manifest, task.job_id)
+            if done is not None:
+                logger.info(
+                    "job %s attempt %d: already done, not redone", task.job_id, task.attempt
+                )
+                await self._reporter.report(task, EventKind.SUCCEEDED, done)
+                return Ack()
+            if message.redelivered:
+                return await self._count_lost_delivery(task)
+            return await self._run(task)
+        except BROKER_ERRORS as exc:
+            logger.warning("job %s attempt %d: broker trouble: %r", task.job_id, task.attempt, exc)
+            return Requeue()
+
+    def rerun(self, message: AbstractIncomingMessage) -> Outcome:
+        """The outcome for a job the worker had to interrupt: back to the queue, same attempt."""
+        try:
+            task = ResizeTask.model_validate_json(message.body)
+        except ValidationError:
+            return Requeue()
+        return Forward(task, self._topology.retry_queue)
+
+    async def settle(self, message: AbstractIncomingMessage, outcome: Outcome) -> None:
+        try:
+            match outcome:
+                case Ack():
+                    await message.ack()
+                case DeadLetter():
+                    await message.reject(requeue=False)
+                case Requeue():
+                    await message.nack(requeue=True)
+                case Forward(task, queue, expiration_ms):
+                    try:
+                        await self._reporter.forward(task, queue, expiration_ms)
+                    except BROKER_ERRORS as exc:
+                        logger.warning("job %s: forward to %s failed: %r", task.job_id, queue, exc)
+                        await message.nack(requeue=True)
+                    else:
+                        await message.ack()
+        except CONNECTION_EXCEPTIONS as exc:
+            # The channel is gone; the broker has already put the delivery back.
+            logger.warning(
+                "delivery %s not settled (%r); the broker redelivers it", message.message_id, exc
+            )
+
+    async def _run(self, task: ResizeTask) -> Outcome:
+        try:
+            async with self._executor.slot():
+                await self._reporter.report(task, EventKind.PROCESSING)
+                logger.info("job %s attempt %d: processing", task.job_id, task.attempt)
+                work = functools.partial(
+                    run_task, task, self._storage, self._settings.max_input_pixels
+                )
+                outputs = await self._executor.run(work)
+        except Draining:
+            return Forward(task, self._topology.retry_queue)
+        except PermanentFailure as failure:
+            return await self._fail(task, failure.info())
+        except TransientFailure as failure:
+            return await self._retry_or_fail(task, failure)
+        await self._reporter.report(task, EventKind.SUCCEEDED, outputs)
+        logger.info("job %s attempt %d: succeeded", task.job_id, task.attempt)
+        return Ack()
+
+    async def _retry_or_fail(self, task: ResizeTask, failure: JobFailure) -> Outcome:
+        attempts = self._settings.max_attempts
+        if task.attempt >= attempts:
+            message = f"Attempt {task.attempt} of {attempts} failed: {failure.message}"
+            return await self._fail(task, FailureInfo(code=failure.code, message=message))
+        delay_ms = self._topology.retry_delay_ms(task.attempt)
+        logger.warning(
+            "job %s attempt %d: %s (%s); retrying in up to %d ms",
+            task.job_id,
+            task.attempt,
+            failure.code,
+            failure.message,
+            delay_ms,
+        )
+        await self._reporter.report(task, EventKind.RETRYING, error=failure.info())
+        return Forward(
+            task.next_attempt(), self._topology.delay_queue(delay_ms), jittered(delay_ms)
+        )
+
+    async def _count_lost_delivery(self, task: ResizeTask) -> Outcome:
+        counted = task.next_attempt()
+        if counted.attempt > self._settings.max_attempts:
+            return await self._fail(
+                task,
+                FailureInfo(
+                    code=ErrorCode.ATTEMPTS_EXHAUSTED,
+                    message=f"The job was delivered {task.attempt} times and never finished; "
+                    "its worker stopped mid-job each time.",
+                ),
+            )
+        logger.warning(
+            "job %s: attempt %d was lost; queued as attempt %d",
+            task.job_id,
+            task.attempt,
+            counted.attempt,
+        )
+        return Forward(counted, self._topology.retry_queue)
+
+    async def _fail(self, task: ResizeTask, error: FailureInfo) -> Outcome:
+        logger.error(
+            "job %s attempt %d: failed: %s (%s)",
+            task.job_id,
+            task.attempt,
+            error.code,
+            error.message,
+        )
+        await self._reporter.report(task, EventKind.FAILED, error=error)
+        return DeadLetter()
+
+    async def _refuse(self, message: AbstractIncomingMessage, exc: ValidationError) -> Outcome:
+        """A body that is not a task: fail its job if its id is known, and dead-letter it."""
+        logger.error("delivery %s is not a valid task: %s", message.message_id, exc)
+        try:
+            job_id = UUID(message.message_id or "")
+        except ValueError:
+            return DeadLetter()
+        invalid = ResizeTask.model_construct(
+            job_id=job_id, run=1, attempt=1, source_key="", variants=[]
+        )
+        error = FailureInfo(code=ErrorCode.INVALID_TASK, message="The task message was unreadable.")
+        try:
+            await self._reporter.report(invalid, EventKind.FAILED, error=error)
+        except BROKER_ERRORS:
+            return Requeue()
+        return DeadLetter()

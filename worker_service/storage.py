@@ -1,0 +1,68 @@
+"""The worker's side of DATA_DIR: read originals, write outputs so no half-written file is seen.
+
+Outputs are named from the job and variant (see `shared.layout`), so a redelivered job
+overwrites its own files rather than adding copies. Each file is written beside its final name,
+flushed to disk and renamed over it; the job's `manifest.json` is written the same way, last,
+and is what marks the job as done: a crash before it means the job runs again.
+These functions block; the worker calls them from its executor threads.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from uuid import UUID
+
+from pydantic import TypeAdapter, ValidationError
+
+from shared import layout
+from shared.messages import RenderedOutput
+
+_manifest_adapter = TypeAdapter(list[RenderedOutput])
+
+
+class OutputStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def path_of(self, key: str) -> Path:
+        return layout.path_of(self.root, key)
+
+    def write(self, key: str, data: bytes) -> None:
+        """Replace the file at `key` with `data` in one step, durably."""
+        target = self.path_of(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp_name, target)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        _fsync_directory(target.parent)
+
+    def write_manifest(self, job_id: UUID, outputs: list[RenderedOutput]) -> None:
+        self.write(layout.manifest_key(job_id), _manifest_adapter.dump_json(outputs))
+
+    def read_manifest(self, job_id: UUID) -> list[RenderedOutput] | None:
+        """The outputs of a job that already succeeded, or None if it has not (or they are gone)."""
+        try:
+            outputs = _manifest_adapter.validate_json(
+                self.path_of(layout.manifest_key(job_id)).read_bytes()
+            )
+        except (FileNotFoundError, ValidationError, json.JSONDecodeError):
+            return None
+        if all(self.path_of(output.key).is_file() for output in outputs):
+            return outputs
+        return None
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
