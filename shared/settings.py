@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # JOB_TIMEOUT_SECONDS, so a shutdown never cuts short an attempt that would have finished.
     shutdown_timeout_seconds: PositiveFloat = 60.0
     log_level: str = "INFO"
+    # Touched every few seconds while the worker is connected; container healthchecks read it.
+    worker_heartbeat_file: Path | None = None
 
     @property
     def job_store_url(self) -> str:

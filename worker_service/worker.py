@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 RECONNECT_INTERVAL_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 5.0
+HEARTBEAT_INTERVAL_SECONDS = 5.0
 
 
 class Worker:
@@ -49,6 +50,7 @@ class Worker:
         executor = ResizeExecutor(
             self.settings.worker_concurrency, self.settings.job_timeout_seconds
         )
+        heartbeat = asyncio.create_task(self._heartbeat(connection), name="heartbeat")
         try:
             consumers = await self._start(connection, executor)
             logger.info(
@@ -60,9 +62,19 @@ class Worker:
             await stop.wait()
             await self._drain(consumers, executor)
         finally:
+            heartbeat.cancel()
             await connection.close()
             executor.shutdown()
             logger.info("%s stopped: %s", self.name, dict(self.outcomes) or "no jobs")
+
+    async def _heartbeat(self, connection: AbstractRobustConnection) -> None:
+        path = self.settings.worker_heartbeat_file
+        if path is None:
+            return
+        while True:
+            if connection.connected.is_set():
+                await asyncio.to_thread(path.touch)
+            await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
 
     async def _connect(self, stop: asyncio.Event) -> AbstractRobustConnection | None:
         while not stop.is_set():

@@ -1,0 +1,71 @@
+"""Fixtures for every test: a clean environment, settings per test, a real broker and clean-up."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import pytest
+
+from shared.settings import Settings
+from shared.topology import Topology
+
+# The broker the integration and system tests use; they fail (never skip) when it is down.
+TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+TEST_POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+SERVICE_VARIABLES = [*(name.upper() for name in Settings.model_fields), "CLOUDAMQP_URL"]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer's shell or `.env` leaks into a test."""
+    for name in SERVICE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "amqp_url": TEST_AMQP_URL,
+        "queue_name": f"test-{uuid.uuid4().hex[:12]}",
+        "data_dir": tmp_path / "data",
+        "publish_timeout_seconds": 2.0,
+        "retry_base_delay_seconds": 0.2,
+        "retry_max_delay_seconds": 1.0,
+        "shutdown_timeout_seconds": 10.0,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+async def delete_topology(url: str, topology: Topology) -> None:
+    """Remove every broker object a test's queue name produced, on a connection of its own."""
+    connection = await aio_pika.connect(url, timeout=5)
+    async with connection:
+        channel = await connection.channel()
+        for spec in topology.queues():
+            await channel.queue_delete(spec.name)
+        for exchange in topology.topic_exchanges():
+            await channel.exchange_delete(exchange)
+
+
+@pytest.fixture
+async def broker(settings: Settings) -> AsyncIterator[Settings]:
+    """Settings whose broker answers; its queues and exchanges are deleted afterwards."""
+    try:
+        connection = await aio_pika.connect(settings.amqp_url, timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any failure means the same thing here
+        pytest.fail(f"these tests need RabbitMQ at {settings.amqp_url}: {exc!r}")
+    await connection.close()
+    yield settings
+    await delete_topology(settings.amqp_url, Topology.from_settings(settings))

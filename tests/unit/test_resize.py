@@ -1,0 +1,171 @@
+"""Geometry, formats, orientation, colour and metadata of what the worker renders."""
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pyvips
+
+from shared.messages import ErrorCode
+from shared.schemas import Crop, Fit, OutputFormat, Variant
+from tests.images import jpeg_bytes, load, photo, png_with_alpha, write
+from worker_service.errors import PermanentFailure
+from worker_service.resize import RenderCancelled, SourceInfo, inspect_source, render_variant
+
+
+@pytest.fixture
+def landscape(tmp_path: Path) -> Path:
+    return write(tmp_path / "landscape.jpg", jpeg_bytes(640, 480))
+
+
+def render(path: Path, **fields: Any) -> tuple[Any, int, int]:
+    variant = Variant.model_validate({"name": "v", **fields})
+    source = inspect_source(path, max_pixels=10**8)
+    rendered = render_variant(path, variant, source)
+    return load(rendered.data), rendered.width, rendered.height
+
+
+@pytest.mark.parametrize(
+    ("fields", "size"),
+    [
+        ({"width": 320, "height": 320}, (320, 240)),
+        ({"width": 200}, (200, 150)),
+        ({"height": 120}, (160, 120)),
+        ({"width": 1000, "height": 1000}, (640, 480)),
+        ({"width": 1000, "height": 1000, "upscale": True}, (1000, 750)),
+        ({"width": 200, "height": 200, "fit": "cover"}, (200, 200)),
+        ({"width": 300, "height": 100, "fit": "cover"}, (300, 100)),
+        ({"width": 300, "fit": "cover"}, (300, 225)),
+        ({"width": 300, "height": 100, "fit": "fill"}, (300, 100)),
+        ({"width": 1000, "height": 100, "fit": "fill"}, (640, 100)),
+        ({"width": 1000, "height": 100, "fit": "fill", "upscale": True}, (1000, 100)),
+    ],
+)
+def test_render_fits_the_box_as_the_variant_asks(
+    landscape: Path, fields: dict[str, Any], size: tuple[int, int]
+) -> None:
+    image, width, height = render(landscape, **fields)
+    assert (width, height) == size
+    assert (image.width, image.height) == size
+
+
+def test_cover_never_enlarges_a_small_source_without_upscale(landscape: Path) -> None:
+    _, width, height = render(landscape, width=1000, height=1000, fit="cover")
+    assert width <= 640
+    assert height <= 480
+
+
+@pytest.mark.parametrize("crop", list(Crop))
+def test_cover_fills_the_box_with_every_crop(landscape: Path, crop: Crop) -> None:
+    _, width, height = render(landscape, width=150, height=150, fit=Fit.COVER, crop=crop)
+    assert (width, height) == (150, 150)
+
+
+def test_attention_crop_keeps_the_detailed_part_where_centre_does_not(tmp_path: Path) -> None:
+    flat = pyvips.Image.black(600, 200).new_from_image([20, 20, 20]).cast("uchar")
+    busy = photo(150, 200)
+    scene = flat.insert(busy, 450, 0).copy(interpretation="srgb")
+    path = write(tmp_path / "scene.png", bytes(scene.pngsave_buffer()))
+    centre, _, _ = render(path, width=200, height=200, fit="cover", crop="centre", format="png")
+    attention, _, _ = render(
+        path, width=200, height=200, fit="cover", crop="attention", format="png"
+    )
+    assert centre.deviate() < 1
+    assert attention.deviate() > 10
+
+
+@pytest.mark.parametrize(
+    ("output_format", "loader"),
+    [
+        (OutputFormat.JPEG, "jpegload_buffer"),
+        (OutputFormat.PNG, "pngload_buffer"),
+        (OutputFormat.WEBP, "webpload_buffer"),
+        (OutputFormat.AVIF, "heifload_buffer"),
+    ],
+)
+def test_render_encodes_every_output_format(
+    landscape: Path, output_format: OutputFormat, loader: str
+) -> None:
+    image, _, _ = render(landscape, width=160, format=output_format)
+    assert image.get("vips-loader") == loader
+    assert image.width == 160
+
+
+@pytest.mark.parametrize("output_format", [OutputFormat.JPEG, OutputFormat.WEBP, OutputFormat.AVIF])
+def test_lower_quality_gives_smaller_files(landscape: Path, output_format: OutputFormat) -> None:
+    variant = {"name": "v", "width": 320, "format": output_format}
+    source = inspect_source(landscape, max_pixels=10**8)
+    low = render_variant(landscape, Variant.model_validate({**variant, "quality": 20}), source)
+    high = render_variant(landscape, Variant.model_validate({**variant, "quality": 95}), source)
+    assert len(low.data) < len(high.data)
+
+
+def test_exif_orientation_is_applied_before_fitting(tmp_path: Path) -> None:
+    path = write(tmp_path / "rotated.jpg", jpeg_bytes(640, 480, orientation=6))
+    assert inspect_source(path, max_pixels=10**8) == SourceInfo(480, 640)
+    image, width, height = render(path, width=320, height=320)
+    assert (width, height) == (240, 320)
+    assert image.get_typeof("orientation") == 0
+
+
+@pytest.mark.parametrize("output_format", list(OutputFormat))
+def test_outputs_carry_no_exif_gps_xmp_or_icc(tmp_path: Path, output_format: OutputFormat) -> None:
+    path = write(tmp_path / "gps.jpg", jpeg_bytes(320, 240, orientation=1, gps=True))
+    assert "exif-ifd3-GPSLatitude" in load(path.read_bytes()).get_fields()
+    image, _, _ = render(path, width=100, format=output_format)
+    fields = image.get_fields()
+    assert not [f for f in fields if f.startswith(("exif", "xmp", "iptc", "icc"))]
+
+
+def test_cmyk_source_comes_out_as_srgb(tmp_path: Path) -> None:
+    cmyk = photo(200, 100).bandjoin(photo(200, 100)[0]).copy(interpretation="cmyk")
+    path = write(tmp_path / "cmyk.tif", bytes(cmyk.tiffsave_buffer()))
+    image, _, _ = render(path, width=100, format="png")
+    assert image.interpretation == "srgb"
+    assert image.bands == 3
+
+
+def test_transparency_is_kept_in_png_and_flattened_on_white_in_jpeg(tmp_path: Path) -> None:
+    path = write(tmp_path / "alpha.png", png_with_alpha())
+    as_png, _, _ = render(path, width=100, format="png")
+    as_jpeg, _, _ = render(path, width=100, format="jpeg")
+    assert as_png.hasalpha()
+    assert not as_jpeg.hasalpha()
+    assert as_jpeg.bands == 3
+
+
+def test_a_source_over_the_pixel_limit_is_refused_from_its_header(landscape: Path) -> None:
+    with pytest.raises(PermanentFailure) as caught:
+        inspect_source(landscape, max_pixels=640 * 480 - 1)
+    assert caught.value.code is ErrorCode.TOO_MANY_PIXELS
+
+
+def test_an_unreadable_header_is_a_permanent_failure(tmp_path: Path) -> None:
+    path = write(tmp_path / "junk.jpg", b"\xff\xd8\xff" + b"\x00" * 500)
+    with pytest.raises(PermanentFailure) as caught:
+        inspect_source(path, max_pixels=10**8)
+    assert caught.value.code is ErrorCode.UNDECODABLE_IMAGE
+
+
+def test_undecodable_pixel_data_is_a_permanent_failure(tmp_path: Path) -> None:
+    data = bytearray(photo(300, 200).pngsave_buffer(compression=0))
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64  # breaks the IDAT checksum
+    path = write(tmp_path / "broken.png", bytes(data))
+    source = inspect_source(path, max_pixels=10**8)
+    with pytest.raises(PermanentFailure) as caught:
+        render_variant(path, Variant(name="v", width=10), source)
+    assert caught.value.code is ErrorCode.UNDECODABLE_IMAGE
+
+
+def test_a_set_cancel_event_stops_libvips(tmp_path: Path) -> None:
+    path = write(tmp_path / "big.jpg", jpeg_bytes(2000, 1500))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(RenderCancelled):
+        render_variant(
+            path,
+            Variant(name="v", width=1900, format=OutputFormat.AVIF),
+            inspect_source(path, max_pixels=10**8),
+            cancel,
+        )

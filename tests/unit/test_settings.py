@@ -1,0 +1,91 @@
+"""Settings come from the environment, with the contract's names and defaults."""
+
+from pathlib import Path
+
+import pytest
+
+from shared.settings import Settings, async_database_url
+
+
+def test_defaults_match_the_contract() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.amqp_url == "amqp://guest:guest@localhost:5672/"
+    assert settings.queue_name == "image_resize"
+    assert settings.data_dir == Path("./data")
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.max_attempts == 5
+    assert settings.job_timeout_seconds == 60
+    assert settings.max_upload_bytes == 52428800
+    assert settings.max_input_pixels == 100_000_000
+    assert settings.worker_concurrency >= 1
+
+
+def test_every_contract_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env = {
+        "AMQP_URL": "amqp://u:p@broker:5673/vh",
+        "QUEUE_NAME": "thumbs",
+        "DATA_DIR": str(tmp_path),
+        "DATABASE_URL": "postgresql://db/jobs",
+        "HOST": "0.0.0.0",
+        "PORT": "9000",
+        "WORKER_CONCURRENCY": "8",
+        "MAX_ATTEMPTS": "3",
+        "JOB_TIMEOUT_SECONDS": "12.5",
+        "MAX_UPLOAD_BYTES": "1000",
+        "MAX_INPUT_PIXELS": "2000",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)
+    assert settings.amqp_url == env["AMQP_URL"]
+    assert settings.queue_name == "thumbs"
+    assert settings.data_dir == tmp_path
+    assert settings.job_store_url == "postgresql+asyncpg://db/jobs"
+    assert (settings.host, settings.port) == ("0.0.0.0", 9000)
+    assert settings.worker_concurrency == 8
+    assert settings.max_attempts == 3
+    assert settings.job_timeout_seconds == 12.5
+    assert settings.max_upload_bytes == 1000
+    assert settings.max_input_pixels == 2000
+
+
+def test_cloudamqp_url_is_used_only_when_amqp_url_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDAMQP_URL", "amqps://cloud/vhost")
+    assert Settings(_env_file=None).amqp_url == "amqps://cloud/vhost"
+    monkeypatch.setenv("AMQP_URL", "amqp://local/")
+    assert Settings(_env_file=None).amqp_url == "amqp://local/"
+
+
+def test_a_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("QUEUE_NAME=from-dotenv\n")
+    monkeypatch.chdir(tmp_path)
+    assert Settings().queue_name == "from-dotenv"
+
+
+def test_the_job_store_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    assert settings.job_store_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/jobs.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:////tmp/x.db", "sqlite+aiosqlite:////tmp/x.db"),
+    ],
+)
+def test_database_urls_get_their_async_driver(url: str, expected: str) -> None:
+    assert async_database_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("PORT", "70000"), ("WORKER_CONCURRENCY", "0"), ("QUEUE_NAME", "has space")]
+)
+def test_nonsense_values_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name.lower()):
+        Settings(_env_file=None)

@@ -1,0 +1,45 @@
+"""Broker names and arguments derive from QUEUE_NAME; retry tiers from the backoff settings."""
+
+from pathlib import Path
+
+from shared.topology import Topology, backoff_delay_ms
+from tests.conftest import make_settings
+
+
+def test_every_broker_object_is_named_from_the_queue_name(tmp_path: Path) -> None:
+    topology = Topology.from_settings(make_settings(tmp_path, queue_name="thumbs"))
+    names = [spec.name for spec in topology.queues()] + topology.topic_exchanges()
+    assert all(name == "thumbs" or name.startswith("thumbs.") for name in names)
+    other = Topology.from_settings(make_settings(tmp_path, queue_name="avatars"))
+    assert not set(names) & {spec.name for spec in other.queues()}
+
+
+def test_the_work_queue_is_capped_and_dead_letters_to_its_dlq(tmp_path: Path) -> None:
+    topology = Topology.from_settings(make_settings(tmp_path, max_queued_jobs=50))
+    work = next(spec for spec in topology.queues() if spec.name == topology.work_queue)
+    assert work.arguments == {
+        "x-max-length": 50,
+        "x-overflow": "reject-publish",
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": topology.dead_letter_queue,
+    }
+
+
+def test_backoff_doubles_per_failure_up_to_the_cap() -> None:
+    delays = [backoff_delay_ms(n, base_seconds=2, max_seconds=10) for n in range(1, 6)]
+    assert delays == [2000, 4000, 8000, 10000, 10000]
+
+
+def test_each_delay_tier_expires_into_the_retry_queue(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, max_attempts=4, retry_base_delay_seconds=1, retry_max_delay_seconds=60
+    )
+    topology = Topology.from_settings(settings)
+    assert topology.retry_delays_ms == (1000, 2000, 4000)
+    assert [topology.retry_delay_ms(n) for n in (1, 2, 3, 9)] == [1000, 2000, 4000, 4000]
+    tier = next(spec for spec in topology.queues() if spec.name == topology.delay_queue(2000))
+    assert tier.arguments == {
+        "x-message-ttl": 2000,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": topology.retry_queue,
+    }

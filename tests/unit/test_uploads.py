@@ -1,0 +1,160 @@
+"""Receiving uploads: sniffing, streamed limits and the variants field, without a server."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from producer_service.uploads import (
+    parse_variants,
+    probe_image,
+    receive_form,
+    sniff_image_type,
+)
+from shared.schemas import DEFAULT_VARIANTS
+from tests.images import jpeg_bytes, png_with_alpha, write
+
+BOUNDARY = "testboundary"
+HEADERS = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+def form(*parts: tuple[str, bytes, bool]) -> bytes:
+    body = b""
+    for name, data, is_file in parts:
+        filename = '; filename="upload.bin"' if is_file else ""
+        body += (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"{filename}\r\n\r\n'
+        ).encode()
+        body += data + b"\r\n"
+    return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+async def chunks(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+class CountingBody:
+    """A request body that records how much of it was read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.read = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.data), 1000):
+            self.read = start + 1000
+            yield self.data[start : start + 1000]
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"\xff\xd8\xff\xe0" + b"\0" * 12, "jpeg"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 8, "png"),
+        (b"GIF89a" + b"\0" * 10, "gif"),
+        (b"RIFF\0\0\0\0WEBPVP8 ", "webp"),
+        (b"II*\x00" + b"\0" * 12, "tiff"),
+        (b"\0\0\0\x1cftypavif\0\0\0\0", "heif"),
+        (b"\0\0\0\x18ftypheic\0\0\0\0", "heif"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'>", None),
+        (b"%PDF-1.7\n" + b"\0" * 8, None),
+        (b"", None),
+    ],
+)
+def test_the_type_is_read_from_the_leading_bytes(head: bytes, kind: str | None) -> None:
+    assert sniff_image_type(head) == kind
+
+
+async def test_a_form_is_streamed_to_a_file_with_its_fields(tmp_path: Path) -> None:
+    image = jpeg_bytes(200, 100)
+    body = form(("variants", b'[{"name": "a", "width": 5}]', False), ("file", image, True))
+    received = await receive_form(HEADERS, chunks(body), tmp_path / "up", max_file_bytes=10**6)
+    assert received.path.read_bytes() == image
+    assert received.size == len(image)
+    assert received.image_type == "jpeg"
+    assert received.fields == {"variants": '[{"name": "a", "width": 5}]'}
+
+
+async def test_an_oversized_file_is_refused_before_the_body_is_read(tmp_path: Path) -> None:
+    body = CountingBody(form(("file", jpeg_bytes(16, 16) + b"\0" * 200_000, True)))
+    with pytest.raises(PayloadTooLarge):
+        await receive_form(HEADERS, body.__aiter__(), tmp_path / "up", max_file_bytes=50_000)
+    assert body.read < 60_000
+    assert not (tmp_path / "up").exists()
+
+
+async def test_a_declared_length_over_the_limit_is_refused_at_once(tmp_path: Path) -> None:
+    headers = {**HEADERS, "content-length": str(10**9)}
+    body = CountingBody(form(("file", jpeg_bytes(16, 16), True)))
+    with pytest.raises(PayloadTooLarge):
+        await receive_form(headers, body.__aiter__(), tmp_path / "up", max_file_bytes=10**6)
+    assert body.read == 0
+
+
+async def test_a_non_image_is_refused_after_its_first_bytes(tmp_path: Path) -> None:
+    body = CountingBody(form(("file", b"%PDF-1.7\n" + b"x" * 500_000, True)))
+    with pytest.raises(UnsupportedMediaType):
+        await receive_form(HEADERS, body.__aiter__(), tmp_path / "up", max_file_bytes=10**6)
+    assert body.read < 10_000
+    assert not (tmp_path / "up").exists()
+
+
+async def test_a_body_that_is_not_multipart_is_unsupported(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedMediaType):
+        await receive_form(
+            {"content-type": "application/json"}, chunks(b"{}"), tmp_path / "up", 10**6
+        )
+
+
+async def test_a_form_without_a_file_part_is_invalid(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        await receive_form(
+            HEADERS, chunks(form(("variants", b"[]", False))), tmp_path / "up", 10**6
+        )
+    assert caught.value.extra["errors"][0]["loc"] == ["body", "file"]
+    assert not (tmp_path / "up").exists()
+
+
+async def test_two_file_parts_are_invalid(tmp_path: Path) -> None:
+    image = jpeg_bytes(16, 16)
+    with pytest.raises(InvalidRequest):
+        await receive_form(
+            HEADERS,
+            chunks(form(("file", image, True), ("file", image, True))),
+            tmp_path / "up",
+            10**6,
+        )
+
+
+def test_absent_or_blank_variants_mean_the_defaults() -> None:
+    assert parse_variants(None) == list(DEFAULT_VARIANTS)
+    assert parse_variants("  ") == list(DEFAULT_VARIANTS)
+
+
+@pytest.mark.parametrize(
+    "raw", ["not json", "{}", '[{"name": "a"}]', '[{"name": "a", "width": 9000}]', "[]"]
+)
+def test_bad_variants_are_invalid_with_located_errors(raw: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_variants(raw)
+    assert all(error["loc"][0] == "variants" for error in caught.value.extra["errors"])
+
+
+def test_the_probe_reads_size_from_the_header(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.png", png_with_alpha(300, 200))
+    info = probe_image(path, "png", max_pixels=10**6)
+    assert (info.width, info.height) == (300, 200)
+
+
+def test_the_probe_refuses_too_many_pixels(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.jpg", jpeg_bytes(300, 200))
+    with pytest.raises(PayloadTooLarge, match="60000 pixels"):
+        probe_image(path, "jpeg", max_pixels=59_999)
+
+
+def test_the_probe_refuses_a_file_that_only_starts_like_an_image(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    with pytest.raises(UnsupportedMediaType):
+        probe_image(path, "png", max_pixels=10**6)
