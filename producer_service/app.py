@@ -12,7 +12,7 @@ from producer_service.broker import BrokerLink
 from producer_service.dependencies import Services
 from producer_service.events import EventConsumer
 from producer_service.jobs import JobService
-from producer_service.problems import install_problem_handlers
+from producer_service.problems import document_problems, install_problem_handlers
 from producer_service.publisher import TaskPublisher
 from producer_service.storage import LocalStorage
 from producer_service.store import JobStore, create_engine
@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    document_problems(app)
     app.include_router(api.router)
     app.include_router(health.router)
     return app

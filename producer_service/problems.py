@@ -121,3 +121,36 @@ _EXAMPLE_DETAILS = {
     "broker-unavailable": "The message broker did not confirm the task; try again shortly.",
     "queue-full": "Too many jobs are waiting; try again shortly.",
 }
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document tell the truth: every error answer is problem+json, FastAPI's
+    stock 422 included, with the `Problem` schema and an example."""
+    stock_openapi = app.openapi
+    validation = problem_responses(InvalidRequest)[422]
+    problem_schema = {"$ref": "#/components/schemas/Problem"}
+
+    def as_problem(status: str, response: dict[str, Any]) -> dict[str, Any]:
+        if status == "422":
+            response = {**validation, "content": dict(validation["content"])}
+        content = response["content"]
+        content.pop("application/json", None)
+        content[PROBLEM_MEDIA_TYPE] = {"schema": problem_schema, **content[PROBLEM_MEDIA_TYPE]}
+        response.pop("model", None)
+        return response
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = stock_openapi()
+            for path in schema["paths"].values():
+                for operation in path.values():
+                    responses = operation.get("responses", {})
+                    for status, response in responses.items():
+                        if status[0] in "45":
+                            responses[status] = as_problem(status, response)
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schema["components"]["schemas"].pop(unused, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,7 +2,7 @@
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +59,32 @@ async def delete_topology(url: str, topology: Topology) -> None:
             await channel.exchange_delete(exchange)
 
 
-@pytest.fixture
-async def broker(settings: Settings) -> AsyncIterator[Settings]:
-    """Settings whose broker answers; its queues and exchanges are deleted afterwards."""
+async def require_broker(url: str) -> None:
     try:
-        connection = await aio_pika.connect(settings.amqp_url, timeout=5)
+        connection = await aio_pika.connect(url, timeout=5)
     except Exception as exc:  # noqa: BLE001 - any failure means the same thing here
-        pytest.fail(f"these tests need RabbitMQ at {settings.amqp_url}: {exc!r}")
+        pytest.fail(f"these tests need RabbitMQ at {url}: {exc!r}")
     await connection.close()
-    yield settings
-    await delete_topology(settings.amqp_url, Topology.from_settings(settings))
+
+
+@pytest.fixture
+async def broker_settings(
+    tmp_path: Path,
+) -> AsyncIterator[Callable[..., Settings]]:
+    """Makes settings for the test broker; every queue and exchange they named is deleted after."""
+    await require_broker(TEST_AMQP_URL)
+    made: list[Settings] = []
+
+    def make(**overrides: Any) -> Settings:
+        made.append(make_settings(tmp_path, **overrides))
+        return made[-1]
+
+    yield make
+    for settings in made:
+        await delete_topology(TEST_AMQP_URL, Topology.from_settings(settings))
+
+
+@pytest.fixture
+def broker(broker_settings: Callable[..., Settings]) -> Settings:
+    """Settings for the test broker, with a queue name of the test's own."""
+    return broker_settings()

@@ -34,9 +34,9 @@ HEARTBEAT_INTERVAL_SECONDS = 5.0
 
 
 class Worker:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, name: str | None = None) -> None:
         self.settings = settings
-        self.name = f"worker_service {socket.gethostname()}:{os.getpid()}"
+        self.name = name or f"worker_service {socket.gethostname()}:{os.getpid()}"
         self.topology = Topology.from_settings(settings)
         self.outcomes: Counter[str] = Counter()
         self._inflight: set[asyncio.Task[object]] = set()

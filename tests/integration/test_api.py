@@ -1,0 +1,273 @@
+"""The REST API in-process against a real RabbitMQ: submit, status, errors and the docs."""
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import aio_pika
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from producer_service.store import create_engine
+from shared.messages import TASK_TYPE, ResizeTask
+from shared.schemas import DEFAULT_VARIANTS
+from shared.settings import Settings
+from tests.conftest import make_settings
+from tests.images import jpeg_bytes
+from tests.support import BrokerProbe, running_api
+
+PROBLEM = "application/problem+json"
+VARIANTS = [
+    {"name": "thumb", "width": 320, "format": "webp"},
+    {"name": "sq", "width": 64, "height": 64, "fit": "cover", "crop": "attention"},
+]
+
+
+def upload(image: bytes, variants: object = None) -> dict[str, object]:
+    data = {} if variants is None else {"variants": json.dumps(variants)}
+    return {"files": {"file": ("photo.jpg", image, "image/jpeg")}, "data": data}
+
+
+async def job_count(settings: Settings) -> int:
+    engine = create_engine(settings.job_store_url)
+    try:
+        async with engine.connect() as connection:
+            return int(
+                (await connection.execute(sa.text("SELECT count(*) FROM jobs"))).scalar_one()
+            )
+    finally:
+        await engine.dispose()
+
+
+def originals(settings: Settings) -> list[Path]:
+    folder = settings.data_dir / "originals"
+    return list(folder.iterdir()) if folder.exists() else []
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, object] = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["status"] == status
+    return body
+
+
+async def test_submit_answers_202_with_location_after_a_persistent_task_is_queued(
+    broker: Settings,
+) -> None:
+    async with running_api(broker) as client, BrokerProbe.open(broker) as probe:
+        response = await client.post("/v1/jobs", **upload(jpeg_bytes(), VARIANTS))  # type: ignore[arg-type]
+        assert response.status_code == 202, response.text
+        job = response.json()
+        assert response.headers["location"] == f"/v1/jobs/{job['id']}"
+        assert uuid.UUID(job["id"]).version == 4
+        assert job["status"] == "queued"
+        assert job["attempts"] == 0
+        assert job["outputs"] == []
+        assert [v["name"] for v in job["variants"]] == ["thumb", "sq"]
+
+        queue = await probe.channel.get_queue(probe.topology.work_queue)
+        message = await queue.get(no_ack=True, timeout=5)
+        assert message is not None
+        assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+        assert message.content_type == "application/json"
+        assert message.message_id == job["id"]
+        assert message.type == TASK_TYPE
+        task = ResizeTask.model_validate_json(message.body)
+        assert str(task.job_id) == job["id"]
+        assert (task.run, task.attempt) == (1, 1)
+        assert (broker.data_dir / task.source_key).read_bytes() == jpeg_bytes()
+
+        status = await client.get(response.headers["location"])
+        assert status.status_code == 200
+        assert status.json()["id"] == job["id"]
+
+
+async def test_submit_without_variants_uses_the_documented_defaults(broker: Settings) -> None:
+    async with running_api(broker) as client:
+        response = await client.post("/v1/jobs", **upload(jpeg_bytes()))  # type: ignore[arg-type]
+    assert response.status_code == 202
+    names = [v["name"] for v in response.json()["variants"]]
+    assert names == [v.name for v in DEFAULT_VARIANTS]
+
+
+async def test_the_same_idempotency_key_returns_the_first_job(broker: Settings) -> None:
+    headers = {"Idempotency-Key": "order-42-avatar"}
+    async with running_api(broker) as client, BrokerProbe.open(broker) as probe:
+        first = await client.post("/v1/jobs", headers=headers, **upload(jpeg_bytes()))  # type: ignore[arg-type]
+        again = await client.post("/v1/jobs", headers=headers, **upload(jpeg_bytes()))  # type: ignore[arg-type]
+        other = await client.post("/v1/jobs", **upload(jpeg_bytes()))  # type: ignore[arg-type]
+        assert first.status_code == again.status_code == 202
+        assert again.json()["id"] == first.json()["id"]
+        assert again.headers["location"] == first.headers["location"]
+        assert other.json()["id"] != first.json()["id"]
+        assert await probe.ready_messages(probe.topology.work_queue) == 2
+    assert await job_count(broker) == 2
+
+
+async def test_unknown_and_malformed_ids_are_404_problems(broker: Settings) -> None:
+    async with running_api(broker) as client:
+        for path in (
+            f"/v1/jobs/{uuid.uuid4()}",
+            "/v1/jobs/not-a-uuid",
+            f"/v1/jobs/{uuid.uuid4()}/outputs/thumb",
+        ):
+            assert_problem(await client.get(path), 404)
+
+
+async def test_outputs_are_409_until_the_job_succeeds_and_404_for_unknown_names(
+    broker: Settings,
+) -> None:
+    async with running_api(broker) as client:
+        job = (await client.post("/v1/jobs", **upload(jpeg_bytes(), VARIANTS))).json()  # type: ignore[arg-type]
+        assert_problem(await client.get(f"/v1/jobs/{job['id']}/outputs/thumb"), 409)
+        assert_problem(await client.get(f"/v1/jobs/{job['id']}/outputs/nope"), 404)
+
+
+async def test_an_upload_over_max_upload_bytes_is_413_and_leaves_nothing(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    settings = broker_settings(max_upload_bytes=20_000)
+    async with running_api(settings) as client:
+        response = await client.post("/v1/jobs", **upload(jpeg_bytes(800, 600)))  # type: ignore[arg-type]
+    assert_problem(response, 413)
+    assert await job_count(settings) == 0
+    assert originals(settings) == []
+    assert list((settings.data_dir / "tmp").iterdir()) == []
+
+
+async def test_an_image_over_max_input_pixels_is_413(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    settings = broker_settings(max_input_pixels=100 * 100)
+    async with running_api(settings) as client:
+        response = await client.post("/v1/jobs", **upload(jpeg_bytes(101, 100)))  # type: ignore[arg-type]
+    body = assert_problem(response, 413)
+    assert "pixels" in str(body["detail"])
+    assert originals(settings) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"%PDF-1.7\n%\xe2\xe3\n1 0 obj\n",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        b"",
+        b"\x89PNG\r\n\x1a\n but not really a png at all",
+    ],
+)
+async def test_a_file_that_is_not_a_readable_image_is_415(broker: Settings, content: bytes) -> None:
+    async with running_api(broker) as client:
+        response = await client.post(
+            "/v1/jobs", files={"file": ("photo.jpg", content, "image/jpeg")}
+        )
+    assert_problem(response, 415)
+    assert await job_count(broker) == 0
+
+
+async def test_a_body_that_is_not_a_form_is_415(broker: Settings) -> None:
+    async with running_api(broker) as client:
+        response = await client.post("/v1/jobs", json={"file": "photo.jpg"})
+    assert_problem(response, 415)
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        "not json",
+        [{"name": "Bad Name", "width": 10}],
+        [{"name": "a", "width": 10}, {"name": "a", "height": 10}],
+        [{"name": "a"}],
+        [{"name": "a", "width": 8193}],
+        [{"name": "a", "width": 10, "fit": "squash"}],
+        [{"name": "a", "width": 10, "format": "bmp"}],
+        [{"name": "a", "width": 10, "quality": 0}],
+        [{"name": f"v{i}", "width": 10} for i in range(11)],
+    ],
+)
+async def test_bad_variants_are_422_with_field_errors(broker: Settings, variants: object) -> None:
+    async with running_api(broker) as client:
+        data = {"variants": variants if isinstance(variants, str) else json.dumps(variants)}
+        response = await client.post(
+            "/v1/jobs", files={"file": ("p.jpg", jpeg_bytes(), "image/jpeg")}, data=data
+        )
+    body = assert_problem(response, 422)
+    assert body["errors"]
+    assert await job_count(broker) == 0
+
+
+async def test_a_form_without_a_file_is_422(broker: Settings) -> None:
+    async with running_api(broker) as client:
+        response = await client.post(
+            "/v1/jobs", files={"other": ("p.jpg", b"x", "image/jpeg")}, data={"variants": "[]"}
+        )
+    assert_problem(response, 422)
+
+
+async def test_with_the_broker_down_submit_is_503_fast_and_reads_still_work(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, amqp_url="amqp://guest:guest@127.0.0.1:1/")
+    async with running_api(settings, ready=False) as client:
+        response = await client.post("/v1/jobs", **upload(jpeg_bytes()))  # type: ignore[arg-type]
+        assert_problem(response, 503)
+        assert int(response.headers["retry-after"]) > 0
+        assert_problem(await client.get("/readyz"), 503)
+        assert (await client.get("/healthz")).status_code == 200
+        assert_problem(await client.get(f"/v1/jobs/{uuid.uuid4()}"), 404)
+    assert await job_count(settings) == 0
+    assert originals(settings) == []
+
+
+async def test_a_full_queue_gives_503_and_no_phantom_job(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    settings = broker_settings(max_queued_jobs=1)
+    async with running_api(settings) as client:
+        accepted = await client.post("/v1/jobs", **upload(jpeg_bytes()))  # type: ignore[arg-type]
+        refused = await client.post("/v1/jobs", **upload(jpeg_bytes()))  # type: ignore[arg-type]
+    assert accepted.status_code == 202
+    body = assert_problem(refused, 503)
+    assert body["type"] == "/problems/queue-full"
+    assert "retry-after" in refused.headers
+    assert await job_count(settings) == 1
+    assert len(originals(settings)) == 1
+
+
+async def test_readyz_is_200_when_broker_and_store_answer(broker: Settings) -> None:
+    async with running_api(broker) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"broker": "ok", "store": "ok"}
+
+
+async def test_the_openapi_document_describes_every_route_with_examples(broker: Settings) -> None:
+    async with running_api(broker) as client:
+        spec = (await client.get("/openapi.json")).json()
+        docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+    expected = {
+        ("/v1/jobs", "post"): {"202", "413", "415", "422", "503"},
+        ("/v1/jobs/{job_id}", "get"): {"200", "404"},
+        ("/v1/jobs/{job_id}/outputs/{name}", "get"): {"200", "404", "409"},
+        ("/healthz", "get"): {"200"},
+        ("/readyz", "get"): {"200", "503"},
+    }
+    for (path, method), statuses in expected.items():
+        operation = spec["paths"][path][method]
+        assert operation["summary"]
+        assert statuses <= operation["responses"].keys(), (path, operation["responses"].keys())
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                content = response["content"]
+                assert any("example" in c or "examples" in c for c in content.values()), (
+                    path,
+                    status,
+                )
+    body = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert body["schema"]["required"] == ["file"]
+    assert spec["components"]["schemas"]["Job"]["examples"]

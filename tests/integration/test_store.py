@@ -1,0 +1,175 @@
+"""The job store on SQLite and on PostgreSQL: records, idempotency keys and event ordering."""
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from producer_service.store import DuplicateIdempotencyKey, JobRecord, JobStore, create_engine
+from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput
+from shared.schemas import DEFAULT_VARIANTS, JobStatus, OutputFormat
+from tests.conftest import TEST_POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
+    if request.param == "sqlite":
+        job_store = JobStore(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"))
+        await job_store.create_schema()
+        yield job_store
+        await job_store.close()
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(TEST_POSTGRES_URL)
+    async with admin.begin() as connection:
+        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    job_store = JobStore(
+        create_engine(TEST_POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+    )
+    try:
+        await job_store.create_schema()
+        yield job_store
+    finally:
+        await job_store.close()
+        async with admin.begin() as connection:
+            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+def new_record(key: str | None = None) -> JobRecord:
+    job_id = uuid.uuid4()
+    return JobRecord.new(job_id, DEFAULT_VARIANTS, f"originals/{job_id}", key)
+
+
+def event(record: JobRecord, kind: EventKind, attempt: int = 1, run: int = 1) -> JobEvent:
+    outputs = []
+    if kind is EventKind.SUCCEEDED:
+        outputs = [
+            RenderedOutput(
+                name="thumb",
+                format=OutputFormat.WEBP,
+                width=320,
+                height=213,
+                size_bytes=99,
+                key=f"outputs/{record.id}/thumb.webp",
+            )
+        ]
+    error = None
+    if kind is EventKind.FAILED:
+        error = FailureInfo(code=ErrorCode.UNDECODABLE_IMAGE, message="bad bytes")
+    return JobEvent(
+        job_id=record.id, run=run, attempt=attempt, kind=kind, outputs=outputs, error=error
+    )
+
+
+async def test_a_job_round_trips(store: JobStore) -> None:
+    record = new_record("key-1")
+    await store.add(record)
+    loaded = await store.get(record.id)
+    assert loaded == record
+    assert loaded.created_at.tzinfo is not None
+    assert await store.get(uuid.uuid4()) is None
+
+
+async def test_an_idempotency_key_names_one_job(store: JobStore) -> None:
+    first = new_record("same-key")
+    await store.add(first)
+    with pytest.raises(DuplicateIdempotencyKey):
+        await store.add(new_record("same-key"))
+    found = await store.get_by_idempotency_key("same-key")
+    assert found is not None
+    assert found.id == first.id
+    await store.add(new_record(None))
+    await store.add(new_record(None))
+
+
+async def test_a_job_moves_forward_through_processing_to_succeeded(store: JobStore) -> None:
+    record = new_record()
+    await store.add(record)
+    assert await store.apply_event(event(record, EventKind.PROCESSING))
+    processing = await store.get(record.id)
+    assert processing is not None
+    assert (processing.status, processing.attempts) == (JobStatus.PROCESSING, 1)
+    assert await store.apply_event(event(record, EventKind.SUCCEEDED))
+    done = await store.get(record.id)
+    assert done is not None
+    assert done.status is JobStatus.SUCCEEDED
+    assert [o.name for o in done.outputs] == ["thumb"]
+    assert done.updated_at >= processing.updated_at
+
+
+async def test_a_late_or_repeated_event_never_moves_a_job_backwards(store: JobStore) -> None:
+    record = new_record()
+    await store.add(record)
+    await store.apply_event(event(record, EventKind.SUCCEEDED))
+    assert not await store.apply_event(event(record, EventKind.PROCESSING))
+    assert not await store.apply_event(event(record, EventKind.PROCESSING, attempt=2))
+    assert not await store.apply_event(event(record, EventKind.FAILED))
+    assert not await store.apply_event(event(record, EventKind.SUCCEEDED))
+    final = await store.get(record.id)
+    assert final is not None
+    assert final.status is JobStatus.SUCCEEDED
+
+
+async def test_attempts_follow_retries_and_ignore_stale_attempts(store: JobStore) -> None:
+    record = new_record()
+    await store.add(record)
+    await store.apply_event(event(record, EventKind.PROCESSING, attempt=1))
+    assert await store.apply_event(event(record, EventKind.RETRYING, attempt=1))
+    waiting = await store.get(record.id)
+    assert waiting is not None
+    assert (waiting.status, waiting.attempts) == (JobStatus.QUEUED, 1)
+    assert not await store.apply_event(event(record, EventKind.PROCESSING, attempt=1))
+    assert await store.apply_event(event(record, EventKind.PROCESSING, attempt=2))
+    assert await store.apply_event(event(record, EventKind.FAILED, attempt=2))
+    failed = await store.get(record.id)
+    assert failed is not None
+    assert (failed.status, failed.attempts) == (JobStatus.FAILED, 2)
+    assert failed.error == FailureInfo(code=ErrorCode.UNDECODABLE_IMAGE, message="bad bytes")
+
+
+async def test_events_of_another_run_are_ignored(store: JobStore) -> None:
+    record = new_record()
+    await store.add(record)
+    assert not await store.apply_event(event(record, EventKind.SUCCEEDED, run=2))
+    assert not await store.apply_event(event(new_record(), EventKind.PROCESSING))
+
+
+async def test_events_applied_at_once_in_any_order_end_in_the_newest_state(
+    store: JobStore,
+) -> None:
+    records = [new_record() for _ in range(10)]
+    for record in records:
+        await store.add(record)
+    events = [
+        event(record, kind, attempt)
+        for record in records
+        for kind, attempt in [
+            (EventKind.PROCESSING, 1),
+            (EventKind.RETRYING, 1),
+            (EventKind.PROCESSING, 2),
+            (EventKind.SUCCEEDED, 2),
+        ]
+    ]
+    random.Random(7).shuffle(events)
+    await asyncio.gather(*(store.apply_event(e) for e in events))
+    for record in records:
+        final = await store.get(record.id)
+        assert final is not None
+        assert (final.status, final.attempts) == (JobStatus.SUCCEEDED, 2)
+
+
+async def test_publishing_marks_and_deleting_removes(store: JobStore) -> None:
+    record = new_record()
+    await store.add(record)
+    await store.mark_published(record.id)
+    published = await store.get(record.id)
+    assert published is not None
+    assert published.published
+    await store.delete(record.id)
+    assert await store.get(record.id) is None

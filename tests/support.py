@@ -1,0 +1,125 @@
+"""Helpers for tests that run the real services against a real broker."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+from aio_pika.abc import AbstractChannel, AbstractConnection
+
+from producer_service.app import create_app
+from shared import layout
+from shared.messages import TASK_TYPE, JobEvent, ResizeTask, message_properties
+from shared.schemas import Variant
+from shared.settings import Settings
+from shared.topology import Topology, declare_topology
+from worker_service.worker import Worker
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[Any]], within: float = 15, what: str = "condition"
+) -> Any:
+    """Poll `check` until it returns something truthy, or fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def running_api(
+    settings: Settings, *, ready: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in this process (lifespan included), with a client; waits for /readyz by default."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            if ready:
+
+                async def is_ready() -> bool:
+                    return (await client.get("/readyz")).status_code == 200
+
+                await wait_for(is_ready, what="the API to be ready")
+            yield client
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings, name: str | None = None) -> AsyncIterator[Worker]:
+    worker = Worker(settings, name=name)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+class BrokerProbe:
+    """A test's own view of the broker: publish tasks as the API would, read events and queues."""
+
+    def __init__(
+        self, settings: Settings, connection: AbstractConnection, channel: AbstractChannel
+    ):
+        self.settings = settings
+        self.topology = Topology.from_settings(settings)
+        self.connection = connection
+        self.channel = channel
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator["BrokerProbe"]:
+        connection = await aio_pika.connect(settings.amqp_url, timeout=5)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            await declare_topology(channel, Topology.from_settings(settings))
+            yield cls(settings, connection, channel)
+
+    async def submit_task(self, image: bytes, variants: list[Variant], **fields: Any) -> ResizeTask:
+        """Store an original and publish its task the way the API does."""
+        job_id = uuid.uuid4()
+        key = layout.original_key(job_id)
+        path = layout.path_of(self.settings.data_dir, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(image)
+        task = ResizeTask(job_id=job_id, source_key=key, variants=variants, **fields)
+        await self.publish(task.model_dump_json().encode(), str(job_id))
+        return task
+
+    async def publish(self, body: bytes, message_id: str, queue: str | None = None) -> None:
+        await self.channel.default_exchange.publish(
+            aio_pika.Message(body, **message_properties(message_id, TASK_TYPE, "tests")),
+            routing_key=queue or self.topology.work_queue,
+        )
+
+    async def events(self, count: int, within: float = 30) -> list[JobEvent]:
+        """The next `count` status events, in the order the broker delivered them."""
+        queue = await self.channel.get_queue(self.topology.events_queue)
+        received: list[JobEvent] = []
+        async with asyncio.timeout(within), queue.iterator() as messages:
+            async for message in messages:
+                await message.ack()
+                received.append(JobEvent.model_validate_json(message.body))
+                if len(received) == count:
+                    break
+        return received
+
+    async def ready_messages(self, queue: str) -> int:
+        declared = await self.channel.declare_queue(queue, passive=True)
+        count = declared.declaration_result.message_count
+        assert count is not None
+        return count
+
+
+def output_path(settings: Settings, key: str) -> Path:
+    return layout.path_of(settings.data_dir, key)
