@@ -3,13 +3,14 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from producer_service.dependencies import ServicesDep
 from producer_service.errors import (
     BrokerUnavailable,
     InvalidRequest,
+    JobNotFailed,
     JobNotFound,
     OutputNotFound,
     OutputNotReady,
@@ -17,10 +18,19 @@ from producer_service.errors import (
     QueueFull,
     UnsupportedMediaType,
 )
+from producer_service.pagination import decode_cursor, encode_cursor
 from producer_service.problems import problem_responses
 from producer_service.store import JobRecord
 from producer_service.uploads import read_submission
-from shared.schemas import DEFAULT_VARIANTS, Job, JobError, JobStatus, Output, OutputFormat
+from shared.schemas import (
+    DEFAULT_VARIANTS,
+    Job,
+    JobError,
+    JobPage,
+    JobStatus,
+    Output,
+    OutputFormat,
+)
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -142,6 +152,47 @@ async def submit_job(
     else:
         async for _ in request.stream():  # a replayed submit: read and drop the repeated body
             pass
+    return JSONResponse(
+        job_view(record).model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": job_url(record.id)},
+    )
+
+
+@router.get(
+    "/jobs",
+    summary="List jobs, newest first",
+    description="Filter by `status` (for example every `failed` job) and page with `cursor`.",
+    response_model=JobPage,
+    responses=problem_responses(InvalidRequest),
+)
+async def list_jobs(
+    services: ServicesDep,
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page.")] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> JobPage:
+    after = None if cursor is None else decode_cursor(cursor)
+    records = await services.jobs.list_page(status, after, limit + 1)
+    page = records[:limit]
+    next_cursor = encode_cursor(page[-1]) if len(records) > limit else None
+    return JobPage(items=[job_view(record) for record in page], next_cursor=next_cursor)
+
+
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=202,
+    summary="Retry a failed job",
+    description="Queues a failed job again with a fresh attempt budget, once the broker has "
+    "confirmed its task; outputs and status then follow as for a new job.",
+    response_model=Job,
+    responses={
+        202: {"description": "Accepted: the job is queued again."},
+        **problem_responses(JobNotFound, JobNotFailed, BrokerUnavailable, QueueFull),
+    },
+)
+async def retry_job(job_id: JobId, services: ServicesDep) -> JSONResponse:
+    record = await services.jobs.retry(parse_job_id(job_id))
     return JSONResponse(
         job_view(record).model_dump(mode="json"),
         status_code=202,

@@ -12,6 +12,7 @@ from producer_service.broker import BrokerLink
 from producer_service.dependencies import Services
 from producer_service.events import EventConsumer
 from producer_service.jobs import JobService
+from producer_service.outbox import OutboxRelay
 from producer_service.problems import document_problems, install_problem_handlers
 from producer_service.publisher import TaskPublisher
 from producer_service.storage import LocalStorage
@@ -46,11 +47,14 @@ def create_app(settings: Settings) -> FastAPI:
             f"producer_service {socket.gethostname()}:{os.getpid()}",
             [publisher.attach, consumer.attach],
         )
+        relay = OutboxRelay(jobs, publisher)
         link.start()
+        relay.start()
         app.state.services = Services(settings, jobs, store, storage, publisher)
         try:
             yield
         finally:
+            await relay.close()
             await link.close()
             await store.close()
 

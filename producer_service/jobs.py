@@ -1,13 +1,15 @@
-"""The API's use cases: submit a job, read it, find its outputs, apply a worker's event."""
+"""The API's use cases: submit, read, list and retry jobs, find outputs, apply workers' events."""
 
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
 from producer_service.errors import (
+    JobNotFailed,
     JobNotFound,
     OutputNotFound,
     OutputNotReady,
@@ -16,7 +18,7 @@ from producer_service.errors import (
 from producer_service.publisher import TaskPublisher
 from producer_service.storage import LocalStorage
 from producer_service.store import DuplicateIdempotencyKey, JobRecord, JobStore
-from shared.messages import JobEvent, ResizeTask
+from shared.messages import JobEvent, ResizeTask, utc_now
 from shared.schemas import JobStatus, Variant
 
 logger = logging.getLogger(__name__)
@@ -57,16 +59,54 @@ class JobService:
             if existing is None:  # the other request's publish failed and removed it
                 raise
             return existing
-        task = ResizeTask(job_id=job_id, source_key=source_key, variants=list(variants))
         try:
-            await self._publisher.publish(task)
+            await self._publish(record)
         except ServiceUnavailable:
             await self._store.delete(job_id)
             await self._storage.delete(source_key)
             raise
-        await self._store.mark_published(job_id)
         logger.info("job %s accepted with %d variants", job_id, len(variants))
         return record
+
+    async def retry(self, job_id: UUID) -> JobRecord:
+        """Queue a failed job again, as a new run with a fresh attempt budget."""
+        record = await self.get(job_id)
+        if record.status is not JobStatus.FAILED or not await self._store.restart(record):
+            raise JobNotFailed(f"Only a failed job can be retried; this one is {record.status}.")
+        try:
+            await self._publish(await self.get(job_id))
+        except ServiceUnavailable:
+            await self._store.undo_restart(record)
+            raise
+        logger.info("job %s retried by hand as run %d", job_id, record.run + 1)
+        return await self.get(job_id)
+
+    async def list_page(
+        self, status: JobStatus | None, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[JobRecord]:
+        return await self._store.list_page(status, after, limit)
+
+    async def publish_stranded(self, older_than: timedelta) -> int:
+        """Publish the tasks of jobs an API left unconfirmed when it died; returns how many."""
+        published = 0
+        for record in await self._store.unpublished(utc_now() - older_than):
+            if not await self._storage.exists(record.source_key):
+                await self._store.delete(record.id)
+                continue
+            await self._publish(record)
+            logger.warning("job %s: its task was never confirmed; published it now", record.id)
+            published += 1
+        return published
+
+    async def _publish(self, record: JobRecord) -> None:
+        task = ResizeTask(
+            job_id=record.id,
+            run=record.run,
+            source_key=record.source_key,
+            variants=record.variants,
+        )
+        await self._publisher.publish(task)
+        await self._store.mark_published(record.id)
 
     async def get(self, job_id: UUID) -> JobRecord:
         record = await self._store.get(job_id)

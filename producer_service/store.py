@@ -193,6 +193,73 @@ class JobStore:
     async def delete(self, job_id: UUID) -> None:
         await self._execute(sa.delete(JobRow).where(JobRow.id == str(job_id)))
 
+    async def list_page(
+        self, status: JobStatus | None, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[JobRecord]:
+        """Jobs newest first; `after` is the (created_at, id) of the last job of the page before."""
+        statement = sa.select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id.desc())
+        if status is not None:
+            statement = statement.where(JobRow.status == status.value)
+        if after is not None:
+            created_at, job_id = after
+            statement = statement.where(
+                sa.or_(
+                    JobRow.created_at < created_at,
+                    sa.and_(JobRow.created_at == created_at, JobRow.id < str(job_id)),
+                )
+            )
+        async with self._sessions() as session:
+            rows = (await session.execute(statement.limit(limit))).scalars()
+            return [JobRecord.from_row(row) for row in rows]
+
+    async def unpublished(self, created_before: datetime) -> list[JobRecord]:
+        """Jobs whose task the broker never confirmed, left by an API that died mid-submit."""
+        statement = (
+            sa.select(JobRow)
+            .where(JobRow.published.is_(False), JobRow.created_at < created_before)
+            .order_by(JobRow.created_at)
+        )
+        async with self._sessions() as session:
+            return [JobRecord.from_row(row) for row in (await session.execute(statement)).scalars()]
+
+    async def restart(self, record: JobRecord) -> bool:
+        """Put a failed job back to `queued` in a new run; False if it changed meanwhile."""
+        return await self._replace_state(
+            record.id,
+            (JobStatus.FAILED, record.run),
+            {
+                "status": JobStatus.QUEUED.value,
+                "run": record.run + 1,
+                "attempts": 0,
+                "progress": 0,
+                "published": False,
+            },
+        )
+
+    async def undo_restart(self, record: JobRecord) -> bool:
+        """Return a job that `restart` requeued to `record`'s state (its task was refused)."""
+        return await self._replace_state(
+            record.id,
+            (JobStatus.QUEUED, record.run + 1),
+            {
+                "status": record.status.value,
+                "run": record.run,
+                "attempts": record.attempts,
+                "published": True,
+            },
+        )
+
+    async def _replace_state(
+        self, job_id: UUID, expected: tuple[JobStatus, int], values: dict[str, object]
+    ) -> bool:
+        status, run = expected
+        statement = (
+            sa.update(JobRow)
+            .where(JobRow.id == str(job_id), JobRow.status == status.value, JobRow.run == run)
+            .values(updated_at=utc_now(), **values)
+        )
+        return await self._execute(statement) > 0
+
     async def apply_event(self, event: JobEvent) -> bool:
         """Apply a worker's event if it is newer than the job's state; True when it was."""
         return await self._apply(event.job_id, event.run, transition_for(event))

@@ -163,6 +163,15 @@ class Job(BaseModel):
     outputs: list[Output] = Field(description="The resized images; filled once `succeeded`.")
 
 
+class JobPage(BaseModel):
+    """One page of jobs, newest first."""
+
+    items: list[Job]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
 class Problem(BaseModel):
     """An error body, `application/problem+json` (RFC 9457)."""
 

@@ -1,10 +1,15 @@
 """Helpers for tests that run the real services against a real broker."""
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,10 @@ from shared.messages import TASK_TYPE, JobEvent, ResizeTask, message_properties
 from shared.schemas import Variant
 from shared.settings import Settings
 from shared.topology import Topology, declare_topology
+from tests.conftest import SERVICE_VARIABLES
 from worker_service.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def wait_for(
@@ -85,9 +93,11 @@ class BrokerProbe:
             await declare_topology(channel, Topology.from_settings(settings))
             yield cls(settings, connection, channel)
 
-    async def submit_task(self, image: bytes, variants: list[Variant], **fields: Any) -> ResizeTask:
+    async def submit_task(
+        self, image: bytes, variants: list[Variant], job_id: uuid.UUID | None = None, **fields: Any
+    ) -> ResizeTask:
         """Store an original and publish its task the way the API does."""
-        job_id = uuid.uuid4()
+        job_id = job_id or uuid.uuid4()
         key = layout.original_key(job_id)
         path = layout.path_of(self.settings.data_dir, key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,3 +133,46 @@ class BrokerProbe:
 
 def output_path(settings: Settings, key: str) -> Path:
     return layout.path_of(settings.data_dir, key)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes `python -m ...` read exactly these settings."""
+    env = {name: value for name, value in os.environ.items() if name not in SERVICE_VARIABLES}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[name.upper()] = str(value)
+    return env
+
+
+@contextmanager
+def started(module: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module], cwd=ROOT, env=env, stdout=output, stderr=output
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def poll(check: Callable[[], bool], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes], log: Path) -> None:
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=30)
+    assert code == 0, log.read_text()

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from aio_pika.abc import AbstractIncomingMessage
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError
 from pydantic import ValidationError
 
-from shared.messages import ErrorCode, EventKind, FailureInfo, ResizeTask
+from shared.messages import ErrorCode, EventKind, FailureInfo, RenderedOutput, ResizeTask
 from shared.settings import Settings
 from shared.topology import Topology
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
@@ -35,8 +35,9 @@ from worker_service.storage import OutputStorage
 
 logger = logging.getLogger(__name__)
 
-# Broker trouble while reporting or forwarding; the delivery is then left to the broker.
-BROKER_ERRORS = (TimeoutError, *CONNECTION_EXCEPTIONS)
+# Broker trouble while reporting or forwarding (a publish that got no confirm in time, a closed
+# channel or connection); the delivery is then left to the broker.
+BROKER_ERRORS = (TimeoutError, AMQPError, ConnectionError)
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,7 @@ class Handler:
             async with self._executor.slot():
                 await self._reporter.report(task, EventKind.PROCESSING)
                 logger.info("job %s attempt %d: processing", task.job_id, task.attempt)
-                work = functools.partial(
-                    run_task, task, self._storage, self._settings.max_input_pixels
-                )
-                outputs = await self._executor.run(work)
+                outputs = await self._render(task)
         except Draining:
             return Forward(task, self._topology.retry_queue)
         except PermanentFailure as failure:
@@ -153,6 +151,16 @@ class Handler:
         await self._reporter.report(task, EventKind.SUCCEEDED, outputs)
         logger.info("job %s attempt %d: succeeded", task.job_id, task.attempt)
         return Ack()
+
+    async def _render(self, task: ResizeTask) -> list[RenderedOutput]:
+        work = functools.partial(run_task, task, self._storage, self._settings.max_input_pixels)
+        try:
+            return await self._executor.run(work)
+        except JobFailure:
+            raise
+        except Exception as exc:
+            logger.exception("job %s attempt %d: unexpected error", task.job_id, task.attempt)
+            raise TransientFailure(ErrorCode.INTERNAL_ERROR, f"Unexpected error: {exc!r}") from exc
 
     async def _retry_or_fail(self, task: ResizeTask, failure: JobFailure) -> Outcome:
         attempts = self._settings.max_attempts

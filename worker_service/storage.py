@@ -7,7 +7,6 @@ and is what marks the job as done: a crash before it means the job runs again.
 These functions block; the worker calls them from its executor threads.
 """
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -53,7 +52,8 @@ class OutputStorage:
             outputs = _manifest_adapter.validate_json(
                 self.path_of(layout.manifest_key(job_id)).read_bytes()
             )
-        except (FileNotFoundError, ValidationError, json.JSONDecodeError):
+        except (OSError, ValidationError):
+            # Unreadable counts as not done: the job runs again, which is always safe.
             return None
         if all(self.path_of(output.key).is_file() for output in outputs):
             return outputs

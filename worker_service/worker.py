@@ -22,7 +22,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from shared.settings import Settings
 from shared.topology import Topology, declare_topology
 from worker_service.executor import ResizeExecutor
-from worker_service.handler import Handler, Outcome
+from worker_service.handler import Handler, Outcome, Requeue
 from worker_service.reporter import Reporter
 from worker_service.storage import OutputStorage
 
@@ -127,6 +127,9 @@ class Worker:
                 # Interrupted at the drain deadline: hand the job back, then end quietly.
                 task.uncancel()
                 outcome = self._handler.rerun(message)
+            except Exception:
+                logger.exception("delivery %s: unexpected error", message.message_id)
+                outcome = Requeue()
             self.outcomes[type(outcome).__name__] += 1
             await self._handler.settle(message, outcome)
         finally:
