@@ -73,13 +73,14 @@ class JobService:
         record = await self.get(job_id)
         if record.status is not JobStatus.FAILED or not await self._store.restart(record):
             raise JobNotFailed(f"Only a failed job can be retried; this one is {record.status}.")
+        restarted = await self.get(job_id)
         try:
-            await self._publish(await self.get(job_id))
+            await self._publish(restarted)
         except ServiceUnavailable:
             await self._store.undo_restart(record)
             raise
-        logger.info("job %s retried by hand as run %d", job_id, record.run + 1)
-        return await self.get(job_id)
+        logger.info("job %s retried by hand as run %d", job_id, restarted.run)
+        return restarted
 
     async def list_page(
         self, status: JobStatus | None, after: tuple[datetime, UUID] | None, limit: int

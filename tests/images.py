@@ -34,6 +34,13 @@ def png_with_alpha(width: int = 300, height: int = 200) -> bytes:
     return bytes(image.bandjoin(alpha).copy(interpretation="srgb").pngsave_buffer())
 
 
+def undecodable_png(width: int = 300, height: int = 200) -> bytes:
+    """A PNG whose header reads fine but whose pixel data is broken (bad IDAT checksum)."""
+    data = bytearray(photo(width, height).pngsave_buffer(compression=0))
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64
+    return bytes(data)
+
+
 def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path

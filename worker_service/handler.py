@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from aio_pika.abc import AbstractIncomingMessage
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError, ChannelInvalidStateError
 from pydantic import ValidationError
 
 from shared.messages import ErrorCode, EventKind, FailureInfo, RenderedOutput, ResizeTask
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 # Broker trouble while reporting or forwarding (a publish that got no confirm in time, a closed
 # channel or connection); the delivery is then left to the broker.
-BROKER_ERRORS = (TimeoutError, AMQPError, ConnectionError)
+BROKER_ERRORS = (TimeoutError, AMQPError, ChannelInvalidStateError, ConnectionError)
 
 
 @dataclass(frozen=True)

@@ -116,24 +116,29 @@ class Worker:
         return consumers
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # aiormq interrupts consumer callbacks when their channel closes. The job runs in a task
+        # of its own, so a lost connection does not throw work away: the job finishes, writes
+        # its outputs, and the broker's redelivery then finds it done.
+        job = asyncio.create_task(self._process(message))
+        self._inflight.add(job)
+        job.add_done_callback(self._inflight.discard)
+        await asyncio.shield(job)
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
         assert self._handler is not None
-        task = asyncio.current_task()
-        assert task is not None
-        self._inflight.add(task)
         try:
-            try:
-                outcome: Outcome = await self._handler.handle(message)
-            except asyncio.CancelledError:
-                # Interrupted at the drain deadline: hand the job back, then end quietly.
-                task.uncancel()
-                outcome = self._handler.rerun(message)
-            except Exception:
-                logger.exception("delivery %s: unexpected error", message.message_id)
-                outcome = Requeue()
-            self.outcomes[type(outcome).__name__] += 1
-            await self._handler.settle(message, outcome)
-        finally:
-            self._inflight.discard(task)
+            outcome: Outcome = await self._handler.handle(message)
+        except asyncio.CancelledError:
+            # Interrupted at the drain deadline: hand the job back, then end quietly.
+            current = asyncio.current_task()
+            assert current is not None
+            current.uncancel()
+            outcome = self._handler.rerun(message)
+        except Exception:
+            logger.exception("delivery %s: unexpected error", message.message_id)
+            outcome = Requeue()
+        self.outcomes[type(outcome).__name__] += 1
+        await self._handler.settle(message, outcome)
 
     async def _drain(
         self, consumers: list[tuple[AbstractQueue, str]], executor: ResizeExecutor

@@ -13,7 +13,6 @@ from tests.images import jpeg_bytes
 from tests.support import BrokerProbe, running_worker, wait_for
 
 THUMB = [Variant(name="thumb", width=120, format=OutputFormat.WEBP)]
-SLOW = [Variant(name="big", width=2400, format=OutputFormat.AVIF, quality=70)]
 
 
 def block_outputs(settings: Settings, job_id: uuid.UUID) -> None:
@@ -82,48 +81,6 @@ async def test_a_source_over_the_pixel_limit_fails_at_once(
     )
     assert failed.error is not None
     assert failed.error.code is ErrorCode.TOO_MANY_PIXELS
-
-
-async def test_a_job_slower_than_the_timeout_is_stopped_and_retried(
-    broker_settings: Callable[..., Settings],
-) -> None:
-    settings = broker_settings(job_timeout_seconds=0.3, max_attempts=2)
-    async with BrokerProbe.open(settings) as probe, running_worker(settings):
-        task = await probe.submit_task(jpeg_bytes(4000, 3000), SLOW)
-        events = await probe.events(4)
-        quick = await probe.submit_task(jpeg_bytes(), THUMB)
-        after = await probe.events(2)
-    assert [(e.kind, e.attempt) for e in events] == [
-        (EventKind.PROCESSING, 1),
-        (EventKind.RETRYING, 1),
-        (EventKind.PROCESSING, 2),
-        (EventKind.FAILED, 2),
-    ]
-    assert events[-1].error is not None
-    assert events[-1].error.code is ErrorCode.TIMEOUT
-    # libvips was stopped at the deadline rather than left to finish (it needs seconds).
-    assert (events[1].occurred_at - events[0].occurred_at).total_seconds() < 1.5
-    big = layout.path_of(
-        settings.data_dir, layout.output_key(task.job_id, "big", OutputFormat.AVIF)
-    )
-    assert not big.exists()
-    assert [(e.job_id, e.kind) for e in after][-1] == (quick.job_id, EventKind.SUCCEEDED)
-
-
-async def test_a_duplicate_delivery_of_a_finished_job_is_acked_without_redoing_it(
-    broker: Settings,
-) -> None:
-    async with BrokerProbe.open(broker) as probe, running_worker(broker):
-        task = await probe.submit_task(jpeg_bytes(), THUMB)
-        _, succeeded = await probe.events(2)
-        output = layout.path_of(broker.data_dir, succeeded.outputs[0].key)
-        written = output.stat().st_mtime_ns
-        await probe.publish(task.model_dump_json().encode(), str(task.job_id))
-        (again,) = await probe.events(1)
-        assert again.kind is EventKind.SUCCEEDED
-        assert again.outputs == succeeded.outputs
-        assert output.stat().st_mtime_ns == written
-        assert await probe.ready_messages(probe.topology.work_queue) == 0
 
 
 async def test_a_delivery_its_holder_dropped_counts_as_an_attempt(broker: Settings) -> None:

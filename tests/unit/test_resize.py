@@ -9,7 +9,7 @@ import pyvips
 
 from shared.messages import ErrorCode
 from shared.schemas import Crop, Fit, OutputFormat, Variant
-from tests.images import jpeg_bytes, load, photo, png_with_alpha, write
+from tests.images import jpeg_bytes, load, photo, png_with_alpha, undecodable_png, write
 from worker_service.errors import PermanentFailure
 from worker_service.resize import RenderCancelled, SourceInfo, inspect_source, render_variant
 
@@ -149,9 +149,7 @@ def test_an_unreadable_header_is_a_permanent_failure(tmp_path: Path) -> None:
 
 
 def test_undecodable_pixel_data_is_a_permanent_failure(tmp_path: Path) -> None:
-    data = bytearray(photo(300, 200).pngsave_buffer(compression=0))
-    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64  # breaks the IDAT checksum
-    path = write(tmp_path / "broken.png", bytes(data))
+    path = write(tmp_path / "broken.png", undecodable_png())
     source = inspect_source(path, max_pixels=10**8)
     with pytest.raises(PermanentFailure) as caught:
         render_variant(path, Variant(name="v", width=10), source)

@@ -1,0 +1,106 @@
+"""API and worker together: listing, retry by hand, and jobs an API died before confirming."""
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
+
+from producer_service.store import JobRecord, JobStore, create_engine
+from shared import layout
+from shared.messages import utc_now
+from shared.schemas import DEFAULT_VARIANTS
+from shared.settings import Settings
+from tests.images import jpeg_bytes, undecodable_png
+from tests.support import running_api, running_worker, wait_for
+
+THUMB = json.dumps([{"name": "thumb", "width": 100, "format": "webp"}])
+
+
+async def submit(client: httpx.AsyncClient, image: bytes) -> str:
+    response = await client.post(
+        "/v1/jobs", files={"file": ("p.jpg", image, "image/jpeg")}, data={"variants": THUMB}
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+async def final_status(client: httpx.AsyncClient, job_id: str) -> dict[str, object]:
+    async def finished() -> dict[str, object] | None:
+        job: dict[str, object] = (await client.get(f"/v1/jobs/{job_id}")).json()
+        return job if job["status"] in ("succeeded", "failed") else None
+
+    result: dict[str, object] = await wait_for(finished, what=f"job {job_id} to finish")
+    return result
+
+
+async def test_jobs_are_listed_newest_first_by_status_with_cursor_pages(broker: Settings) -> None:
+    async with running_api(broker) as client, running_worker(broker):
+        good = [await submit(client, jpeg_bytes()) for _ in range(3)]
+        bad = [await submit(client, undecodable_png()) for _ in range(3)]
+        for job_id in good + bad:
+            await final_status(client, job_id)
+        pages, cursor = [], None
+        while True:
+            params = {"status": "failed", "limit": "2", **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/v1/jobs", params=params)).json()
+            pages.append([job["id"] for job in page["items"]])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        everything = (await client.get("/v1/jobs")).json()
+        bogus = await client.get("/v1/jobs", params={"cursor": "not-a-cursor"})
+        wrong_status = await client.get("/v1/jobs", params={"status": "lost"})
+    assert pages == [bad[::-1][:2], bad[::-1][2:]]
+    assert [job["id"] for job in everything["items"]] == (good + bad)[::-1]
+    assert bogus.status_code == wrong_status.status_code == 422
+
+
+async def test_a_failed_job_can_be_retried_by_hand_and_then_succeeds(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    settings = broker_settings(max_attempts=1)
+    async with running_api(settings) as client, running_worker(settings):
+        job_id = await submit(client, undecodable_png())
+        failed = await final_status(client, job_id)
+        assert failed["status"] == "failed"
+        error = failed["error"]
+        assert isinstance(error, dict)
+        assert error["code"] == "undecodable_image"
+
+        original = layout.path_of(settings.data_dir, layout.original_key(uuid.UUID(job_id)))
+        original.write_bytes(jpeg_bytes())  # the operator fixed what made it fail
+        retried = await client.post(f"/v1/jobs/{job_id}/retry")
+        assert retried.status_code == 202, retried.text
+        assert retried.json()["status"] == "queued"
+        assert retried.json()["error"] is None
+        done = await final_status(client, job_id)
+        assert done["status"] == "succeeded"
+        assert done["attempts"] == 1
+
+        again = await client.post(f"/v1/jobs/{job_id}/retry")
+        unknown = await client.post(f"/v1/jobs/{uuid.uuid4()}/retry")
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    assert unknown.status_code == 404
+
+
+async def test_a_job_left_unconfirmed_by_a_dead_api_is_published_at_start_up(
+    broker: Settings,
+) -> None:
+    job_id = uuid.uuid4()
+    original = layout.path_of(broker.data_dir, layout.original_key(job_id))
+    original.parent.mkdir(parents=True)
+    original.write_bytes(jpeg_bytes())
+    store = JobStore(create_engine(broker.job_store_url))
+    await store.create_schema()
+    stranded = JobRecord.new(job_id, DEFAULT_VARIANTS, layout.original_key(job_id), None)
+    an_hour_ago = utc_now() - timedelta(hours=1)
+    await store.add(dataclasses.replace(stranded, created_at=an_hour_ago, updated_at=an_hour_ago))
+    await store.close()
+
+    async with running_api(broker) as client, running_worker(broker):
+        job = await final_status(client, str(job_id))
+    assert job["status"] == "succeeded"
