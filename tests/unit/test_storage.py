@@ -1,0 +1,55 @@
+"""Outputs appear whole or not at all, and the manifest is what says a job is done."""
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from shared import layout
+from shared.messages import RenderedOutput
+from shared.schemas import OutputFormat
+from worker_service.storage import OutputStorage
+
+
+def output(job_id: uuid.UUID, name: str = "thumb") -> RenderedOutput:
+    key = layout.output_key(job_id, name, OutputFormat.WEBP)
+    return RenderedOutput(
+        name=name, format=OutputFormat.WEBP, width=1, height=1, size_bytes=3, key=key
+    )
+
+
+def test_a_write_replaces_the_file_in_one_step_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    storage = OutputStorage(tmp_path)
+    storage.write("outputs/a/thumb.webp", b"old")
+    storage.write("outputs/a/thumb.webp", b"new")
+    assert [p.name for p in (tmp_path / "outputs/a").iterdir()] == ["thumb.webp"]
+    assert (tmp_path / "outputs/a/thumb.webp").read_bytes() == b"new"
+
+
+def test_a_write_that_fails_midway_keeps_the_old_file_and_no_debris(tmp_path: Path) -> None:
+    storage = OutputStorage(tmp_path)
+    storage.write("outputs/a/thumb.webp", b"old")
+    with pytest.raises(TypeError):
+        storage.write("outputs/a/thumb.webp", "not bytes")  # type: ignore[arg-type]
+    assert [p.name for p in (tmp_path / "outputs/a").iterdir()] == ["thumb.webp"]
+    assert (tmp_path / "outputs/a/thumb.webp").read_bytes() == b"old"
+
+
+def test_a_job_is_done_only_once_its_manifest_and_every_output_exist(tmp_path: Path) -> None:
+    storage = OutputStorage(tmp_path)
+    job_id = uuid.uuid4()
+    outputs = [output(job_id, "a"), output(job_id, "b")]
+    assert storage.read_manifest(job_id) is None
+    for item in outputs:
+        storage.write(item.key, b"img")
+    assert storage.read_manifest(job_id) is None
+    storage.write_manifest(job_id, outputs)
+    assert storage.read_manifest(job_id) == outputs
+    storage.path_of(outputs[1].key).unlink()
+    assert storage.read_manifest(job_id) is None
+
+
+@pytest.mark.parametrize("key", ["/etc/passwd", "../secret", "outputs/../../x", ""])
+def test_keys_cannot_leave_the_data_directory(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ValueError, match="storage key"):
+        OutputStorage(tmp_path).path_of(key)
