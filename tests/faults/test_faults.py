@@ -114,7 +114,10 @@ async def test_a_worker_sigkilled_mid_job_loses_nothing(
             terminate(second, tmp_path / "w2.log")
         attempts = {str(job["id"]): job["attempts"] for job in await jobs(client, ids)}
     assert result == Tally(submitted=6, succeeded=6, failed=0, lost=0)
-    assert all(attempts[job_id] == 2 for job_id in killed)
+    # A job seen running when the worker died was delivered again, and that delivery counted
+    # (one could just have finished before the kill landed, hence `any`).
+    assert any(attempts[job_id] == 2 for job_id in killed)
+    assert all(attempts[job_id] <= 2 for job_id in ids)
 
 
 async def test_sigterm_finishes_running_jobs_and_leaves_the_rest_queued(

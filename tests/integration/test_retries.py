@@ -35,7 +35,11 @@ async def test_a_transient_failure_waits_in_the_broker_then_succeeds(
         assert retrying.error is not None
         assert retrying.error.code is ErrorCode.STORAGE_ERROR
         delay_queue = probe.topology.delay_queue(1000)
-        assert await probe.ready_messages(delay_queue) == 1
+
+        async def waiting_in_broker() -> bool:
+            return await probe.ready_messages(delay_queue) == 1
+
+        await wait_for(waiting_in_broker, what="the retry to wait in its delay queue")
         layout.path_of(settings.data_dir, f"outputs/{job_id}").unlink()
         second, succeeded = await probe.events(2)
     assert (second.kind, second.attempt) == (EventKind.PROCESSING, 2)
