@@ -81,6 +81,15 @@ def job_view(record: JobRecord) -> Job:
     )
 
 
+def accepted(record: JobRecord) -> JSONResponse:
+    """202 with the job and its URL: the answer once the broker has confirmed the task."""
+    return JSONResponse(
+        job_view(record).model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": job_url(record.id)},
+    )
+
+
 def parse_job_id(raw: str) -> UUID:
     """A malformed id names no job, so it is a 404 like any unknown one."""
     try:
@@ -152,11 +161,7 @@ async def submit_job(
     else:
         async for _ in request.stream():  # a replayed submit: read and drop the repeated body
             pass
-    return JSONResponse(
-        job_view(record).model_dump(mode="json"),
-        status_code=202,
-        headers={"Location": job_url(record.id)},
-    )
+    return accepted(record)
 
 
 @router.get(
@@ -193,11 +198,7 @@ async def list_jobs(
 )
 async def retry_job(job_id: JobId, services: ServicesDep) -> JSONResponse:
     record = await services.jobs.retry(parse_job_id(job_id))
-    return JSONResponse(
-        job_view(record).model_dump(mode="json"),
-        status_code=202,
-        headers={"Location": job_url(record.id)},
-    )
+    return accepted(record)
 
 
 @router.get(

@@ -112,7 +112,7 @@ async def test_a_worker_sigkilled_mid_job_loses_nothing(
         with worker_process(settings, tmp_path / "w2.log") as second:
             result = await tally(client, ids)
             terminate(second, tmp_path / "w2.log")
-        attempts = {str(job["id"]): job["attempts"] for job in await jobs(client, ids)}
+        attempts = {str(job["id"]): int(str(job["attempts"])) for job in await jobs(client, ids)}
     assert result == Tally(submitted=6, succeeded=6, failed=0, lost=0)
     # A job seen running when the worker died was delivered again, and that delivery counted
     # (one could just have finished before the kill landed, hence `any`).
