@@ -161,6 +161,9 @@ class JobStore:
 
     async def create_schema(self) -> None:
         async with self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together must not race to create the same table.
+                await connection.execute(sa.text("SELECT pg_advisory_xact_lock(7262001)"))
             await connection.run_sync(Base.metadata.create_all)
 
     async def close(self) -> None:
