@@ -6,7 +6,7 @@ never move a job backwards: a row only changes when the event is newer than what
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,49 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from producer_service.tables import Base, JobRow
 from producer_service.transitions import FINAL_STATUSES, Transition, transition_for
 from shared.messages import FailureInfo, JobEvent, RenderedOutput, utc_now
 from shared.schemas import JobStatus, Variant
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Timezone-aware UTC on every backend (SQLite hands back naive values)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class JobRow(Base):
-    __tablename__ = "jobs"
-    __table_args__ = (sa.Index("ix_jobs_status_created", "status", "created_at", "id"),)
-
-    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    status: Mapped[str] = mapped_column(sa.String(16))
-    run: Mapped[int] = mapped_column(default=1)
-    attempts: Mapped[int] = mapped_column(default=0)
-    # Orders the non-final events of a run; see transitions.py.
-    progress: Mapped[int] = mapped_column(default=0)
-    variants: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
-    outputs: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
-    error_code: Mapped[str | None] = mapped_column(sa.String(64))
-    error_message: Mapped[str | None] = mapped_column(sa.Text)
-    source_key: Mapped[str] = mapped_column(sa.String(255))
-    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
-    # False until the broker confirmed the task; see jobs.py.
-    published: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,17 +5,17 @@ first bytes instead of after the whole of it has been spooled to disk.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-import pyvips
 from pydantic import ValidationError
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from producer_service.images import ImageInfo, probe_image, sniff_image_type
 from shared.schemas import DEFAULT_VARIANTS, Variant, variant_list_adapter
 from shared.settings import Settings
 
@@ -26,57 +26,6 @@ MAX_FIELD_BYTES = 64 * 1024
 FORM_OVERHEAD_BYTES = 256 * 1024
 _FLUSH_BYTES = 1024 * 1024
 _SNIFF_BYTES = 16
-
-# libvips loaders the service lets near untrusted bytes; the sniffed type must agree.
-ALLOWED_LOADERS = {
-    "jpeg": "jpegload",
-    "png": "pngload",
-    "gif": "gifload",
-    "webp": "webpload",
-    "tiff": "tiffload",
-    "heif": "heifload",
-}
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif"}
-
-
-_SIGNATURES: tuple[tuple[str, Callable[[bytes], bool]], ...] = (
-    ("jpeg", lambda head: head.startswith(b"\xff\xd8\xff")),
-    ("png", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
-    ("gif", lambda head: head[:6] in (b"GIF87a", b"GIF89a")),
-    ("webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
-    ("tiff", lambda head: head[:4] in (b"II*\x00", b"MM\x00*")),
-    ("heif", lambda head: head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS),
-)
-
-
-def sniff_image_type(head: bytes) -> str | None:
-    """The image type the leading bytes announce, or None for anything else."""
-    return next((name for name, matches in _SIGNATURES if matches(head)), None)
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    type: str
-    width: int
-    height: int
-
-
-def probe_image(path: Path, image_type: str, max_pixels: int) -> ImageInfo:
-    """Read the header only (libvips loads lazily) and refuse what cannot or must not be resized."""
-    try:
-        image = pyvips.Image.new_from_file(str(path))
-        loader = str(image.get("vips-loader"))
-    except pyvips.Error as exc:
-        raise UnsupportedMediaType(f"The file is not a readable {image_type} image.") from exc
-    if not loader.startswith(ALLOWED_LOADERS[image_type]):
-        raise UnsupportedMediaType(f"The file is not a readable {image_type} image.")
-    width, height = int(image.width), int(image.height)
-    if width * height > max_pixels:
-        raise PayloadTooLarge(
-            f"The image is {width}x{height} = {width * height} pixels; "
-            f"the limit is {max_pixels} pixels."
-        )
-    return ImageInfo(image_type, width, height)
 
 
 @dataclass

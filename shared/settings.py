@@ -37,7 +37,7 @@ class Settings(BaseSettings):
 
     # Measured on 2 cores, 54 bench photos with the default variants: 1 job at once gave
     # 3.8 jobs/s, 2 gave 4.5, 3 gave 5.2, 4 gave 4.9 and 8 gave 4.9. Past the core count more
-    # only holds deliveries longer; 4 leaves room for I/O waits. Re-measure with `make bench`.
+    # only holds deliveries longer; 4 leaves room for I/O waits.
     worker_concurrency: PositiveInt = 4
     max_attempts: PositiveInt = 5
     # Backoff before retry n is up to base * 2**(n-1) seconds, capped; each delay is a broker queue.

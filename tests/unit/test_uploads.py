@@ -6,12 +6,8 @@ from pathlib import Path
 import pytest
 
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from producer_service.uploads import (
-    parse_variants,
-    probe_image,
-    receive_form,
-    sniff_image_type,
-)
+from producer_service.images import probe_image, sniff_image_type
+from producer_service.uploads import parse_variants, receive_form
 from shared.schemas import DEFAULT_VARIANTS
 from tests.images import jpeg_bytes, png_with_alpha, write
 
