@@ -4,12 +4,18 @@ Keys are relative paths (see `shared.layout`); the worker reports the keys of wh
 """
 
 import asyncio
+import contextlib
 import os
+import time
 import uuid
 from pathlib import Path
 from uuid import UUID
 
 from shared import layout
+
+UPLOAD_PREFIX = "upload-"
+# Far longer than any upload takes, so another replica's upload in progress is never touched.
+ABANDONED_UPLOAD_SECONDS = 3600
 
 
 class LocalStorage:
@@ -18,10 +24,16 @@ class LocalStorage:
         self.tmp_dir = self.root / layout.TEMP_DIR
 
     def prepare(self) -> None:
+        """Create the folders, and sweep uploads an API died while receiving (an hour old)."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - ABANDONED_UPLOAD_SECONDS
+        for leftover in self.tmp_dir.glob(f"{UPLOAD_PREFIX}*"):
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
 
     def new_temp_path(self) -> Path:
-        return self.tmp_dir / f"upload-{uuid.uuid4().hex}"
+        return self.tmp_dir / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}"
 
     def path_of(self, key: str) -> Path:
         return layout.path_of(self.root, key)

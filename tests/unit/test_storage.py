@@ -1,10 +1,13 @@
-"""Outputs appear whole or not at all, and the manifest is what says a job is done."""
+"""Outputs appear whole or not at all, the manifest says a job is done, and uploads are swept."""
 
+import os
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from producer_service.storage import LocalStorage
 from shared import layout
 from shared.messages import RenderedOutput
 from shared.schemas import OutputFormat
@@ -53,3 +56,16 @@ def test_a_job_is_done_only_once_its_manifest_and_every_output_exist(tmp_path: P
 def test_keys_cannot_leave_the_data_directory(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError, match="storage key"):
         OutputStorage(tmp_path).path_of(key)
+
+
+def test_start_up_sweeps_abandoned_uploads_but_not_fresh_ones(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    storage.prepare()
+    abandoned, fresh = storage.new_temp_path(), storage.new_temp_path()
+    abandoned.write_bytes(b"half an upload")
+    fresh.write_bytes(b"arriving now")
+    two_hours_ago = time.time() - 7200
+    os.utime(abandoned, (two_hours_ago, two_hours_ago))
+    storage.prepare()
+    assert not abandoned.exists()
+    assert fresh.exists()
