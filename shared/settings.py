@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     max_upload_bytes: PositiveInt = 50 * 1024 * 1024
     max_input_pixels: PositiveInt = 100_000_000
 
-    # How long the API waits for the broker's confirm before it answers 503.
-    publish_timeout_seconds: PositiveFloat = 5.0
+    # How long the API waits for the broker's confirm before it answers 503 (well inside the
+    # 5 s a client should wait for any answer).
+    publish_timeout_seconds: PositiveFloat = 3.0
     # How long a stopping worker lets running jobs finish before it requeues them; at least
     # JOB_TIMEOUT_SECONDS, so a shutdown never cuts short an attempt that would have finished.
     shutdown_timeout_seconds: PositiveFloat = 60.0

@@ -1,7 +1,9 @@
 """Private RabbitMQ nodes for tests that stop and start a broker (never the shared one)."""
 
 import asyncio
+import os
 import random
+import signal
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -45,6 +47,17 @@ class PrivateBroker:
 
     async def stop(self) -> None:
         await self._node("stop")
+
+    def freeze(self) -> None:
+        """Stop the node's process without closing its sockets: a broker that hangs."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+    @property
+    def pid(self) -> int:
+        return int((self.directory / "pid").read_text())
 
     async def _node(self, *arguments: str) -> None:
         process = await asyncio.create_subprocess_exec(

@@ -194,6 +194,28 @@ async def test_a_broker_outage_gives_503_then_everything_recovers_by_itself(
     assert result == Tally(submitted=3, succeeded=3, failed=0, lost=0)
 
 
+async def test_a_frozen_broker_gives_503_within_seconds_not_a_hang(
+    private_broker: PrivateBroker, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, amqp_url=private_broker.url, publish_timeout_seconds=3)
+    async with running_api(settings) as client:
+        private_broker.freeze()
+        try:
+            started_at = time.monotonic()
+            refused = await client.post(
+                "/v1/jobs", files={"file": ("p.jpg", jpeg_bytes(), "image/jpeg")}
+            )
+            waited = time.monotonic() - started_at
+        finally:
+            private_broker.thaw()
+        accepted = await submit(client, jpeg_bytes(), THUMB)
+        listed = (await client.get("/v1/jobs")).json()["items"]
+    assert refused.status_code == 503
+    assert "retry-after" in refused.headers
+    assert waited < 5
+    assert [job["id"] for job in listed] == [accepted]
+
+
 async def test_poison_inputs_fail_fast_and_the_worker_keeps_serving(
     broker: Settings, tmp_path: Path
 ) -> None:
