@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from producer_service.errors import (
     JobNotFailed,
     JobNotFound,
@@ -92,6 +94,7 @@ class JobService:
         published = 0
         for record in await self._store.unpublished(utc_now() - older_than):
             if not await self._storage.exists(record.source_key):
+                logger.warning("job %s: never confirmed and its original is gone", record.id)
                 await self._store.delete(record.id)
                 continue
             await self._publish(record)
@@ -107,7 +110,12 @@ class JobService:
             variants=record.variants,
         )
         await self._publisher.publish(task)
-        await self._store.mark_published(record.id)
+        try:
+            await self._store.mark_published(record.id)
+        except (SQLAlchemyError, OSError):
+            # The broker has the task, so the job is accepted; the outbox relay will publish it
+            # once more later, which workers take as a duplicate of finished work.
+            logger.exception("job %s: queued, but recording that failed", record.id)
 
     async def get(self, job_id: UUID) -> JobRecord:
         record = await self._store.get(job_id)
