@@ -24,6 +24,7 @@ from producer_service.store import JobRecord
 from producer_service.uploads import read_submission
 from shared.schemas import (
     DEFAULT_VARIANTS,
+    JOB_EXAMPLES,
     Job,
     JobError,
     JobPage,
@@ -35,6 +36,14 @@ from shared.schemas import (
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
 EXAMPLE_ID = "0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10"
+
+
+def job_examples(description: str, *names: str) -> dict[str, Any]:
+    """An OpenAPI response showing the named `JOB_EXAMPLES`."""
+    examples = {name: {"summary": f"a {name} job", "value": JOB_EXAMPLES[name]} for name in names}
+    return {"description": description, "content": {"application/json": {"examples": examples}}}
+
+
 _DEFAULTS = ", ".join(
     f"`{v.name}` ({v.width}x{v.height} {v.fit}, {v.format} q{v.quality})" for v in DEFAULT_VARIANTS
 )
@@ -138,7 +147,7 @@ _SUBMIT_BODY: dict[str, Any] = {
     response_model=Job,
     responses={
         202: {
-            "description": "Accepted: the task is safely queued.",
+            **job_examples("Accepted: the task is safely queued.", "queued"),
             "headers": {
                 "Location": {"description": "The job's URL.", "schema": {"type": "string"}}
             },
@@ -169,7 +178,17 @@ async def submit_job(
     summary="List jobs, newest first",
     description="Filter by `status` (for example every `failed` job) and page with `cursor`.",
     response_model=JobPage,
-    responses=problem_responses(InvalidRequest),
+    responses={
+        200: {
+            "description": "One page of jobs.",
+            "content": {
+                "application/json": {
+                    "example": {"items": [JOB_EXAMPLES["failed"]], "next_cursor": None}
+                }
+            },
+        },
+        **problem_responses(InvalidRequest),
+    },
 )
 async def list_jobs(
     services: ServicesDep,
@@ -192,7 +211,7 @@ async def list_jobs(
     "confirmed its task; outputs and status then follow as for a new job.",
     response_model=Job,
     responses={
-        202: {"description": "Accepted: the job is queued again."},
+        202: job_examples("Accepted: the job is queued again.", "queued"),
         **problem_responses(JobNotFound, JobNotFailed, BrokerUnavailable, QueueFull),
     },
 )
@@ -205,7 +224,10 @@ async def retry_job(job_id: JobId, services: ServicesDep) -> JSONResponse:
     "/jobs/{job_id}",
     summary="Read a job's status and outputs",
     response_model=Job,
-    responses=problem_responses(JobNotFound),
+    responses={
+        200: job_examples("The job.", "queued", "succeeded", "failed"),
+        **problem_responses(JobNotFound),
+    },
 )
 async def get_job(job_id: JobId, services: ServicesDep) -> Job:
     return job_view(await services.jobs.get(parse_job_id(job_id)))

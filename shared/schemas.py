@@ -126,32 +126,67 @@ class Output(BaseModel):
     url: str
 
 
+_EXAMPLE_ID = "0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10"
+_EXAMPLE_VARIANTS = [
+    {
+        "name": "thumb",
+        "width": 320,
+        "height": 320,
+        "fit": "contain",
+        "crop": "centre",
+        "format": "webp",
+        "quality": 80,
+        "upscale": False,
+    },
+]
+JOB_EXAMPLES: dict[str, dict[str, Any]] = {
+    "queued": {
+        "id": _EXAMPLE_ID,
+        "status": "queued",
+        "attempts": 0,
+        "created_at": "2026-11-23T10:00:00Z",
+        "updated_at": "2026-11-23T10:00:00Z",
+        "error": None,
+        "variants": _EXAMPLE_VARIANTS,
+        "outputs": [],
+    },
+    "succeeded": {
+        "id": _EXAMPLE_ID,
+        "status": "succeeded",
+        "attempts": 1,
+        "created_at": "2026-11-23T10:00:00Z",
+        "updated_at": "2026-11-23T10:00:01Z",
+        "error": None,
+        "variants": _EXAMPLE_VARIANTS,
+        "outputs": [
+            {
+                "name": "thumb",
+                "format": "webp",
+                "width": 320,
+                "height": 213,
+                "size_bytes": 10422,
+                "url": f"/v1/jobs/{_EXAMPLE_ID}/outputs/thumb",
+            }
+        ],
+    },
+    "failed": {
+        "id": _EXAMPLE_ID,
+        "status": "failed",
+        "attempts": 1,
+        "created_at": "2026-11-23T10:00:00Z",
+        "updated_at": "2026-11-23T10:00:01Z",
+        "error": {
+            "code": "undecodable_image",
+            "message": "libvips could not read the image: vipspng: libpng read error",
+        },
+        "variants": _EXAMPLE_VARIANTS,
+        "outputs": [],
+    },
+}
+
+
 class Job(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10",
-                    "status": "succeeded",
-                    "attempts": 1,
-                    "created_at": "2026-11-23T10:00:00Z",
-                    "updated_at": "2026-11-23T10:00:01Z",
-                    "error": None,
-                    "variants": [{"name": "thumb", "width": 320, "height": 320, "format": "webp"}],
-                    "outputs": [
-                        {
-                            "name": "thumb",
-                            "format": "webp",
-                            "width": 320,
-                            "height": 213,
-                            "size_bytes": 10422,
-                            "url": "/v1/jobs/0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10/outputs/thumb",
-                        }
-                    ],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": list(JOB_EXAMPLES.values())})
 
     id: UUID
     status: JobStatus
