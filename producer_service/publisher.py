@@ -31,7 +31,7 @@ class TaskPublisher:
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await declare_topology(channel, self._topology)
+        await declare_topology(connection, channel, self._topology)
         self._connection, self._channel = connection, channel
 
     @property

@@ -90,7 +90,7 @@ class BrokerProbe:
         connection = await aio_pika.connect(settings.amqp_url, timeout=5)
         async with connection:
             channel = await connection.channel(publisher_confirms=True)
-            await declare_topology(channel, Topology.from_settings(settings))
+            await declare_topology(connection, channel, Topology.from_settings(settings))
             yield cls(settings, connection, channel)
 
     async def submit_task(

@@ -97,7 +97,7 @@ class Worker:
         self, connection: AbstractRobustConnection, executor: ResizeExecutor
     ) -> list[tuple[AbstractQueue, str]]:
         publish_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await declare_topology(publish_channel, self.topology)
+        await declare_topology(connection, publish_channel, self.topology)
         reporter = Reporter(
             publish_channel, self.topology, self.name, self.settings.publish_timeout_seconds
         )
@@ -107,12 +107,9 @@ class Worker:
         consume_channel = await connection.channel()
         await consume_channel.set_qos(prefetch_count=self.settings.worker_concurrency)
         consumers: list[tuple[AbstractQueue, str]] = []
-        for spec in self.topology.queues():
-            if spec.name in (self.topology.work_queue, self.topology.retry_queue):
-                queue = await consume_channel.declare_queue(
-                    spec.name, durable=True, arguments=spec.arguments
-                )
-                consumers.append((queue, await queue.consume(self._on_message)))
+        for name in (self.topology.work_queue, self.topology.retry_queue):
+            queue = await consume_channel.get_queue(name)  # declared above; checked here
+            consumers.append((queue, await queue.consume(self._on_message)))
         return consumers
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:

@@ -1,0 +1,68 @@
+"""Declaring the topology against a broker where it already exists, possibly with old arguments."""
+
+from collections.abc import Callable
+
+import aio_pika
+import pytest
+from aio_pika.exceptions import DeliveryError
+
+from shared.settings import Settings
+from shared.topology import Topology, declare_topology
+
+
+async def declare(settings: Settings) -> None:
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await declare_topology(connection, channel, Topology.from_settings(settings))
+
+
+async def publish(settings: Settings, body: bytes) -> None:
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.default_exchange.publish(
+            aio_pika.Message(body), routing_key=settings.queue_name
+        )
+
+
+async def ready(settings: Settings) -> int:
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(settings.queue_name, passive=True)
+        count = queue.declaration_result.message_count
+        assert count is not None
+        return count
+
+
+async def test_declaring_twice_changes_nothing(broker: Settings) -> None:
+    await declare(broker)
+    await publish(broker, b"waiting job")
+    await declare(broker)
+    assert await ready(broker) == 1
+
+
+async def test_an_empty_queue_with_an_old_cap_is_recreated_with_the_new_one(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    old = broker_settings(max_queued_jobs=100)
+    await declare(old)
+    new = broker_settings(queue_name=old.queue_name, max_queued_jobs=1)
+    await declare(new)
+    await publish(new, b"first")
+    with pytest.raises(DeliveryError):
+        await publish(new, b"second")
+
+
+async def test_a_queue_holding_jobs_keeps_its_old_cap_and_its_jobs(
+    broker_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    old = broker_settings(max_queued_jobs=100)
+    await declare(old)
+    await publish(old, b"waiting job")
+    new = broker_settings(queue_name=old.queue_name, max_queued_jobs=1)
+    await declare(new)
+    await publish(new, b"still accepted under the old cap")
+    assert await ready(new) == 2
+    assert "keeping it as it is" in caplog.text
