@@ -173,19 +173,17 @@ class JobStore:
                     sa.and_(JobRow.created_at == created_at, JobRow.id < str(job_id)),
                 )
             )
-        async with self._sessions() as session:
-            rows = (await session.execute(statement.limit(limit))).scalars()
-            return [JobRecord.from_row(row) for row in rows]
+        return await self._all(statement.limit(limit))
 
-    async def unpublished(self, created_before: datetime) -> list[JobRecord]:
-        """Jobs whose task the broker never confirmed, left by an API that died mid-submit."""
+    async def unpublished(self, unchanged_since: datetime) -> list[JobRecord]:
+        """Jobs whose task the broker never confirmed, left so by an API that died mid-submit
+        (or mid-retry, which is why the age counts from the last change, not from creation)."""
         statement = (
             sa.select(JobRow)
-            .where(JobRow.published.is_(False), JobRow.created_at < created_before)
-            .order_by(JobRow.created_at)
+            .where(JobRow.published.is_(False), JobRow.updated_at < unchanged_since)
+            .order_by(JobRow.updated_at)
         )
-        async with self._sessions() as session:
-            return [JobRecord.from_row(row) for row in (await session.execute(statement)).scalars()]
+        return await self._all(statement)
 
     async def restart(self, record: JobRecord) -> bool:
         """Put a failed job back to `queued` in a new run; False if it changed meanwhile."""
@@ -263,6 +261,10 @@ class JobStore:
         async with self._sessions() as session:
             row = (await session.execute(statement)).scalar_one_or_none()
             return None if row is None else JobRecord.from_row(row)
+
+    async def _all(self, statement: sa.Select[JobRow]) -> list[JobRecord]:
+        async with self._sessions() as session:
+            return [JobRecord.from_row(row) for row in (await session.execute(statement)).scalars()]
 
     async def _execute(self, statement: sa.Executable) -> int:
         async with self._sessions.begin() as session:

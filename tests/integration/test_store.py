@@ -1,9 +1,11 @@
 """The job store on SQLite and on PostgreSQL: records, idempotency keys and event ordering."""
 
 import asyncio
+import dataclasses
 import random
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from producer_service.store import DuplicateIdempotencyKey, JobRecord, JobStore, create_engine
-from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput
+from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
 from shared.schemas import DEFAULT_VARIANTS, JobStatus, OutputFormat
 from tests.conftest import TEST_POSTGRES_URL
 
@@ -173,3 +175,19 @@ async def test_publishing_marks_and_deleting_removes(store: JobStore) -> None:
     assert published.published
     await store.delete(record.id)
     assert await store.get(record.id) is None
+
+
+async def test_only_jobs_unconfirmed_since_before_the_cutoff_count_as_stranded(
+    store: JobStore,
+) -> None:
+    an_hour_ago = utc_now() - timedelta(hours=1)
+    stranded = dataclasses.replace(new_record(), created_at=an_hour_ago, updated_at=an_hour_ago)
+    # Created long ago but just requeued by a manual retry whose publish is still in flight.
+    retrying = dataclasses.replace(new_record(), created_at=an_hour_ago)
+    confirmed = dataclasses.replace(
+        new_record(), created_at=an_hour_ago, updated_at=an_hour_ago, published=True
+    )
+    for record in (stranded, retrying, confirmed):
+        await store.add(record)
+    found = await store.unpublished(utc_now() - timedelta(minutes=1))
+    assert [record.id for record in found] == [stranded.id]
