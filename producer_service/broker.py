@@ -6,16 +6,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-import aio_pika
 from aio_pika.abc import AbstractRobustConnection
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+
+from shared.connection import connect_and_set_up
 
 logger = logging.getLogger(__name__)
 
 ConnectHook = Callable[[AbstractRobustConnection], Awaitable[None]]
-
-CONNECT_TIMEOUT_SECONDS = 5.0
-RECONNECT_INTERVAL_SECONDS = 1.0
 
 
 class BrokerLink:
@@ -29,36 +26,15 @@ class BrokerLink:
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name="broker-connect")
 
-    @property
-    def is_connected(self) -> bool:
-        connection = self._connection
-        return connection is not None and connection.connected.is_set()
-
     async def _connect(self) -> None:
-        while True:
-            try:
-                connection = await aio_pika.connect_robust(
-                    self._url,
-                    client_properties={"connection_name": self._name},
-                    timeout=CONNECT_TIMEOUT_SECONDS,
-                    reconnect_interval=RECONNECT_INTERVAL_SECONDS,
-                )
-            except CONNECTION_EXCEPTIONS as exc:
-                logger.warning("broker unreachable (%s); retrying", exc)
-                await asyncio.sleep(RECONNECT_INTERVAL_SECONDS)
-                continue
-            try:
-                for hook in self._hooks:
-                    await hook(connection)
-            except CONNECTION_EXCEPTIONS:
-                # A topology mismatch (PRECONDITION_FAILED) lands here too: say it loudly.
-                logger.exception("broker set-up failed; retrying")
-                await connection.close()
-                await asyncio.sleep(RECONNECT_INTERVAL_SECONDS)
-                continue
-            self._connection = connection
-            logger.info("connected to the broker as %s", self._name)
-            return
+        connected = await connect_and_set_up(self._url, self._name, self._set_up)
+        assert connected is not None  # only a stop event ends it early, and there is none
+        self._connection, _ = connected
+        logger.info("connected to the broker as %s", self._name)
+
+    async def _set_up(self, connection: AbstractRobustConnection) -> None:
+        for hook in self._hooks:
+            await hook(connection)
 
     async def close(self) -> None:
         if self._task is not None:

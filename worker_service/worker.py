@@ -6,12 +6,12 @@ go back to the queue with their attempt uncounted, then the channels and connect
 """
 
 import asyncio
+import functools
 import logging
 import os
 import socket
 from collections import Counter
 
-import aio_pika
 from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
@@ -19,6 +19,7 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
+from shared.connection import connect_and_set_up
 from shared.settings import Settings
 from shared.topology import Topology, declare_topology
 from worker_service.executor import ResizeExecutor
@@ -28,8 +29,6 @@ from worker_service.storage import OutputStorage
 
 logger = logging.getLogger(__name__)
 
-RECONNECT_INTERVAL_SECONDS = 1.0
-CONNECT_TIMEOUT_SECONDS = 5.0
 HEARTBEAT_INTERVAL_SECONDS = 5.0
 
 
@@ -44,15 +43,31 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then drain and close."""
-        connection = await self._connect(stop)
-        if connection is None:
-            return
         executor = ResizeExecutor(
             self.settings.worker_concurrency, self.settings.job_timeout_seconds
         )
+        try:
+            started = await connect_and_set_up(
+                self.settings.amqp_url,
+                self.name,
+                functools.partial(self._start, executor=executor),
+                stop,
+            )
+            if started is not None:
+                await self._serve(*started, executor, stop)
+        finally:
+            executor.shutdown()
+            logger.info("%s stopped: %s", self.name, dict(self.outcomes) or "no jobs")
+
+    async def _serve(
+        self,
+        connection: AbstractRobustConnection,
+        consumers: list[tuple[AbstractQueue, str]],
+        executor: ResizeExecutor,
+        stop: asyncio.Event,
+    ) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(connection), name="heartbeat")
         try:
-            consumers = await self._start(connection, executor)
             logger.info(
                 "%s consuming %s with concurrency %d",
                 self.name,
@@ -64,8 +79,6 @@ class Worker:
         finally:
             heartbeat.cancel()
             await connection.close()
-            executor.shutdown()
-            logger.info("%s stopped: %s", self.name, dict(self.outcomes) or "no jobs")
 
     async def _heartbeat(self, connection: AbstractRobustConnection) -> None:
         path = self.settings.worker_heartbeat_file
@@ -76,25 +89,8 @@ class Worker:
                 await asyncio.to_thread(path.touch)
             await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
 
-    async def _connect(self, stop: asyncio.Event) -> AbstractRobustConnection | None:
-        while not stop.is_set():
-            try:
-                return await aio_pika.connect_robust(
-                    self.settings.amqp_url,
-                    client_properties={"connection_name": self.name},
-                    timeout=CONNECT_TIMEOUT_SECONDS,
-                    reconnect_interval=RECONNECT_INTERVAL_SECONDS,
-                )
-            except CONNECTION_EXCEPTIONS as exc:
-                logger.warning("broker unreachable (%s); retrying", exc)
-                try:
-                    await asyncio.wait_for(stop.wait(), RECONNECT_INTERVAL_SECONDS)
-                except TimeoutError:
-                    continue
-        return None
-
     async def _start(
-        self, connection: AbstractRobustConnection, executor: ResizeExecutor
+        self, connection: AbstractRobustConnection, *, executor: ResizeExecutor
     ) -> list[tuple[AbstractQueue, str]]:
         publish_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare_topology(connection, publish_channel, self.topology)
