@@ -1,21 +1,30 @@
-"""`python -m producer_service`: the API alone, served by uvicorn on HOST:PORT."""
+"""`python -m producer_service`: the API alone, served by uvicorn on HOST:PORT.
 
+`python -m producer_service migrate` brings the job store's schema up to date and exits (the
+API also does this at start; this is for deployments that migrate as a step of their own).
+"""
+
+import argparse
+import asyncio
+import logging
 import signal
 from types import FrameType
 
 import uvicorn
 
 from producer_service.app import create_app
+from producer_service.engine import create_engine
+from producer_service.store import JobStore
 from shared.settings import Settings, configure_logging
+
+logger = logging.getLogger(__name__)
 
 
 def _stopped(signum: int, frame: FrameType | None) -> None:
     """uvicorn raises the stop signal again once it has shut down gracefully: a clean exit."""
 
 
-def main() -> None:
-    settings = Settings()
-    configure_logging(settings.log_level)
+def serve(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     uvicorn.run(
@@ -26,6 +35,27 @@ def main() -> None:
         # Let in-flight submits finish their publish before the process exits.
         timeout_graceful_shutdown=int(settings.publish_timeout_seconds) + 5,
     )
+
+
+async def migrate(settings: Settings) -> None:
+    store = JobStore(create_engine(settings.job_store_url, settings.database_timeout_seconds))
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+    logger.info("job store schema is up to date")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m producer_service", description=__doc__)
+    parser.add_argument("command", nargs="?", choices=["serve", "migrate"], default="serve")
+    command = parser.parse_args().command
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if command == "migrate":
+        asyncio.run(migrate(settings))
+    else:
+        serve(settings)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
+from producer_service.errors import StoreUnavailable
 from shared.messages import JobEvent
 from shared.topology import Topology
 
@@ -48,8 +48,8 @@ class EventConsumer:
             return
         try:
             applied = await self._apply(event)
-        except (SQLAlchemyError, OSError):
-            logger.exception("job %s: storing event %s failed", event.job_id, event.kind)
+        except StoreUnavailable:
+            logger.warning("job %s: storing event %s failed; retrying", event.job_id, event.kind)
             await asyncio.sleep(STORE_FAILURE_PAUSE_SECONDS)
             await _settle(message, ack=False, requeue=True)
             return

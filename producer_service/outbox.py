@@ -11,8 +11,6 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from producer_service.errors import ServiceUnavailable
 from producer_service.jobs import JobService
 from producer_service.publisher import TaskPublisher
@@ -45,6 +43,6 @@ class OutboxRelay:
                 continue
             try:
                 await self._jobs.publish_stranded(STRANDED_AFTER)
-            except (ServiceUnavailable, SQLAlchemyError, OSError) as exc:
+            except ServiceUnavailable as exc:
                 logger.warning("outbox relay pass failed, will try again: %r", exc)
             await asyncio.sleep(RELAY_INTERVAL_SECONDS)

@@ -2,118 +2,53 @@
 
 Status changes are single conditional UPDATEs, so replicas applying events at the same time can
 never move a job backwards: a row only changes when the event is newer than what it holds.
+Any failure of the database itself comes out as `StoreUnavailable` (a 503), never a raw driver
+error.
 """
 
-import dataclasses
-from collections.abc import Sequence
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from producer_service.tables import Base, JobRow
+from producer_service.engine import failure_reason
+from producer_service.errors import StoreUnavailable
+from producer_service.migrate import migrate
+from producer_service.records import JobRecord
+from producer_service.tables import JobRow
 from producer_service.transitions import FINAL_STATUSES, Transition, transition_for
-from shared.messages import FailureInfo, JobEvent, RenderedOutput, utc_now
-from shared.schemas import JobStatus, Variant
-
-
-@dataclasses.dataclass(frozen=True)
-class JobRecord:
-    id: UUID
-    status: JobStatus
-    run: int
-    attempts: int
-    variants: list[Variant]
-    outputs: list[RenderedOutput]
-    error: FailureInfo | None
-    source_key: str
-    idempotency_key: str | None
-    published: bool
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def new(
-        cls, job_id: UUID, variants: Sequence[Variant], source_key: str, idempotency_key: str | None
-    ) -> "JobRecord":
-        now = utc_now()
-        return cls(
-            id=job_id,
-            status=JobStatus.QUEUED,
-            run=1,
-            attempts=0,
-            variants=list(variants),
-            outputs=[],
-            error=None,
-            source_key=source_key,
-            idempotency_key=idempotency_key,
-            published=False,
-            created_at=now,
-            updated_at=now,
-        )
-
-    @classmethod
-    def from_row(cls, row: JobRow) -> "JobRecord":
-        error = None
-        if row.error_code is not None:
-            error = FailureInfo.model_validate(
-                {"code": row.error_code, "message": row.error_message or ""}
-            )
-        return cls(
-            id=UUID(row.id),
-            status=JobStatus(row.status),
-            run=row.run,
-            attempts=row.attempts,
-            variants=[Variant.model_validate(v) for v in row.variants],
-            outputs=[RenderedOutput.model_validate(o) for o in row.outputs],
-            error=error,
-            source_key=row.source_key,
-            idempotency_key=row.idempotency_key,
-            published=row.published,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
-
-    def to_row(self) -> JobRow:
-        return JobRow(
-            id=str(self.id),
-            status=self.status.value,
-            run=self.run,
-            attempts=self.attempts,
-            progress=0,
-            variants=[v.model_dump(mode="json") for v in self.variants],
-            outputs=[o.model_dump(mode="json") for o in self.outputs],
-            error_code=self.error.code.value if self.error else None,
-            error_message=self.error.message if self.error else None,
-            source_key=self.source_key,
-            idempotency_key=self.idempotency_key,
-            published=self.published,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-        )
+from shared.messages import JobEvent, utc_now
+from shared.schemas import JobStatus
 
 
 class DuplicateIdempotencyKey(Exception):
     """Another request created a job with this key first."""
 
 
-def _enable_sqlite_wal(dbapi_connection: Any, _: Any) -> None:
-    # WAL lets status reads proceed while an event is being written.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        sa_event.listen(engine.sync_engine, "connect", _enable_sqlite_wal)
-        return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+@contextlib.asynccontextmanager
+async def _store_errors() -> AsyncIterator[None]:
+    """Turn a failing database into `StoreUnavailable`; a duplicate key is the caller's case."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        reason = failure_reason(exc)
+        logger.warning("job store failed (%s): %r", reason, getattr(exc, "orig", None) or exc)
+        raise StoreUnavailable(
+            "The job store is not answering; try again shortly.", reason=reason
+        ) from exc
 
 
 class JobStore:
@@ -121,24 +56,33 @@ class JobStore:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def create_schema(self) -> None:
-        async with self._engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Replicas starting together must not race to create the same table.
-                await connection.execute(sa.text("SELECT pg_advisory_xact_lock(7262001)"))
-            await connection.run_sync(Base.metadata.create_all)
+    async def migrate(self) -> None:
+        """Bring the schema up to date (see `producer_service.migrate`)."""
+        async with _store_errors(), self._engine.begin() as connection:
+            await migrate(connection)
 
     async def close(self) -> None:
         await self._engine.dispose()
 
-    async def ping(self) -> None:
-        async with self._engine.connect() as connection:
-            await connection.execute(sa.text("SELECT 1"))
+    async def check_writable(self) -> None:
+        """Raise `StoreUnavailable` unless a write could start now (not locked, not read-only).
+
+        The probe updates no row and is rolled back, but it takes the same locks a write does.
+        """
+        probe = sa.update(JobRow).where(JobRow.id == "").values(status=JobRow.status)
+
+        async def update_nothing(session: AsyncSession) -> None:
+            await session.execute(probe)
+            await session.rollback()
+
+        await self._run(update_nothing)
 
     async def add(self, record: JobRecord) -> None:
+        async def insert(session: AsyncSession) -> None:
+            session.add(record.to_row())
+
         try:
-            async with self._sessions.begin() as session:
-                session.add(record.to_row())
+            await self._run(insert, write=True)
         except IntegrityError as exc:
             if record.idempotency_key is None:
                 raise
@@ -258,15 +202,38 @@ class JobStore:
         return await self._execute(statement) > 0
 
     async def _one(self, statement: sa.Select[JobRow]) -> JobRecord | None:
-        async with self._sessions() as session:
+        async def select(session: AsyncSession) -> JobRecord | None:
             row = (await session.execute(statement)).scalar_one_or_none()
             return None if row is None else JobRecord.from_row(row)
 
+        return await self._run(select)
+
     async def _all(self, statement: sa.Select[JobRow]) -> list[JobRecord]:
-        async with self._sessions() as session:
+        async def select(session: AsyncSession) -> list[JobRecord]:
             return [JobRecord.from_row(row) for row in (await session.execute(statement)).scalars()]
 
+        return await self._run(select)
+
     async def _execute(self, statement: sa.Executable) -> int:
-        async with self._sessions.begin() as session:
-            result = await session.execute(statement)
-            return int(getattr(result, "rowcount", 0))
+        async def execute(session: AsyncSession) -> int:
+            return int(getattr(await session.execute(statement), "rowcount", 0))
+
+        return await self._run(execute, write=True)
+
+    async def _run(self, work: Callable[[AsyncSession], Awaitable[T]], *, write: bool = False) -> T:
+        """`work` in a session (a transaction when `write`), tried once more on a fresh
+        connection when the pool found the first one broken: a SQLite connection a read-only
+        spell left read-only, a PostgreSQL server that restarted. Other failures of the
+        database come out as `StoreUnavailable`."""
+        async with _store_errors():
+            try:
+                return await self._attempt(work, write)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                logger.info("job store connection was broken (%s); retrying", failure_reason(exc))
+                return await self._attempt(work, write)
+
+    async def _attempt(self, work: Callable[[AsyncSession], Awaitable[T]], write: bool) -> T:
+        async with self._sessions.begin() if write else self._sessions() as session:
+            return await work(session)

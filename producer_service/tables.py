@@ -1,4 +1,7 @@
-"""The job table. The API owns it; workers never open the database."""
+"""The job table. The API owns it; workers never open the database.
+
+A change here needs a migration beside it (`producer_service/migrations/versions`).
+"""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +23,14 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    pass
+    # Named constraints, so a migration can drop or change them on every backend.
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "%(table_name)s_%(column_0_name)s_key",
+            "pk": "%(table_name)s_pkey",
+        }
+    )
 
 
 class JobRow(Base):
@@ -39,6 +49,8 @@ class JobRow(Base):
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     source_key: Mapped[str] = mapped_column(sa.String(255))
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    # SHA-256 of what was submitted with the idempotency key: a replay must match it.
+    request_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     # False until the broker confirmed the task; see jobs.py.
     published: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

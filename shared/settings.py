@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # How long the API waits for the broker's confirm before it answers 503 (well inside the
     # 5 s a client should wait for any answer).
     publish_timeout_seconds: PositiveFloat = 3.0
+    # The longest the API waits on the job store (a lock, a connection, a statement) before it
+    # answers 503; its queries are index lookups that take milliseconds.
+    database_timeout_seconds: PositiveFloat = 2.0
     # How long a stopping worker lets running jobs finish before it requeues them; at least
     # JOB_TIMEOUT_SECONDS, so a shutdown never cuts short an attempt that would have finished.
     shutdown_timeout_seconds: PositiveFloat = 60.0

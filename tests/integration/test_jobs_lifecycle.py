@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import httpx
 
-from producer_service.store import JobRecord, JobStore, create_engine
+from producer_service.engine import create_engine
+from producer_service.records import JobRecord
+from producer_service.store import JobStore
 from shared import layout
 from shared.messages import utc_now
 from shared.schemas import DEFAULT_VARIANTS
@@ -95,7 +97,7 @@ async def test_a_job_left_unconfirmed_by_a_dead_api_is_published_at_start_up(
     original.parent.mkdir(parents=True)
     original.write_bytes(jpeg_bytes())
     store = JobStore(create_engine(broker.job_store_url))
-    await store.create_schema()
+    await store.migrate()
     stranded = JobRecord.new(job_id, DEFAULT_VARIANTS, layout.original_key(job_id), None)
     an_hour_ago = utc_now() - timedelta(hours=1)
     await store.add(dataclasses.replace(stranded, created_at=an_hour_ago, updated_at=an_hour_ago))

@@ -6,41 +6,22 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from producer_service.store import DuplicateIdempotencyKey, JobRecord, JobStore, create_engine
+from producer_service.records import JobRecord
+from producer_service.store import DuplicateIdempotencyKey, JobStore
 from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
 from shared.schemas import DEFAULT_VARIANTS, JobStatus, OutputFormat
-from tests.conftest import TEST_POSTGRES_URL
+from tests.integration.conftest import EmptyDatabase
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
-    if request.param == "sqlite":
-        job_store = JobStore(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"))
-        await job_store.create_schema()
-        yield job_store
-        await job_store.close()
-        return
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(TEST_POSTGRES_URL)
-    async with admin.begin() as connection:
-        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    job_store = JobStore(
-        create_engine(TEST_POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
-    )
-    try:
-        await job_store.create_schema()
-        yield job_store
-    finally:
-        await job_store.close()
-        async with admin.begin() as connection:
-            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+@pytest.fixture
+async def store(empty_database: EmptyDatabase) -> AsyncIterator[JobStore]:
+    job_store = JobStore(empty_database.engine())
+    await job_store.migrate()
+    yield job_store
+    await job_store.close()
 
 
 def new_record(key: str | None = None) -> JobRecord:

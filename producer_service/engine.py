@@ -1,0 +1,86 @@
+"""The job store's database engine: SQLite by default, PostgreSQL for several API replicas.
+
+Every wait is bounded by `timeout` (DATABASE_TIMEOUT_SECONDS), so a locked, stopped or frozen
+database becomes a 503 within seconds instead of a hung request: SQLite's busy timeout, the wait
+for a pooled connection, and on PostgreSQL the connect and statement timeouts.
+
+A SQLite connection opened while the database could not be written (a read-only spell) stays
+read-only for good, even after the fault clears. An error that says so marks the connection as
+broken, and the pool then drops it and every connection opened before it, so the store heals by
+itself instead of failing a share of requests until a restart.
+"""
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# SQLite primary result codes (sqlite3 errors carry them as `sqlite_errorcode`, extended codes
+# in the high bits).
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
+_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
+# Errors after which a connection never works again, whatever happens to the file.
+_SQLITE_STALE = {_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN}
+_SQLITE_REASONS = {
+    _SQLITE_BUSY: "locked",
+    _SQLITE_LOCKED: "locked",
+    _SQLITE_READONLY: "read-only",
+    _SQLITE_IOERR: "disk I/O error",
+    _SQLITE_FULL: "disk full",
+    _SQLITE_CANTOPEN: "cannot open the database file",
+}
+
+
+def create_engine(
+    url: str, timeout: float = 2.0, connect_args: dict[str, Any] | None = None
+) -> AsyncEngine:
+    """The engine for `url`; `connect_args` go to the driver on top of the timeouts."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(
+            url, connect_args={"timeout": timeout, **(connect_args or {})}, pool_timeout=timeout
+        )
+        sa_event.listen(engine.sync_engine, "connect", _enable_sqlite_wal)
+        sa_event.listen(engine.sync_engine, "handle_error", _drop_stale_sqlite_connections)
+        return engine
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_timeout=timeout,
+        connect_args={"timeout": timeout, "command_timeout": timeout, **(connect_args or {})},
+    )
+
+
+def failure_reason(error: BaseException) -> str:
+    """A few words on why the database failed, for logs and readiness (never its URL)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        code = _sqlite_code(cause)
+        if code is not None:
+            return _SQLITE_REASONS.get(code, "failed")
+        if isinstance(cause, PoolTimeout | TimeoutError):
+            return "not answering in time"
+        if isinstance(cause, OSError):
+            return "unreachable"
+        cause = cause.__cause__ or getattr(cause, "orig", None)
+    return "failed"
+
+
+def _enable_sqlite_wal(dbapi_connection: Any, _: Any) -> None:
+    # WAL lets status reads proceed while an event is being written.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _drop_stale_sqlite_connections(context: ExceptionContext) -> None:
+    if _sqlite_code(context.original_exception) in _SQLITE_STALE:
+        context.is_disconnect = True
+
+
+def _sqlite_code(error: BaseException) -> int | None:
+    if isinstance(error, sqlite3.Error) and error.sqlite_errorcode is not None:
+        return int(error.sqlite_errorcode) & 0xFF
+    return None

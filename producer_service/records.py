@@ -1,0 +1,95 @@
+"""A job as the API's use cases see it, and how it maps to and from its table row."""
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from producer_service.tables import JobRow
+from shared.messages import FailureInfo, RenderedOutput, utc_now
+from shared.schemas import JobStatus, Variant
+
+
+@dataclasses.dataclass(frozen=True)
+class JobRecord:
+    id: UUID
+    status: JobStatus
+    run: int
+    attempts: int
+    variants: list[Variant]
+    outputs: list[RenderedOutput]
+    error: FailureInfo | None
+    source_key: str
+    idempotency_key: str | None
+    request_fingerprint: str | None
+    published: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def new(
+        cls,
+        job_id: UUID,
+        variants: Sequence[Variant],
+        source_key: str,
+        idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
+    ) -> "JobRecord":
+        now = utc_now()
+        return cls(
+            id=job_id,
+            status=JobStatus.QUEUED,
+            run=1,
+            attempts=0,
+            variants=list(variants),
+            outputs=[],
+            error=None,
+            source_key=source_key,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+            published=False,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @classmethod
+    def from_row(cls, row: JobRow) -> "JobRecord":
+        error = None
+        if row.error_code is not None:
+            error = FailureInfo.model_validate(
+                {"code": row.error_code, "message": row.error_message or ""}
+            )
+        return cls(
+            id=UUID(row.id),
+            status=JobStatus(row.status),
+            run=row.run,
+            attempts=row.attempts,
+            variants=[Variant.model_validate(v) for v in row.variants],
+            outputs=[RenderedOutput.model_validate(o) for o in row.outputs],
+            error=error,
+            source_key=row.source_key,
+            idempotency_key=row.idempotency_key,
+            request_fingerprint=row.request_fingerprint,
+            published=row.published,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    def to_row(self) -> JobRow:
+        return JobRow(
+            id=str(self.id),
+            status=self.status.value,
+            run=self.run,
+            attempts=self.attempts,
+            progress=0,
+            variants=[v.model_dump(mode="json") for v in self.variants],
+            outputs=[o.model_dump(mode="json") for o in self.outputs],
+            error_code=self.error.code.value if self.error else None,
+            error_message=self.error.message if self.error else None,
+            source_key=self.source_key,
+            idempotency_key=self.idempotency_key,
+            request_fingerprint=self.request_fingerprint,
+            published=self.published,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )

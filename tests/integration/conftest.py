@@ -1,0 +1,43 @@
+"""Fixtures for tests against real servers: an empty database on SQLite and on PostgreSQL."""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from producer_service.engine import create_engine
+from tests.conftest import TEST_POSTGRES_URL
+
+
+@dataclass(frozen=True)
+class EmptyDatabase:
+    url: str
+    connect_args: dict[str, Any] = field(default_factory=dict)
+
+    def engine(self) -> AsyncEngine:
+        return create_engine(self.url, connect_args=self.connect_args)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[EmptyDatabase]:
+    """A database with nothing in it: a new SQLite file, or a new schema on the test server."""
+    if request.param == "sqlite":
+        yield EmptyDatabase(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(TEST_POSTGRES_URL)
+    async with admin.begin() as connection:
+        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield EmptyDatabase(TEST_POSTGRES_URL, {"server_settings": {"search_path": schema}})
+    finally:
+        async with admin.begin() as connection:
+            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()

@@ -1,0 +1,98 @@
+"""Schema migrations on SQLite and PostgreSQL: from nothing, from a database the first release
+made without migrations, and as a command of its own."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from producer_service.migrate import MIGRATIONS
+from producer_service.records import JobRecord
+from producer_service.store import JobStore
+from producer_service.tables import Base
+from shared.schemas import DEFAULT_VARIANTS
+from tests.conftest import SERVICE_VARIABLES
+from tests.integration.conftest import EmptyDatabase
+from tests.support import ROOT
+
+
+async def columns(store_engine: AsyncEngine) -> set[str]:
+    async with store_engine.connect() as connection:
+        found = await connection.run_sync(lambda c: sa.inspect(c).get_columns("jobs"))
+    return {column["name"] for column in found}
+
+
+async def test_migrating_an_empty_database_creates_the_newest_schema(
+    empty_database: EmptyDatabase,
+) -> None:
+    store = JobStore(empty_database.engine())
+    try:
+        await store.migrate()
+        await store.migrate()  # a second start finds nothing to do
+        await store.add(JobRecord.new(uuid.uuid4(), DEFAULT_VARIANTS, "originals/x", "k", "f"))
+    finally:
+        await store.close()
+
+
+async def test_a_database_made_before_migrations_is_adopted_with_its_jobs(
+    empty_database: EmptyDatabase,
+) -> None:
+    engine = empty_database.engine()
+    job_id = uuid.uuid4()
+    try:
+        # What the first release's create_all made: the first revision, and no version table.
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade_to, "0001")
+            await connection.execute(sa.text("DROP TABLE alembic_version"))
+        legacy = JobRecord.new(job_id, DEFAULT_VARIANTS, f"originals/{job_id}", "key-1")
+        jobs = Base.metadata.tables["jobs"]
+        row = legacy.to_row()
+        values = {c.name: getattr(row, c.name) for c in jobs.columns}
+        del values["request_fingerprint"]
+        async with engine.begin() as connection:
+            await connection.execute(sa.insert(jobs).values(values))
+        assert "request_fingerprint" not in await columns(engine)
+        store = JobStore(engine)
+        await store.migrate()
+        kept = await store.get(job_id)
+        assert "request_fingerprint" in await columns(engine)
+    finally:
+        await engine.dispose()
+    assert kept is not None
+    assert kept.idempotency_key == "key-1"
+    assert kept.request_fingerprint is None
+
+
+def _upgrade_to(connection: sa.Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def test_the_migrate_command_brings_a_new_store_up_to_date(tmp_path: Path) -> None:
+    env = {name: value for name, value in os.environ.items() if name not in SERVICE_VARIABLES}
+    env["DATA_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "producer_service", "migrate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    with sqlite3.connect(tmp_path / "jobs.db") as database:
+        (version,) = database.execute("SELECT version_num FROM alembic_version").fetchone()
+        names = {row[1] for row in database.execute("PRAGMA table_info(jobs)")}
+    assert (
+        version == sorted(path.stem.split("_")[0] for path in MIGRATIONS.glob("versions/0*.py"))[-1]
+    )
+    assert "request_fingerprint" in names
