@@ -8,6 +8,10 @@
                 if the copy cannot be published, nack so the broker keeps the original
     Requeue     nack with requeue: let the broker hand the delivery out again
 
+A task whose original is gone is failed at once, before it takes a slot, and acked rather than
+dead-lettered: nothing could ever run it again. That is how the task of a submit the API refused
+after a confirm timeout ends if it reaches the queue after all (the API removed its original).
+
 A delivery with `redelivered` set was held by a consumer that vanished (crash, lost connection)
 before settling it. It is forwarded with its attempt counted, before any work, so a job that
 kills its worker every time still reaches MAX_ATTEMPTS instead of looping forever.
@@ -65,6 +69,12 @@ class Requeue:
 Outcome = Ack | DeadLetter | Forward | Requeue
 
 
+SOURCE_GONE = FailureInfo(
+    code=ErrorCode.SOURCE_MISSING,
+    message="The uploaded original is gone (the submit was refused, or the job was deleted).",
+)
+
+
 def jittered(delay_ms: int) -> int:
     """Equal jitter: between half and all of the tier's delay, so retries do not stampede."""
     return random.randint(delay_ms // 2, delay_ms)
@@ -98,6 +108,8 @@ class Handler:
                 )
                 await self._reporter.report(task, EventKind.SUCCEEDED, done)
                 return Ack()
+            if not await asyncio.to_thread(self._storage.exists, task.source_key):
+                return await self._fail(task, SOURCE_GONE)
             if message.redelivered:
                 return await self._count_lost_delivery(task)
             return await self._run(task)
@@ -209,7 +221,8 @@ class Handler:
             error.message,
         )
         await self._reporter.report(task, EventKind.FAILED, error=error)
-        return DeadLetter()
+        # Without its original a task can never run, so keeping it in {q}.dead helps nobody.
+        return Ack() if error.code is ErrorCode.SOURCE_MISSING else DeadLetter()
 
     async def _refuse(self, message: AbstractIncomingMessage, exc: ValidationError) -> Outcome:
         """A body that is not a task: fail its job if its id is known, and dead-letter it."""

@@ -5,7 +5,7 @@ import threading
 
 from shared import layout
 from shared.messages import ErrorCode, RenderedOutput, ResizeTask
-from worker_service.errors import PermanentFailure, TransientFailure
+from worker_service.errors import TransientFailure
 from worker_service.resize import RenderCancelled, inspect_source, render_variant
 from worker_service.storage import OutputStorage
 
@@ -14,8 +14,6 @@ def run_task(
     task: ResizeTask, storage: OutputStorage, max_pixels: int, cancel: threading.Event
 ) -> list[RenderedOutput]:
     source_path = storage.path_of(task.source_key)
-    if not source_path.is_file():
-        raise PermanentFailure(ErrorCode.SOURCE_MISSING, "The uploaded original is gone.")
     try:
         source = inspect_source(source_path, max_pixels)
         outputs = []

@@ -27,6 +27,9 @@ class OutputStorage:
     def path_of(self, key: str) -> Path:
         return layout.path_of(self.root, key)
 
+    def exists(self, key: str) -> bool:
+        return self.path_of(key).is_file()
+
     def write(self, key: str, data: bytes) -> None:
         """Replace the file at `key` with `data` in one step, durably."""
         target = self.path_of(key)
@@ -55,7 +58,7 @@ class OutputStorage:
         except (OSError, ValidationError):
             # Unreadable counts as not done: the job runs again, which is always safe.
             return None
-        if all(self.path_of(output.key).is_file() for output in outputs):
+        if all(self.exists(output.key) for output in outputs):
             return outputs
         return None
 

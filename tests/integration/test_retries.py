@@ -6,7 +6,7 @@ from collections.abc import Callable
 import aio_pika
 
 from shared import layout
-from shared.messages import ErrorCode, EventKind, ResizeTask
+from shared.messages import ErrorCode, EventKind
 from shared.schemas import OutputFormat, Variant
 from shared.settings import Settings
 from tests.images import jpeg_bytes
@@ -102,8 +102,7 @@ async def test_a_job_whose_holders_keep_dying_fails_at_max_attempts(
 ) -> None:
     settings = broker_settings(max_attempts=3)
     async with BrokerProbe.open(settings) as probe:
-        task = ResizeTask(job_id=uuid.uuid4(), attempt=3, source_key="originals/x", variants=THUMB)
-        await probe.publish(task.model_dump_json().encode(), str(task.job_id))
+        await probe.submit_task(jpeg_bytes(), THUMB, attempt=3)
         await drop_one_delivery(settings, probe.topology.work_queue)
         async with running_worker(settings):
             (failed,) = await probe.events(1)

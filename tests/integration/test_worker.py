@@ -1,5 +1,6 @@
 """The worker against a real RabbitMQ: resize, report, ack last, run jobs side by side, share."""
 
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -8,7 +9,7 @@ import pytest
 from aio_pika.message import IncomingMessage
 
 from shared import layout
-from shared.messages import ErrorCode, EventKind, JobEvent
+from shared.messages import ErrorCode, EventKind, JobEvent, ResizeTask
 from shared.schemas import Fit, OutputFormat, Variant
 from shared.settings import Settings
 from tests.images import jpeg_bytes, load
@@ -137,3 +138,22 @@ async def test_a_body_that_is_not_a_task_fails_its_job_and_is_dead_lettered(
         await wait_for(
             lambda: probe.ready_messages(probe.topology.dead_letter_queue), what="a dead letter"
         )
+
+
+async def test_a_task_whose_original_is_gone_is_failed_at_once_and_dropped(
+    broker: Settings,
+) -> None:
+    async with BrokerProbe.open(broker) as probe:
+        async with running_worker(broker):
+            # The task of a submit the API refused after a confirm timeout, which reached the
+            # queue after all: the API has removed its original.
+            orphan = ResizeTask(job_id=uuid.uuid4(), source_key="originals/gone", variants=VARIANTS)
+            await probe.publish(orphan.model_dump_json().encode(), str(orphan.job_id))
+            (failed,) = await probe.events(1)
+        # The worker has closed its connection: a delivery it had not acked would be back.
+        assert await probe.ready_messages(probe.topology.work_queue) == 0
+        assert await probe.ready_messages(probe.topology.dead_letter_queue) == 0
+    assert failed.job_id == orphan.job_id
+    assert failed.kind is EventKind.FAILED
+    assert failed.error is not None
+    assert failed.error.code is ErrorCode.SOURCE_MISSING
