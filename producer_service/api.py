@@ -9,6 +9,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from producer_service.dependencies import ServicesDep
 from producer_service.errors import (
     BrokerUnavailable,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
     InvalidRequest,
     JobNotFailed,
     JobNotFound,
@@ -16,11 +18,13 @@ from producer_service.errors import (
     OutputNotReady,
     PayloadTooLarge,
     QueueFull,
+    StorageUnavailable,
+    StoreUnavailable,
     UnsupportedMediaType,
 )
 from producer_service.pagination import decode_cursor, encode_cursor
 from producer_service.problems import problem_responses
-from producer_service.store import JobRecord
+from producer_service.records import JobRecord
 from producer_service.uploads import read_submission
 from shared.schemas import (
     DEFAULT_VARIANTS,
@@ -54,7 +58,9 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         max_length=255,
-        description="Send the same key again to get the first job back instead of a new one.",
+        description="Send the same key again to get the first job back instead of a new one "
+        "(the same file and variants; anything else is 422). While the first request still "
+        "waits for the broker, a repeat waits with it, or gets 409 with Retry-After.",
     ),
 ]
 
@@ -153,7 +159,15 @@ _SUBMIT_BODY: dict[str, Any] = {
             },
         },
         **problem_responses(
-            PayloadTooLarge, UnsupportedMediaType, InvalidRequest, BrokerUnavailable, QueueFull
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            InvalidRequest,
+            IdempotencyKeyReused,
+            IdempotencyKeyInFlight,
+            BrokerUnavailable,
+            QueueFull,
+            StoreUnavailable,
+            StorageUnavailable,
         ),
     },
     openapi_extra=_SUBMIT_BODY,
@@ -161,16 +175,14 @@ _SUBMIT_BODY: dict[str, Any] = {
 async def submit_job(
     request: Request, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    record = await services.jobs.find_by_idempotency_key(idempotency_key)
-    if record is None:
-        submission = await read_submission(
-            request.headers, request.stream(), services.storage.new_temp_path(), services.settings
-        )
-        record = await services.jobs.submit(submission.path, submission.variants, idempotency_key)
-    else:
-        async for _ in request.stream():  # a replayed submit: read and drop the repeated body
-            pass
-    return accepted(record)
+    submission = await read_submission(
+        request.headers,
+        request.stream(),
+        services.storage.new_temp_path(),
+        services.settings,
+        fingerprint=idempotency_key is not None,
+    )
+    return accepted(await services.jobs.submit(submission, idempotency_key))
 
 
 @router.get(
@@ -187,7 +199,7 @@ async def submit_job(
                 }
             },
         },
-        **problem_responses(InvalidRequest),
+        **problem_responses(InvalidRequest, StoreUnavailable),
     },
 )
 async def list_jobs(
@@ -212,7 +224,9 @@ async def list_jobs(
     response_model=Job,
     responses={
         202: job_examples("Accepted: the job is queued again.", "queued"),
-        **problem_responses(JobNotFound, JobNotFailed, BrokerUnavailable, QueueFull),
+        **problem_responses(
+            JobNotFound, JobNotFailed, BrokerUnavailable, QueueFull, StoreUnavailable
+        ),
     },
 )
 async def retry_job(job_id: JobId, services: ServicesDep) -> JSONResponse:
@@ -226,7 +240,7 @@ async def retry_job(job_id: JobId, services: ServicesDep) -> JSONResponse:
     response_model=Job,
     responses={
         200: job_examples("The job.", "queued", "succeeded", "failed"),
-        **problem_responses(JobNotFound),
+        **problem_responses(JobNotFound, StoreUnavailable),
     },
 )
 async def get_job(job_id: JobId, services: ServicesDep) -> Job:
@@ -245,7 +259,7 @@ async def get_job(job_id: JobId, services: ServicesDep) -> Job:
                 for fmt in OutputFormat
             },
         },
-        **problem_responses(JobNotFound, OutputNotFound, OutputNotReady),
+        **problem_responses(JobNotFound, OutputNotFound, OutputNotReady, StoreUnavailable),
     },
 )
 async def get_output(

@@ -10,13 +10,14 @@ from fastapi import FastAPI
 from producer_service import api, health
 from producer_service.broker import BrokerLink
 from producer_service.dependencies import Services
+from producer_service.engine import create_engine
 from producer_service.events import EventConsumer
 from producer_service.jobs import JobService
 from producer_service.outbox import OutboxRelay
 from producer_service.problems import document_problems, install_problem_handlers
 from producer_service.publisher import TaskPublisher
 from producer_service.storage import LocalStorage
-from producer_service.store import JobStore, create_engine
+from producer_service.store import JobStore
 from shared.settings import Settings
 from shared.topology import Topology
 
@@ -36,11 +37,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = LocalStorage(settings.data_dir)
         storage.prepare()
-        store = JobStore(create_engine(settings.job_store_url))
-        await store.create_schema()
+        store = JobStore(create_engine(settings.job_store_url, settings.database_timeout_seconds))
+        await store.migrate()
         topology = Topology.from_settings(settings)
         publisher = TaskPublisher(topology, settings.publish_timeout_seconds)
-        jobs = JobService(store, storage, publisher)
+        # A replay waits for the first try's confirm, and for its clean-up when refused.
+        replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
+        jobs = JobService(store, storage, publisher, replay_wait)
         consumer = EventConsumer(topology, jobs.apply_event)
         link = BrokerLink(
             settings.amqp_url,

@@ -8,9 +8,14 @@
     ├── OutputNotFound           404
     ├── OutputNotReady           409
     ├── JobNotFailed             409  a manual retry of a job that has not failed
+    ├── IdempotencyKeyReused     422  the key came with a different file or variants
+    ├── IdempotencyKeyInFlight   409  with Retry-After: the first request with the key is
+    │                                 still waiting for the broker's confirm
     └── ServiceUnavailable       503  with Retry-After
         ├── BrokerUnavailable         not connected, or no confirm in time
-        └── QueueFull                 the broker refused the task (MAX_QUEUED_JOBS)
+        ├── QueueFull                 the broker refused the task (MAX_QUEUED_JOBS)
+        ├── StoreUnavailable          the job store failed or did not answer in time
+        └── StorageUnavailable        DATA_DIR could not be written (full, read-only, ...)
 
 `problems.py` turns each into an `application/problem+json` answer; nothing else does.
 """
@@ -23,6 +28,8 @@ class ServiceError(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal server error"
+    # Sent as Retry-After: the error passes, so the same request can be tried again then.
+    retry_after_seconds: ClassVar[int | None] = None
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -84,11 +91,24 @@ class JobNotFailed(ServiceError):
     title = "Job has not failed"
 
 
+class IdempotencyKeyReused(ServiceError):
+    status = 422
+    slug = "idempotency-key-reused"
+    title = "Idempotency key reused"
+
+
+class IdempotencyKeyInFlight(ServiceError):
+    status = 409
+    slug = "idempotency-key-in-flight"
+    title = "Idempotency key in flight"
+    retry_after_seconds = 2
+
+
 class ServiceUnavailable(ServiceError):
     status = 503
     slug = "service-unavailable"
     title = "Service unavailable"
-    retry_after_seconds: ClassVar[int] = 5
+    retry_after_seconds = 5
 
 
 class BrokerUnavailable(ServiceUnavailable):
@@ -100,3 +120,14 @@ class QueueFull(ServiceUnavailable):
     slug = "queue-full"
     title = "Queue full"
     retry_after_seconds = 10
+
+
+class StoreUnavailable(ServiceUnavailable):
+    slug = "store-unavailable"
+    title = "Job store unavailable"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    slug = "storage-unavailable"
+    title = "Storage unavailable"
+    retry_after_seconds = 30

@@ -1,20 +1,28 @@
-"""Liveness and readiness, for orchestrators and load balancers."""
+"""Liveness and readiness, for orchestrators and load balancers.
+
+Readiness asks each dependency to do what a submit needs of it, at once and within a deadline:
+the broker confirms a probe message, the job store starts (and rolls back) a write, the disk
+takes a small synced file. Each check names why it fails (`unreachable`, `not confirming`,
+`read-only`, `locked`, `full`, ...).
+"""
 
 import asyncio
-import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
 
 from producer_service.dependencies import ServicesDep
+from producer_service.errors import ServiceUnavailable
 from producer_service.problems import PROBLEM_MEDIA_TYPE, problem_response
 
-logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
 
-STORE_PING_TIMEOUT_SECONDS = 2.0
+CHECK_TIMEOUT_SECONDS = 2.0
+# The store's own timeouts (DATABASE_TIMEOUT_SECONDS) end its check with a reason, such as
+# `locked`; this deadline only catches a database that ignores them.
+STORE_CHECK_MARGIN_SECONDS = 1.0
 
 
 @router.get(
@@ -28,25 +36,28 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Can the API take jobs? (broker connected and job store answering)",
+    summary="Can the API take jobs? (broker confirming, job store and disk writable)",
     responses={
         200: {
             "content": {
                 "application/json": {
-                    "example": {"status": "ready", "checks": {"broker": "ok", "store": "ok"}}
+                    "example": {
+                        "status": "ready",
+                        "checks": {"broker": "ok", "store": "ok", "storage": "ok"},
+                    }
                 }
             }
         },
         503: {
-            "description": "Broker or job store is not answering.",
+            "description": "The broker, the job store or the disk cannot take a job now.",
             "content": {
                 PROBLEM_MEDIA_TYPE: {
                     "example": {
                         "type": "/problems/not-ready",
                         "title": "Not ready",
                         "status": 503,
-                        "detail": "broker: unreachable",
-                        "checks": {"broker": "unreachable", "store": "ok"},
+                        "detail": "storage: full",
+                        "checks": {"broker": "ok", "store": "ok", "storage": "full"},
                     }
                 }
             },
@@ -54,10 +65,13 @@ async def healthz() -> dict[str, str]:
     },
 )
 async def readyz(services: ServicesDep) -> Any:
-    checks = {
-        "broker": "ok" if services.publisher.is_ready else "unreachable",
-        "store": await _store_check(services),
-    }
+    store_deadline = services.settings.database_timeout_seconds + STORE_CHECK_MARGIN_SECONDS
+    broker, store, storage = await asyncio.gather(
+        _check(services.publisher.check, "not confirming"),
+        _check(services.store.check_writable, "not answering in time", store_deadline),
+        _check(services.storage.check_writable, "not answering in time"),
+    )
+    checks = {"broker": broker, "store": store, "storage": storage}
     failing = [f"{name}: {state}" for name, state in checks.items() if state != "ok"]
     if failing:
         return problem_response(
@@ -71,11 +85,14 @@ async def readyz(services: ServicesDep) -> Any:
     return JSONResponse({"status": "ready", "checks": checks})
 
 
-async def _store_check(services: ServicesDep) -> str:
+async def _check(
+    probe: Callable[[], Awaitable[None]], too_slow: str, deadline: float = CHECK_TIMEOUT_SECONDS
+) -> str:
     try:
-        async with asyncio.timeout(STORE_PING_TIMEOUT_SECONDS):
-            await services.store.ping()
-    except (TimeoutError, SQLAlchemyError, OSError) as exc:
-        logger.warning("job store not answering: %r", exc)
-        return "unreachable"
+        async with asyncio.timeout(deadline):
+            await probe()
+    except TimeoutError:
+        return too_slow
+    except ServiceUnavailable as exc:
+        return str(exc.extra.get("reason", "unavailable"))
     return "ok"

@@ -1,29 +1,36 @@
 """The API's use cases: submit, read, list and retry jobs, find outputs, apply workers' events."""
 
+import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from producer_service.errors import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
     JobNotFailed,
     JobNotFound,
     OutputNotFound,
     OutputNotReady,
     ServiceUnavailable,
+    StoreUnavailable,
 )
 from producer_service.publisher import TaskPublisher
-from producer_service.storage import LocalStorage
-from producer_service.store import DuplicateIdempotencyKey, JobRecord, JobStore
+from producer_service.records import JobRecord
+from producer_service.storage import LocalStorage, discard
+from producer_service.store import DuplicateIdempotencyKey, JobStore
+from producer_service.uploads import Submission
 from shared.messages import JobEvent, ResizeTask, utc_now
-from shared.schemas import JobStatus, Variant
+from shared.schemas import JobStatus
 
 logger = logging.getLogger(__name__)
+
+# How often a replayed submit looks again while the first try waits for its confirm.
+REPLAY_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -33,42 +40,85 @@ class OutputFile:
 
 
 class JobService:
-    def __init__(self, store: JobStore, storage: LocalStorage, publisher: TaskPublisher) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        storage: LocalStorage,
+        publisher: TaskPublisher,
+        replay_wait_seconds: float,
+    ) -> None:
         self._store = store
         self._storage = storage
         self._publisher = publisher
+        self._replay_wait = replay_wait_seconds
 
-    async def find_by_idempotency_key(self, key: str | None) -> JobRecord | None:
-        return None if key is None else await self._store.get_by_idempotency_key(key)
-
-    async def submit(
-        self, upload: Path, variants: Sequence[Variant], idempotency_key: str | None
-    ) -> JobRecord:
+    async def submit(self, submission: Submission, idempotency_key: str | None) -> JobRecord:
         """Keep the original, record the job, and return only once the broker confirmed its task.
 
         The row is written before the publish so a worker's first event always finds it; a
-        publish that is not confirmed removes the row and the original again, so no job is
-        left `queued` that no worker will ever see.
+        publish that is not confirmed removes the original and the row again, so no job is
+        left `queued` that no worker will ever see. The upload is consumed either way.
         """
+        try:
+            if idempotency_key is None:
+                return await self._create(submission, None)
+            return await self._submit_once(submission, idempotency_key)
+        finally:
+            await discard(submission.path)  # gone already once it became the original
+
+    async def _submit_once(self, submission: Submission, key: str) -> JobRecord:
+        """The job of the first submit with `key`, or a new one if there is none.
+
+        While the first try still waits for its confirm, a replay waits with it (across
+        replicas, by looking at the store) and then shares its outcome: its job once confirmed,
+        or a try of its own if the first was refused. It never gets a job that is then dropped.
+        """
+        deadline = asyncio.get_running_loop().time() + self._replay_wait
+        while True:
+            existing = await self._store.get_by_idempotency_key(key)
+            if existing is None:
+                try:
+                    return await self._create(submission, key)
+                except DuplicateIdempotencyKey:
+                    continue  # another try with this key got there first: follow it
+            if existing.request_fingerprint not in (None, submission.fingerprint):
+                raise IdempotencyKeyReused(
+                    "This Idempotency-Key was first used with a different file or variants."
+                )
+            if existing.published:
+                return existing
+            if asyncio.get_running_loop().time() >= deadline:
+                raise IdempotencyKeyInFlight(
+                    "The first request with this Idempotency-Key is still being queued; "
+                    "send it again shortly."
+                )
+            await asyncio.sleep(REPLAY_POLL_SECONDS)
+
+    async def _create(self, submission: Submission, key: str | None) -> JobRecord:
         job_id = uuid.uuid4()
-        source_key = await self._storage.keep_original(upload, job_id)
-        record = JobRecord.new(job_id, variants, source_key, idempotency_key)
+        source_key = await self._storage.keep_original(submission.path, job_id)
+        record = JobRecord.new(job_id, submission.variants, source_key, key, submission.fingerprint)
         try:
             await self._store.add(record)
-        except DuplicateIdempotencyKey:
+        except BaseException:
             await self._storage.delete(source_key)
-            existing = await self.find_by_idempotency_key(idempotency_key)
-            if existing is None:  # the other request's publish failed and removed it
-                raise
-            return existing
+            raise
         try:
             await self._publish(record)
         except ServiceUnavailable:
-            await self._store.delete(job_id)
-            await self._storage.delete(source_key)
+            await self._withdraw(record)
             raise
-        logger.info("job %s accepted with %d variants", job_id, len(variants))
+        logger.info("job %s accepted with %d variants", job_id, len(submission.variants))
         return record
+
+    async def _withdraw(self, record: JobRecord) -> None:
+        """Undo a submit the broker did not confirm. The original goes first: a task that
+        reaches the queue after all then finds nothing to resize and is dropped by the worker.
+        A row the store cannot delete now is removed by the outbox relay, which finds its
+        original gone."""
+        await self._storage.delete(record.source_key)
+        with contextlib.suppress(StoreUnavailable):
+            await self._store.delete(record.id)
 
     async def retry(self, job_id: UUID) -> JobRecord:
         """Queue a failed job again, as a new run with a fresh attempt budget."""
@@ -112,7 +162,7 @@ class JobService:
         await self._publisher.publish(task)
         try:
             await self._store.mark_published(record.id)
-        except (SQLAlchemyError, OSError):
+        except StoreUnavailable:
             # The broker has the task, so the job is accepted; the outbox relay will publish it
             # once more later, which workers take as a duplicate of finished work.
             logger.exception("job %s: queued, but recording that failed", record.id)

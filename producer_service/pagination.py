@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from producer_service.errors import InvalidRequest
-from producer_service.store import JobRecord
+from producer_service.records import JobRecord
 
 
 def encode_cursor(record: JobRecord) -> str:

@@ -9,8 +9,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from producer_service.errors import InvalidRequest, ServiceError, ServiceUnavailable
+from producer_service.errors import InvalidRequest, ServiceError
 from shared.schemas import Problem
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def problem_response(
 
 def problem_for(error: ServiceError) -> ProblemResponse:
     headers = None
-    if isinstance(error, ServiceUnavailable):
+    if error.retry_after_seconds is not None:
         headers = {"Retry-After": str(error.retry_after_seconds)}
     return problem_response(
         error.status, error.slug, error.title, error.detail, headers, **error.extra
@@ -68,18 +69,47 @@ async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
     )
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(
-        500, "internal-error", "Internal server error", "The server failed; it has been logged."
-    )
+class UnexpectedErrors:
+    """The last resort: an error nothing else handled becomes a 500 problem, answered here.
+
+    Starlette's own last resort re-raises the error to the server after answering, and uvicorn
+    then closes the connection, so a client's next request on it fails; this one does not.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            logger.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            if started:
+                raise  # half an answer is out; only closing the connection can end it
+            response = problem_response(
+                500,
+                "internal-error",
+                "Internal server error",
+                "The server failed; it has been logged.",
+            )
+            await response(scope, receive, send)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(UnexpectedErrors)
 
 
 def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, Any]]:
@@ -100,7 +130,7 @@ def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, 
                 "detail": _EXAMPLE_DETAILS.get(error.slug, error.title),
             },
         }
-        if issubclass(error, ServiceUnavailable):
+        if error.retry_after_seconds is not None:
             entry["headers"] = {
                 "Retry-After": {
                     "description": "Seconds to wait before trying again.",
@@ -120,6 +150,12 @@ _EXAMPLE_DETAILS = {
     "job-not-failed": "Only a failed job can be retried; this one is succeeded.",
     "broker-unavailable": "The message broker did not confirm the task; try again shortly.",
     "queue-full": "Too many jobs are waiting; try again shortly.",
+    "store-unavailable": "The job store is not answering; try again shortly.",
+    "storage-unavailable": "The service cannot store files right now (full); try again later.",
+    "idempotency-key-reused": "This Idempotency-Key was first used with a different file "
+    "or variants.",
+    "idempotency-key-in-flight": "The first request with this Idempotency-Key is still being "
+    "queued; send it again shortly.",
 }
 
 

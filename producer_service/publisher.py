@@ -43,13 +43,32 @@ class TaskPublisher:
             and not self._channel.is_closed
         )
 
+    def _ready_channel(self) -> AbstractChannel:
+        if not self.is_ready or self._channel is None:
+            raise BrokerUnavailable(
+                "The message broker is not reachable; try again shortly.", reason="unreachable"
+            )
+        return self._channel
+
+    async def check(self) -> None:
+        """Return once the broker confirms a message now. A frozen broker keeps its connection
+        open but confirms nothing, which only this round trip shows. The probe is unroutable,
+        so the broker drops it, and it is not mandatory, so it comes back only as a confirm."""
+        probe = aio_pika.Message(b"", delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT)
+        channel = self._ready_channel()
+        try:
+            await channel.default_exchange.publish(
+                probe, routing_key=self._topology.readiness_probe_key, mandatory=False
+            )
+        except CONNECTION_EXCEPTIONS as exc:
+            raise BrokerUnavailable("The broker link broke.", reason="unreachable") from exc
+
     async def publish(self, task: ResizeTask) -> None:
         """Return once the broker has confirmed the task; raise a 503 error otherwise."""
-        if not self.is_ready or self._channel is None:
-            raise BrokerUnavailable("The message broker is not reachable; try again shortly.")
+        channel = self._ready_channel()
         try:
             async with asyncio.timeout(self._timeout):
-                await self._channel.default_exchange.publish(
+                await channel.default_exchange.publish(
                     task_message(task), routing_key=self._topology.work_queue
                 )
         except PublishError as exc:

@@ -1,21 +1,55 @@
 """The API's side of DATA_DIR: uploads land in `tmp/`, then move to `originals/`.
 
 Keys are relative paths (see `shared.layout`); the worker reports the keys of what it wrote.
+A disk that is full, read-only or otherwise refuses a write comes out as `StorageUnavailable`
+(a 503 naming the reason), never a raw `OSError`.
 """
 
 import asyncio
 import contextlib
+import errno
+import logging
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
+from producer_service.errors import StorageUnavailable
 from shared import layout
+
+logger = logging.getLogger(__name__)
 
 UPLOAD_PREFIX = "upload-"
 # Far longer than any upload takes, so another replica's upload in progress is never touched.
 ABANDONED_UPLOAD_SECONDS = 3600
+_PROBE_BYTES = b"\0" * 4096
+_REASONS = {
+    errno.ENOSPC: "full",
+    errno.EDQUOT: "full",
+    errno.EROFS: "read-only",
+    errno.EACCES: "not writable",
+    errno.EPERM: "not writable",
+}
+
+
+def failure_reason(error: OSError) -> str:
+    return _REASONS.get(error.errno or 0, error.strerror or "failed")
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn a failing disk into `StorageUnavailable`, with the reason in a word or two."""
+    try:
+        yield
+    except OSError as exc:
+        reason = failure_reason(exc)
+        logger.warning("storage failed (%s): %s", reason, exc)
+        raise StorageUnavailable(
+            f"The service cannot store files right now ({reason}); try again later.",
+            reason=reason,
+        ) from exc
 
 
 class LocalStorage:
@@ -40,14 +74,28 @@ class LocalStorage:
 
     async def keep_original(self, upload: Path, job_id: UUID) -> str:
         key = layout.original_key(job_id)
-        await asyncio.to_thread(_durable_move, upload, self.path_of(key))
+        with storage_errors():
+            await asyncio.to_thread(_durable_move, upload, self.path_of(key))
         return key
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self.path_of(key).unlink, missing_ok=True)
+        await discard(self.path_of(key))
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self.path_of(key).is_file)
+
+    async def check_writable(self) -> None:
+        """Raise `StorageUnavailable` unless a small file can be written and synced now."""
+        with storage_errors():
+            await asyncio.to_thread(_write_probe, self.tmp_dir / f".probe-{uuid.uuid4().hex}")
+
+
+async def discard(path: Path) -> None:
+    """Remove a file if it is there; a disk that refuses even that is logged, not raised."""
+    try:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+    except OSError as exc:
+        logger.warning("could not remove %s: %s", path.name, exc)
 
 
 def _durable_move(source: Path, target: Path) -> None:
@@ -61,3 +109,14 @@ def _durable_move(source: Path, target: Path) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def _write_probe(path: Path) -> None:
+    try:
+        with path.open("wb") as handle:
+            handle.write(_PROBE_BYTES)
+            handle.flush()
+            os.fsync(handle.fileno())
+    finally:
+        with contextlib.suppress(OSError):  # the write's own error is the one to report
+            path.unlink(missing_ok=True)

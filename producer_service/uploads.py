@@ -1,199 +1,21 @@
-"""Receiving an upload: a streamed multipart parse with byte limits, sniffing and a header probe.
-
-The body is parsed as it arrives, so an oversized or non-image upload is refused after its
-first bytes instead of after the whole of it has been spooled to disk.
-"""
+"""A submission: the received upload checked (type, pixels) and its variants read."""
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from pydantic import ValidationError
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
 
-from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from producer_service.images import ImageInfo, probe_image, sniff_image_type
+from producer_service.errors import InvalidRequest
+from producer_service.forms import receive_form
+from producer_service.images import ImageInfo, probe_image
+from producer_service.storage import discard
 from shared.schemas import DEFAULT_VARIANTS, Variant, variant_list_adapter
 from shared.settings import Settings
 
-FILE_FIELD = "file"
 VARIANTS_FIELD = "variants"
-MAX_FIELD_BYTES = 64 * 1024
-# Room for the multipart framing and the variants field around the file itself.
-FORM_OVERHEAD_BYTES = 256 * 1024
-_FLUSH_BYTES = 1024 * 1024
-_SNIFF_BYTES = 16
-
-
-@dataclass
-class ReceivedForm:
-    """What the form held: the file written to `path`, and the text fields."""
-
-    path: Path
-    size: int = 0
-    image_type: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
-
-
-class _FormCollector:
-    """python-multipart callbacks: route each part's bytes while the body streams in."""
-
-    def __init__(self, max_file_bytes: int) -> None:
-        self.max_file_bytes = max_file_bytes
-        self.pending: list[bytes] = []
-        self.pending_size = 0
-        self.file_size = 0
-        self.file_parts = 0
-        self.head = b""
-        self.image_type: str | None = None
-        self.fields: dict[str, bytearray] = {}
-        self._header_name = b""
-        self._header_value = b""
-        self._disposition = b""
-        self._field: bytearray | None = None
-        self._in_file = False
-
-    def callbacks(self) -> dict[str, object]:
-        return {
-            "on_part_begin": self._part_begin,
-            "on_header_field": self._header_field,
-            "on_header_value": self._header_value_data,
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-        }
-
-    def _part_begin(self) -> None:
-        self._disposition = b""
-        self._field = None
-        self._in_file = False
-
-    def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
-
-    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def _header_end(self) -> None:
-        if self._header_name.lower() == b"content-disposition":
-            self._disposition = self._header_value
-        self._header_name = self._header_value = b""
-
-    def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._disposition)
-        name = options.get(b"name", b"").decode("utf-8", "replace")
-        if name == FILE_FIELD:
-            self.file_parts += 1
-            if self.file_parts > 1:
-                raise InvalidRequest("Send exactly one `file` part.")
-            self._in_file = True
-        elif len(self.fields) < 16:
-            self._field = self.fields.setdefault(name, bytearray())
-
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
-        if self._in_file:
-            self._file_data(chunk)
-        elif self._field is not None:
-            self._field += chunk
-            if len(self._field) > MAX_FIELD_BYTES:
-                raise PayloadTooLarge(f"A form field is larger than {MAX_FIELD_BYTES} bytes.")
-
-    def _file_data(self, chunk: bytes) -> None:
-        self.file_size += len(chunk)
-        if self.file_size > self.max_file_bytes:
-            raise PayloadTooLarge(f"The upload is larger than {self.max_file_bytes} bytes.")
-        if self.image_type is None:
-            self.head += chunk[: _SNIFF_BYTES - len(self.head)]
-            if len(self.head) >= _SNIFF_BYTES:
-                self._sniff()
-        self.pending.append(chunk)
-        self.pending_size += len(chunk)
-
-    def _part_end(self) -> None:
-        if self._in_file and self.image_type is None:
-            self._sniff()
-        self._in_file = False
-
-    def _sniff(self) -> None:
-        self.image_type = sniff_image_type(self.head)
-        if self.image_type is None:
-            raise UnsupportedMediaType(
-                "The file is not an image this service reads "
-                "(JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF); its bytes were checked, not its name."
-            )
-
-    def take_pending(self) -> bytes:
-        data = b"".join(self.pending)
-        self.pending.clear()
-        self.pending_size = 0
-        return data
-
-
-def multipart_boundary(headers: Mapping[str, str]) -> bytes:
-    content_type, options = parse_options_header(headers.get("content-type", ""))
-    boundary = options.get(b"boundary")
-    if content_type != b"multipart/form-data" or not boundary:
-        raise UnsupportedMediaType(
-            "Send multipart/form-data with the image in a `file` part and optional JSON `variants`."
-        )
-    return boundary
-
-
-def check_declared_length(headers: Mapping[str, str], max_file_bytes: int) -> None:
-    """Refuse at once a body whose Content-Length alone says it is too large."""
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_file_bytes + FORM_OVERHEAD_BYTES:
-        raise PayloadTooLarge(f"The upload is larger than {max_file_bytes} bytes.")
-
-
-async def receive_form(
-    headers: Mapping[str, str], body: AsyncIterator[bytes], path: Path, max_file_bytes: int
-) -> ReceivedForm:
-    """Stream a multipart body; the file goes to `path`, which is removed if anything fails."""
-    boundary = multipart_boundary(headers)
-    check_declared_length(headers, max_file_bytes)
-    collector = _FormCollector(max_file_bytes)
-    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
-    try:
-        await _stream_to_file(parser, collector, body, path)
-    except FormParserError as exc:
-        await _discard(path)
-        raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
-    except BaseException:
-        await _discard(path)
-        raise
-    if collector.file_parts == 0:
-        await _discard(path)
-        raise InvalidRequest(
-            "The form has no `file` part.",
-            errors=[{"loc": ["body", FILE_FIELD], "msg": "Field required", "type": "missing"}],
-        )
-    fields = {name: value.decode("utf-8", "replace") for name, value in collector.fields.items()}
-    return ReceivedForm(path, collector.file_size, collector.image_type, fields)
-
-
-async def _stream_to_file(
-    parser: MultipartParser, collector: _FormCollector, body: AsyncIterator[bytes], path: Path
-) -> None:
-    handle: BinaryIO = await asyncio.to_thread(path.open, "wb")
-    try:
-        async for chunk in body:
-            parser.write(chunk)
-            if collector.pending_size >= _FLUSH_BYTES:
-                await asyncio.to_thread(handle.write, collector.take_pending())
-        parser.finalize()
-        await asyncio.to_thread(handle.write, collector.take_pending())
-    finally:
-        await asyncio.to_thread(handle.close)
-
-
-async def _discard(path: Path) -> None:
-    await asyncio.to_thread(path.unlink, missing_ok=True)
 
 
 def parse_variants(raw: str | None) -> list[Variant]:
@@ -211,13 +33,28 @@ class Submission:
     path: Path
     variants: list[Variant]
     image: ImageInfo
+    # What makes two submits the same request, for an Idempotency-Key; None when not asked for.
+    fingerprint: str | None = None
+
+
+def request_fingerprint(file_digest: bytes, variants: list[Variant]) -> str:
+    """SHA-256 over the file's digest and the variants as the service reads them (defaults
+    filled in), so the same request spelled differently still matches."""
+    hasher = hashlib.sha256(file_digest)
+    hasher.update(variant_list_adapter.dump_json(variants))
+    return hasher.hexdigest()
 
 
 async def read_submission(
-    headers: Mapping[str, str], body: AsyncIterator[bytes], path: Path, settings: Settings
+    headers: Mapping[str, str],
+    body: AsyncIterator[bytes],
+    path: Path,
+    settings: Settings,
+    *,
+    fingerprint: bool = False,
 ) -> Submission:
     """Receive, check and probe an upload; on any refusal the received file is removed."""
-    form = await receive_form(headers, body, path, settings.max_upload_bytes)
+    form = await receive_form(headers, body, path, settings.max_upload_bytes, digest=fingerprint)
     try:
         variants = parse_variants(form.fields.get(VARIANTS_FIELD))
         assert form.image_type is not None  # receive_form sniffed the file part
@@ -225,6 +62,7 @@ async def read_submission(
             probe_image, form.path, form.image_type, settings.max_input_pixels
         )
     except BaseException:
-        await _discard(form.path)
+        await discard(form.path)
         raise
-    return Submission(form.path, variants, image)
+    digest = None if form.digest is None else request_fingerprint(form.digest, variants)
+    return Submission(form.path, variants, image, digest)

@@ -91,6 +91,11 @@ class Topology:
     def events_queue(self) -> str:
         return f"{self.queue_name}.events.store"
 
+    @property
+    def readiness_probe_key(self) -> str:
+        """A routing key no queue is bound to: the API's readiness probe is dropped on it."""
+        return f"{self.queue_name}.readiness-probe"
+
     def delay_queue(self, delay_ms: int) -> str:
         return f"{self.queue_name}.delay.{delay_ms}ms"
 

@@ -1,13 +1,21 @@
 """Receiving uploads: sniffing, streamed limits and the variants field, without a server."""
 
+import hashlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from producer_service.errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    StorageUnavailable,
+    UnsupportedMediaType,
+)
+from producer_service.forms import receive_form
 from producer_service.images import probe_image, sniff_image_type
-from producer_service.uploads import parse_variants, receive_form
+from producer_service.uploads import parse_variants, request_fingerprint
 from shared.schemas import DEFAULT_VARIANTS
 from tests.images import jpeg_bytes, png_with_alpha, write
 
@@ -154,3 +162,32 @@ def test_the_probe_refuses_a_file_that_only_starts_like_an_image(tmp_path: Path)
     path = write(tmp_path / "a.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
     with pytest.raises(UnsupportedMediaType):
         probe_image(path, "png", max_pixels=10**6)
+
+
+async def test_a_requested_digest_is_the_sha256_of_the_file_bytes(tmp_path: Path) -> None:
+    image = jpeg_bytes()
+    body = form(("file", image, True))
+    hashed = await receive_form(HEADERS, chunks(body), tmp_path / "a", 10**7, digest=True)
+    plain = await receive_form(HEADERS, chunks(body), tmp_path / "b", 10**7)
+    assert hashed.digest == hashlib.sha256(image).digest()
+    assert plain.digest is None
+
+
+def test_the_request_fingerprint_follows_the_file_and_what_the_variants_mean() -> None:
+    file_a, file_b = hashlib.sha256(b"a").digest(), hashlib.sha256(b"b").digest()
+    terse = parse_variants('[{"name": "t", "width": 100}]')
+    spelled_out = parse_variants('[{"name": "t", "width": 100, "fit": "contain", "quality": 80}]')
+    other = parse_variants('[{"name": "t", "width": 101}]')
+    assert request_fingerprint(file_a, terse) == request_fingerprint(file_a, spelled_out)
+    assert request_fingerprint(file_a, terse) != request_fingerprint(file_b, terse)
+    assert request_fingerprint(file_a, terse) != request_fingerprint(file_a, other)
+
+
+async def test_a_disk_that_refuses_the_upload_is_storage_unavailable_and_keeps_nothing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "tmp").write_bytes(b"")  # a file where the uploads folder should be
+    target = tmp_path / "tmp" / "upload"
+    with pytest.raises(StorageUnavailable):
+        await receive_form(HEADERS, chunks(form(("file", jpeg_bytes(), True))), target, 10**7)
+    assert os.listdir(tmp_path) == ["tmp"]

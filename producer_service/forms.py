@@ -1,0 +1,229 @@
+"""Receiving a multipart form as it streams in: the file part to disk, text fields in memory.
+
+The body is parsed as it arrives, so an oversized or non-image upload is refused after its
+first bytes instead of after the whole of it has been spooled to disk.
+"""
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from producer_service.images import sniff_image_type
+from producer_service.storage import discard, storage_errors
+
+FILE_FIELD = "file"
+MAX_FIELD_BYTES = 64 * 1024
+# Room for the multipart framing and the variants field around the file itself.
+FORM_OVERHEAD_BYTES = 256 * 1024
+_FLUSH_BYTES = 1024 * 1024
+_SNIFF_BYTES = 16
+
+
+@dataclass
+class ReceivedForm:
+    """What the form held: the file written to `path`, and the text fields."""
+
+    path: Path
+    size: int = 0
+    image_type: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    # SHA-256 of the file's bytes, when asked for (an idempotent submit compares them).
+    digest: bytes | None = None
+
+
+class _FormCollector:
+    """python-multipart callbacks: route each part's bytes while the body streams in."""
+
+    def __init__(self, max_file_bytes: int) -> None:
+        self.max_file_bytes = max_file_bytes
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.file_size = 0
+        self.file_parts = 0
+        self.head = b""
+        self.image_type: str | None = None
+        self.fields: dict[str, bytearray] = {}
+        self._header_name = b""
+        self._header_value = b""
+        self._disposition = b""
+        self._field: bytearray | None = None
+        self._in_file = False
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._disposition = b""
+        self._field = None
+        self._in_file = False
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header_name.lower() == b"content-disposition":
+            self._disposition = self._header_value
+        self._header_name = self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if name == FILE_FIELD:
+            self.file_parts += 1
+            if self.file_parts > 1:
+                raise InvalidRequest("Send exactly one `file` part.")
+            self._in_file = True
+        elif len(self.fields) < 16:
+            self._field = self.fields.setdefault(name, bytearray())
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self._in_file:
+            self._file_data(chunk)
+        elif self._field is not None:
+            self._field += chunk
+            if len(self._field) > MAX_FIELD_BYTES:
+                raise PayloadTooLarge(f"A form field is larger than {MAX_FIELD_BYTES} bytes.")
+
+    def _file_data(self, chunk: bytes) -> None:
+        self.file_size += len(chunk)
+        if self.file_size > self.max_file_bytes:
+            raise PayloadTooLarge(f"The upload is larger than {self.max_file_bytes} bytes.")
+        if self.image_type is None:
+            self.head += chunk[: _SNIFF_BYTES - len(self.head)]
+            if len(self.head) >= _SNIFF_BYTES:
+                self._sniff()
+        self.pending.append(chunk)
+        self.pending_size += len(chunk)
+
+    def _part_end(self) -> None:
+        if self._in_file and self.image_type is None:
+            self._sniff()
+        self._in_file = False
+
+    def _sniff(self) -> None:
+        self.image_type = sniff_image_type(self.head)
+        if self.image_type is None:
+            raise UnsupportedMediaType(
+                "The file is not an image this service reads "
+                "(JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF); its bytes were checked, not its name."
+            )
+
+    def take_pending(self) -> bytes:
+        data = b"".join(self.pending)
+        self.pending.clear()
+        self.pending_size = 0
+        return data
+
+
+def multipart_boundary(headers: Mapping[str, str]) -> bytes:
+    content_type, options = parse_options_header(headers.get("content-type", ""))
+    boundary = options.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise UnsupportedMediaType(
+            "Send multipart/form-data with the image in a `file` part and optional JSON `variants`."
+        )
+    return boundary
+
+
+def check_declared_length(headers: Mapping[str, str], max_file_bytes: int) -> None:
+    """Refuse at once a body whose Content-Length alone says it is too large."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_file_bytes + FORM_OVERHEAD_BYTES:
+        raise PayloadTooLarge(f"The upload is larger than {max_file_bytes} bytes.")
+
+
+async def receive_form(
+    headers: Mapping[str, str],
+    body: AsyncIterator[bytes],
+    path: Path,
+    max_file_bytes: int,
+    *,
+    digest: bool = False,
+) -> ReceivedForm:
+    """Stream a multipart body; the file goes to `path`, which is removed if anything fails."""
+    boundary = multipart_boundary(headers)
+    check_declared_length(headers, max_file_bytes)
+    collector = _FormCollector(max_file_bytes)
+    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    hasher = hashlib.sha256() if digest else None
+    try:
+        await _stream_to_file(parser, collector, body, _FileSink(path, hasher))
+    except FormParserError as exc:
+        await discard(path)
+        raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
+    except BaseException:
+        await discard(path)
+        raise
+    if collector.file_parts == 0:
+        await discard(path)
+        raise InvalidRequest(
+            "The form has no `file` part.",
+            errors=[{"loc": ["body", FILE_FIELD], "msg": "Field required", "type": "missing"}],
+        )
+    fields = {name: value.decode("utf-8", "replace") for name, value in collector.fields.items()}
+    return ReceivedForm(
+        path,
+        collector.file_size,
+        collector.image_type,
+        fields,
+        None if hasher is None else hasher.digest(),
+    )
+
+
+class _FileSink:
+    """Where the file part's bytes go: a file (and a hash), written from a thread."""
+
+    def __init__(self, path: Path, hasher: "hashlib._Hash | None") -> None:
+        self._path = path
+        self._hasher = hasher
+        self._handle: BinaryIO | None = None
+
+    def open(self) -> None:
+        with storage_errors():
+            self._handle = self._path.open("wb")
+
+    def write(self, data: bytes) -> None:
+        assert self._handle is not None
+        with storage_errors():
+            self._handle.write(data)
+        if self._hasher is not None:
+            self._hasher.update(data)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            with storage_errors():
+                self._handle.close()
+
+
+async def _stream_to_file(
+    parser: MultipartParser, collector: _FormCollector, body: AsyncIterator[bytes], sink: _FileSink
+) -> None:
+    await asyncio.to_thread(sink.open)
+    try:
+        async for chunk in body:
+            parser.write(chunk)
+            if collector.pending_size >= _FLUSH_BYTES:
+                await asyncio.to_thread(sink.write, collector.take_pending())
+        parser.finalize()
+        await asyncio.to_thread(sink.write, collector.take_pending())
+    finally:
+        await asyncio.to_thread(sink.close)
