@@ -15,6 +15,7 @@ from typing import Any
 
 import aio_pika
 import httpx
+import uvicorn
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from producer_service.app import create_app
@@ -59,6 +60,28 @@ async def running_api(
 
                 await wait_for(is_ready, what="the API to be ready")
             yield client
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[int]:
+    """`app` served by uvicorn on a free local port (the real HTTP server, keep-alive and all)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_config=None, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    await wait_for(_started(server), what="uvicorn to start")
+    try:
+        yield server.config.port
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)
+
+
+def _started(server: uvicorn.Server) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return server.started
+
+    return check
 
 
 @asynccontextmanager
@@ -151,10 +174,16 @@ def service_env(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def started(module: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def started(
+    module: str,
+    env: dict[str, str],
+    log: Path,
+    wrap: Callable[[list[str]], list[str]] = list,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m module` with `env`, its output in `log`; `wrap` may prefix the command."""
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", module], cwd=ROOT, env=env, stdout=output, stderr=output
+            wrap([sys.executable, "-m", module]), cwd=ROOT, env=env, stdout=output, stderr=output
         )
     try:
         yield process

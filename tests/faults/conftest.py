@@ -1,10 +1,15 @@
-"""Private RabbitMQ nodes for tests that stop and start a broker (never the shared one)."""
+"""Private servers and broken disks for fault tests: RabbitMQ nodes and PostgreSQL clusters of
+their own (never the shared ones), a tiny tmpfs that fills up, and processes that file modes
+bind even as root."""
 
 import asyncio
+import contextlib
 import os
 import random
+import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,3 +84,86 @@ async def private_broker(tmp_path: Path) -> AsyncIterator[PrivateBroker]:
     yield broker
     if _port_free(broker.port) is False:
         await broker.stop()
+
+
+POSTGRES_SCRIPT = ROOT / "scripts" / "postgres-node.sh"
+
+
+async def _run(*command: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, f"{' '.join(command)}: {output.decode()}"
+
+
+@dataclass
+class PrivatePostgres:
+    directory: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    async def start(self) -> None:
+        await _run(str(POSTGRES_SCRIPT), "start", str(self.directory), str(self.port))
+
+    async def stop(self) -> None:
+        await _run(str(POSTGRES_SCRIPT), "stop", str(self.directory))
+
+
+@pytest.fixture
+async def private_postgres() -> AsyncIterator[PrivatePostgres]:
+    # Outside tmp_path: as root the cluster runs as `postgres`, who cannot enter pytest's
+    # private temp folders.
+    directory = Path(tempfile.mkdtemp(prefix="imgresize-pg-"))
+    database = PrivatePostgres(directory, spare_node_port())
+    await database.start()
+    yield database
+    if not _port_free(database.port):
+        await database.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _as_root(*command: str) -> list[str]:
+    if os.geteuid() == 0:
+        return list(command)
+    return ["sudo", "-n", *command]
+
+
+@dataclass
+class SmallDisk:
+    """A tmpfs of a few MiB: a disk that can really fill up."""
+
+    path: Path
+
+    def fill(self) -> None:
+        """Write until the disk refuses a single byte more."""
+        with (self.path / "filler").open("wb", buffering=0) as handle:
+            for size in (65536, 1):
+                with contextlib.suppress(OSError):
+                    while True:
+                        handle.write(b"\0" * size)
+
+    def free(self) -> None:
+        (self.path / "filler").unlink()
+
+
+@pytest.fixture
+async def small_disk(tmp_path: Path) -> AsyncIterator[SmallDisk]:
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    await _run(*_as_root("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)))
+    try:
+        yield SmallDisk(mount)
+    finally:
+        await _run(*_as_root("umount", "-l", str(mount)))
+
+
+def bound_by_file_modes(command: list[str]) -> list[str]:
+    """`command` run so that file modes bind it: as root, without the capability to override
+    them (a read-only folder is then read-only to it, as to any other user)."""
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]

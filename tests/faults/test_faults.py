@@ -6,23 +6,21 @@ the broker use a private RabbitMQ node of their own.
 
 import asyncio
 import functools
-import json
 import signal
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import aio_pika
-import httpx
 import pytest
 
 from shared import layout
 from shared.messages import TASK_TYPE, ResizeTask, message_properties
 from shared.settings import Settings
+from tests.client import ApiClient, Tally
 from tests.conftest import make_settings
 from tests.faults.conftest import PrivateBroker
 from tests.images import jpeg_bytes, undecodable_png
@@ -42,52 +40,6 @@ def big_photo(width: int = 4000, height: int = 3000) -> bytes:
     return jpeg_bytes(width, height)
 
 
-FINAL = ("succeeded", "failed")
-
-
-@dataclass(frozen=True)
-class Tally:
-    submitted: int
-    succeeded: int
-    failed: int
-    lost: int
-
-
-async def submit(client: httpx.AsyncClient, image: bytes, variants: list[dict[str, object]]) -> str:
-    response = await client.post(
-        "/v1/jobs",
-        files={"file": ("p.jpg", image, "image/jpeg")},
-        data={"variants": json.dumps(variants)},
-    )
-    assert response.status_code == 202, response.text
-    return str(response.json()["id"])
-
-
-async def jobs(client: httpx.AsyncClient, ids: list[str]) -> list[dict[str, object]]:
-    return [(await client.get(f"/v1/jobs/{job_id}")).json() for job_id in ids]
-
-
-async def tally(client: httpx.AsyncClient, ids: list[str], within: float = 60) -> Tally:
-    """Wait for every job to finish; those that never do within the deadline are lost."""
-    deadline = time.monotonic() + within
-    while True:
-        states = [job["status"] for job in await jobs(client, ids)]
-        if all(state in FINAL for state in states) or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.1)
-    succeeded, failed = states.count("succeeded"), states.count("failed")
-    return Tally(len(ids), succeeded, failed, len(ids) - succeeded - failed)
-
-
-async def processing(client: httpx.AsyncClient, ids: list[str], count: int) -> list[str]:
-    async def enough() -> list[str] | None:
-        running = [str(j["id"]) for j in await jobs(client, ids) if j["status"] == "processing"]
-        return running if len(running) >= count else None
-
-    result: list[str] = await wait_for(enough, within=60, what=f"{count} jobs processing")
-    return result
-
-
 @contextmanager
 def worker_process(settings: Settings, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with started("worker_service", service_env(settings), log) as process:
@@ -103,16 +55,17 @@ async def test_a_worker_sigkilled_mid_job_loses_nothing(
     broker_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     settings = broker_settings(worker_concurrency=2)
-    async with running_api(settings) as client:
-        ids = [await submit(client, big_photo(), SLOW) for _ in range(6)]
+    async with running_api(settings) as http:
+        api = ApiClient(http)
+        ids = [await api.submit(big_photo(), SLOW) for _ in range(6)]
         with worker_process(settings, tmp_path / "w1.log") as first:
-            killed = await processing(client, ids, 1)
+            killed = await api.wait_for_status("processing", ids, 1)
             first.send_signal(signal.SIGKILL)
             first.wait()
         with worker_process(settings, tmp_path / "w2.log") as second:
-            result = await tally(client, ids)
+            result = await api.tally(ids)
             terminate(second, tmp_path / "w2.log")
-        attempts = {str(job["id"]): int(str(job["attempts"])) for job in await jobs(client, ids)}
+        attempts = {str(job["id"]): int(str(job["attempts"])) for job in await api.jobs(ids)}
     assert result == Tally(submitted=6, succeeded=6, failed=0, lost=0)
     # A job seen running when the worker died was delivered again, and that delivery counted
     # (one could just have finished before the kill landed, hence `any`).
@@ -125,19 +78,20 @@ async def test_sigterm_finishes_running_jobs_and_leaves_the_rest_queued(
 ) -> None:
     settings = broker_settings(worker_concurrency=2)
     log = tmp_path / "w1.log"
-    async with running_api(settings) as client:
-        ids = [await submit(client, big_photo(), SLOW) for _ in range(6)]
+    async with running_api(settings) as http:
+        api = ApiClient(http)
+        ids = [await api.submit(big_photo(), SLOW) for _ in range(6)]
         with worker_process(settings, log) as worker:
-            running = await processing(client, ids, 2)
+            running = await api.wait_for_status("processing", ids, 2)
             terminate(worker, log)
-        assert (await tally(client, running)).succeeded == len(running)
-        after_stop = [job["status"] for job in await jobs(client, ids)]
+        assert (await api.tally(running)).succeeded == len(running)
+        after_stop = [job["status"] for job in await api.jobs(ids)]
         assert set(after_stop) == {"succeeded", "queued"}
         assert after_stop.count("queued") >= 2
         with worker_process(settings, tmp_path / "w2.log") as second:
-            result = await tally(client, ids)
+            result = await api.tally(ids)
             terminate(second, tmp_path / "w2.log")
-        attempts = [job["attempts"] for job in await jobs(client, ids)]
+        attempts = [job["attempts"] for job in await api.jobs(ids)]
     assert result == Tally(submitted=6, succeeded=6, failed=0, lost=0)
     assert attempts == [1] * 6
     assert "stopped" in log.read_text()
@@ -147,12 +101,13 @@ async def test_jobs_queued_while_the_broker_restarts_all_complete(
     private_broker: PrivateBroker, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, amqp_url=private_broker.url)
-    async with running_api(settings) as client:
-        ids = [await submit(client, jpeg_bytes(), THUMB) for _ in range(5)]
+    async with running_api(settings) as http:
+        api = ApiClient(http)
+        ids = [await api.submit(jpeg_bytes(), THUMB) for _ in range(5)]
         await private_broker.stop()
         await private_broker.start()
         with worker_process(settings, tmp_path / "worker.log") as worker:
-            result = await tally(client, ids)
+            result = await api.tally(ids)
             terminate(worker, tmp_path / "worker.log")
     assert result == Tally(submitted=5, succeeded=5, failed=0, lost=0)
 
@@ -162,73 +117,123 @@ async def test_a_broker_outage_gives_503_then_everything_recovers_by_itself(
 ) -> None:
     settings = make_settings(tmp_path, amqp_url=private_broker.url, worker_concurrency=2)
     log = tmp_path / "worker.log"
-    async with running_api(settings) as client:
+    async with running_api(settings) as http:
+        api = ApiClient(http)
         with worker_process(settings, log) as worker:
-            before = await submit(client, jpeg_bytes(), THUMB)
-            assert (await tally(client, [before])).succeeded == 1
-            in_flight = await submit(client, big_photo(6000, 4500), SLOWER)
-            await processing(client, [in_flight], 1)
+            before = await api.submit(jpeg_bytes(), THUMB)
+            assert (await api.tally([before])).succeeded == 1
+            in_flight = await api.submit(big_photo(6000, 4500), SLOWER)
+            await api.wait_for_status("processing", [in_flight], 1)
 
             await private_broker.stop()
             started_at = time.monotonic()
-            refused = await client.post(
+            refused = await http.post(
                 "/v1/jobs", files={"file": ("p.jpg", jpeg_bytes(), "image/jpeg")}
             )
             assert time.monotonic() - started_at < 5
             assert refused.status_code == 503
             assert refused.headers["content-type"] == "application/problem+json"
             assert int(refused.headers["retry-after"]) > 0
-            assert (await client.get("/readyz")).status_code == 503
-            assert (await client.get(f"/v1/jobs/{before}")).json()["status"] == "succeeded"
+            assert (await http.get("/readyz")).status_code == 503
+            assert (await http.get(f"/v1/jobs/{before}")).json()["status"] == "succeeded"
 
             await private_broker.start()
 
             async def ready() -> bool:
-                return (await client.get("/readyz")).status_code == 200
+                return (await http.get("/readyz")).status_code == 200
 
             await wait_for(ready, within=60, what="the API to reconnect")
-            after = await submit(client, jpeg_bytes(), THUMB)
-            result = await tally(client, [before, in_flight, after])
+            after = await api.submit(jpeg_bytes(), THUMB)
+            result = await api.tally([before, in_flight, after])
             assert worker.poll() is None, log.read_text()
             terminate(worker, log)
     assert result == Tally(submitted=3, succeeded=3, failed=0, lost=0)
 
 
-async def test_a_frozen_broker_gives_503_within_seconds_not_a_hang(
+async def test_a_frozen_broker_gives_503_within_seconds_and_a_late_task_is_dropped(
     private_broker: PrivateBroker, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, amqp_url=private_broker.url, publish_timeout_seconds=3)
-    async with running_api(settings) as client:
+    async with running_api(settings) as http:
+        api = ApiClient(http)
         private_broker.freeze()
         try:
             started_at = time.monotonic()
-            refused = await client.post(
-                "/v1/jobs", files={"file": ("p.jpg", jpeg_bytes(), "image/jpeg")}
-            )
+            refused = await api.post_job(jpeg_bytes(), THUMB)
             waited = time.monotonic() - started_at
+            ready = await http.get("/readyz")
         finally:
             private_broker.thaw()
-        accepted = await submit(client, jpeg_bytes(), THUMB)
-        listed = (await client.get("/v1/jobs")).json()["items"]
+        await wait_for(api.is_ready, what="the API to be ready again")
+        accepted = await api.submit(jpeg_bytes(), THUMB)
+        listed = (await http.get("/v1/jobs")).json()["items"]
+        async with BrokerProbe.open(settings) as probe:
+            # The refused task reached the queue once the broker woke: two tasks, one job.
+            await wait_for(lambda: _at_least(probe, probe.topology.work_queue, 2), what="tasks")
+            with worker_process(settings, tmp_path / "worker.log") as worker:
+                result = await api.tally([accepted])
+                terminate(worker, tmp_path / "worker.log")
+            leftovers = [
+                await probe.ready_messages(queue)
+                for queue in (probe.topology.work_queue, probe.topology.dead_letter_queue)
+            ]
     assert refused.status_code == 503
     assert "retry-after" in refused.headers
     assert waited < 5
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["broker"] == "not confirming"
     assert [job["id"] for job in listed] == [accepted]
+    assert result == Tally(submitted=1, succeeded=1, failed=0, lost=0)
+    assert leftovers == [0, 0]  # the late task was dropped, not dead-lettered
+
+
+async def test_a_replay_while_the_first_try_waits_never_gets_a_job_that_is_dropped(
+    private_broker: PrivateBroker, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, amqp_url=private_broker.url, publish_timeout_seconds=2)
+    key = {"Idempotency-Key": "order-7"}
+    async with running_api(settings) as http:
+        api = ApiClient(http)
+        private_broker.freeze()
+        try:
+            first = asyncio.create_task(api.post_job(jpeg_bytes(), THUMB, key))
+            await wait_for(lambda: _listed(api), what="the first try's job row")
+            replay = asyncio.create_task(api.post_job(jpeg_bytes(), THUMB, key))
+            first_answer = await first
+        finally:
+            private_broker.thaw()
+        replay_answer = await replay
+        replayed = str(replay_answer.json()["id"])
+        with worker_process(settings, tmp_path / "worker.log") as worker:
+            result = await api.tally([replayed])
+            terminate(worker, tmp_path / "worker.log")
+        again = await api.post_job(jpeg_bytes(), THUMB, key)
+        listed = [job["id"] for job in (await http.get("/v1/jobs")).json()["items"]]
+    assert first_answer.status_code == 503
+    assert replay_answer.status_code == 202, replay_answer.text
+    assert result == Tally(submitted=1, succeeded=1, failed=0, lost=0)
+    assert again.json()["id"] == replayed
+    assert listed == [replayed]
+
+
+async def _listed(api: ApiClient) -> bool:
+    return bool((await api.http.get("/v1/jobs")).json()["items"])
 
 
 async def test_poison_inputs_fail_fast_and_the_worker_keeps_serving(
     broker: Settings, tmp_path: Path
 ) -> None:
-    async with running_api(broker) as client, BrokerProbe.open(broker) as probe:
-        bad = [await submit(client, undecodable_png(), THUMB) for _ in range(2)]
-        good = await submit(client, jpeg_bytes(), THUMB)
+    async with running_api(broker) as http, BrokerProbe.open(broker) as probe:
+        api = ApiClient(http)
+        bad = [await api.submit(undecodable_png(), THUMB) for _ in range(2)]
+        good = await api.submit(jpeg_bytes(), THUMB)
         await probe.channel.default_exchange.publish(
             _message(b'{"version": 1, "job_id": "oops"}', str(uuid.uuid4())),
             routing_key=probe.topology.work_queue,
         )
         with worker_process(broker, tmp_path / "worker.log") as worker:
-            result = await tally(client, [*bad, good])
-            failed = await jobs(client, bad)
+            result = await api.tally([*bad, good])
+            failed = await api.jobs(bad)
             dead = await wait_for(
                 lambda: _at_least(probe, probe.topology.dead_letter_queue, 3),
                 what="three dead letters",
@@ -236,7 +241,7 @@ async def test_poison_inputs_fail_fast_and_the_worker_keeps_serving(
             terminate(worker, tmp_path / "worker.log")
     assert result == Tally(submitted=3, succeeded=1, failed=2, lost=0)
     assert all(job["attempts"] == 1 for job in failed)
-    assert all(job["error"]["code"] == "undecodable_image" for job in failed)  # type: ignore[index]
+    assert all(job["error"]["code"] == "undecodable_image" for job in failed)
     assert dead == 3
 
 
@@ -244,16 +249,17 @@ async def test_a_job_slower_than_the_timeout_is_stopped_retried_then_failed(
     broker_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     settings = broker_settings(job_timeout_seconds=0.3, max_attempts=2)
-    async with running_api(settings) as client:
-        slow = await submit(client, big_photo(), SLOW)
-        quick = await submit(client, jpeg_bytes(), THUMB)
+    async with running_api(settings) as http:
+        api = ApiClient(http)
+        slow = await api.submit(big_photo(), SLOW)
+        quick = await api.submit(jpeg_bytes(), THUMB)
         with worker_process(settings, tmp_path / "worker.log") as worker:
-            result = await tally(client, [slow, quick])
+            result = await api.tally([slow, quick])
             terminate(worker, tmp_path / "worker.log")
-        timed_out, done = await jobs(client, [slow, quick])
+        timed_out, done = await api.jobs([slow, quick])
     assert result == Tally(submitted=2, succeeded=1, failed=1, lost=0)
     assert timed_out["attempts"] == 2
-    assert timed_out["error"]["code"] == "timeout"  # type: ignore[index]
+    assert timed_out["error"]["code"] == "timeout"
     assert done["status"] == "succeeded"
     big = layout.path_of(settings.data_dir, f"outputs/{slow}/big.avif")
     assert not big.exists()
@@ -262,13 +268,14 @@ async def test_a_job_slower_than_the_timeout_is_stopped_retried_then_failed(
 async def test_a_duplicate_delivery_of_a_finished_job_changes_nothing(
     broker: Settings, tmp_path: Path
 ) -> None:
-    async with running_api(broker) as client, BrokerProbe.open(broker) as probe:
-        job_id = await submit(client, jpeg_bytes(), THUMB)
+    async with running_api(broker) as http, BrokerProbe.open(broker) as probe:
+        api = ApiClient(http)
+        job_id = await api.submit(jpeg_bytes(), THUMB)
         with worker_process(broker, tmp_path / "worker.log") as worker:
-            first = await tally(client, [job_id])
+            first = await api.tally([job_id])
             output = layout.path_of(broker.data_dir, f"outputs/{job_id}/thumb.webp")
             written = output.stat().st_mtime_ns
-            (job,) = await jobs(client, [job_id])
+            (job,) = await api.jobs([job_id])
             variants = job["variants"]
             task = ResizeTask.model_validate(
                 {"job_id": job_id, "source_key": f"originals/{job_id}", "variants": variants}
@@ -282,7 +289,7 @@ async def test_a_duplicate_delivery_of_a_finished_job_changes_nothing(
                 what="the duplicate to be taken",
             )
             terminate(worker, tmp_path / "worker.log")
-        (after,) = await jobs(client, [job_id])
+        (after,) = await api.jobs([job_id])
     assert first == Tally(submitted=1, succeeded=1, failed=0, lost=0)
     assert after["status"] == "succeeded"
     assert after["attempts"] == 1

@@ -1,0 +1,159 @@
+"""Connections cut while a service starts, and connections a client keeps alive across errors.
+
+A TCP proxy between a service and the broker cuts the service's first connection after a given
+number of bytes from the broker; a sweep over that number breaks its start-up at every step
+(handshake, channel opens, each declare, qos, consume). The service must retry the whole
+start-up and serve, never exit.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import pytest
+
+from producer_service.app import create_app
+from shared.messages import EventKind
+from shared.schemas import OutputFormat, Variant
+from shared.settings import Settings
+from tests.client import ApiClient, Tally
+from tests.conftest import TEST_AMQP_URL
+from tests.faults.proxy import CuttingProxy
+from tests.images import jpeg_bytes
+from tests.support import BrokerProbe, running_api, running_worker, serving, wait_for
+
+pytestmark = pytest.mark.timeout(180)
+
+THUMB = [Variant(name="thumb", width=120, format=OutputFormat.WEBP)]
+TINY = [{"name": "tiny", "width": 9}]
+
+
+@asynccontextmanager
+async def broker_proxy() -> AsyncIterator[CuttingProxy]:
+    target = urlsplit(TEST_AMQP_URL)
+    async with CuttingProxy.open(target.hostname or "127.0.0.1", target.port or 5672) as proxy:
+        yield proxy
+
+
+def through(proxy: CuttingProxy, settings: Settings) -> Settings:
+    target = urlsplit(settings.amqp_url)
+    url = target._replace(netloc=f"{target.username}:{target.password}@127.0.0.1:{proxy.port}")
+    return settings.model_copy(update={"amqp_url": url.geturl()})
+
+
+def cut_points(total: int, count: int) -> list[int]:
+    """`count` byte offsets spread over a start-up of `total` bytes, the handshake included."""
+    return [total * (n + 1) // (count + 1) for n in range(count)]
+
+
+async def consuming(probe: BrokerProbe) -> bool:
+    queue = await probe.channel.declare_queue(probe.topology.retry_queue, passive=True)
+    return bool(queue.declaration_result.consumer_count)
+
+
+async def test_a_worker_cut_off_anywhere_in_its_start_up_retries_and_serves(
+    broker: Settings,
+) -> None:
+    async with broker_proxy() as proxy, BrokerProbe.open(broker) as probe:
+        settings = through(proxy, broker)
+        async with running_worker(settings):
+            # The retry queue is consumed last: once it has a consumer, start-up is over.
+            await wait_for(lambda: consuming(probe), what="the worker to consume")
+            start_up_bytes = proxy.bytes_to_client[0]
+        succeeded = 0
+        points = cut_points(start_up_bytes, 10)
+        for point in points:
+            proxy.cut_after(point)
+            # running_worker fails the test if the worker's run ends with an error.
+            async with running_worker(settings):
+                await probe.submit_task(jpeg_bytes(), THUMB)
+                events = await probe.events(2, within=30)
+            succeeded += [event.kind for event in events] == [
+                EventKind.PROCESSING,
+                EventKind.SUCCEEDED,
+            ]
+    assert proxy.cuts == len(points)
+    assert Tally(len(points), succeeded, 0, len(points) - succeeded) == Tally(10, 10, 0, 0)
+
+
+async def test_an_api_cut_off_anywhere_in_its_broker_set_up_retries_and_takes_jobs(
+    broker: Settings,
+) -> None:
+    async with broker_proxy() as proxy:
+        settings = through(proxy, broker)
+        async with running_api(settings):
+            start_up_bytes = proxy.bytes_to_client[0]
+        accepted = []
+        points = cut_points(start_up_bytes, 5)
+        for point in points:
+            proxy.cut_after(point)
+            async with running_api(settings) as http:
+                accepted.append(
+                    await ApiClient(http).submit(jpeg_bytes(), [{"name": "t", "width": 9}])
+                )
+        async with BrokerProbe.open(broker) as probe:
+            queued = await probe.ready_messages(probe.topology.work_queue)
+    assert proxy.cuts == len(points)
+    assert len(set(accepted)) == queued == len(points)
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, dict[str, str]]:
+    """One request on an open connection: the answer's status and headers (body read too)."""
+    writer.write(request)
+    await writer.drain()
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in head[1:] if line)
+    await reader.readexactly(int(headers.get("content-length", "0")))
+    return int(head[0].split()[1]), headers
+
+
+def multipart_request(path: str, image: bytes) -> bytes:
+    boundary = "boundary42"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: api\r\nContent-Length: {len(body)}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def test_a_500_class_answer_leaves_the_keep_alive_connection_usable(
+    broker: Settings,
+) -> None:
+    app = create_app(broker)
+
+    async def broken_route() -> None:
+        raise RuntimeError("a bug no handler knows")
+
+    app.add_api_route("/broken", broken_route)
+    health = b"GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n"
+    async with serving(app) as port:
+        async with ApiClient.at(port) as api:
+            await wait_for(api.is_ready, what="the API to be ready")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            bug = await exchange(reader, writer, b"GET /broken HTTP/1.1\r\nHost: api\r\n\r\n")
+            after_bug = await exchange(reader, writer, health)
+            # A real fault: where uploads are written, a file stands instead of a folder.
+            uploads = broker.data_dir / "tmp"
+            uploads.rmdir()
+            uploads.write_bytes(b"")
+            fault = await exchange(reader, writer, multipart_request("/v1/jobs", jpeg_bytes()))
+            after_fault = await exchange(reader, writer, health)
+        finally:
+            writer.close()
+    assert bug[0] == 500
+    assert bug[1]["content-type"] == "application/problem+json"
+    assert fault[0] == 503
+    assert after_bug[0] == after_fault[0] == 200
+    assert "close" not in (bug[1].get("connection", ""), fault[1].get("connection", ""))
