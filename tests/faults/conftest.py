@@ -13,12 +13,11 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from tests.support import ROOT
-
-NODE_SCRIPT = ROOT / "scripts" / "rabbitmq-node.sh"
 
 
 def _port_free(port: int) -> bool:
@@ -38,20 +37,36 @@ def spare_node_port() -> int:
             return port
 
 
+async def _run(*command: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, f"{' '.join(command)}: {output.decode()}"
+
+
 @dataclass
-class PrivateBroker:
+class PrivateNode:
+    """A server of a test's own, run by one of the project's node scripts
+    (`SCRIPT start DIR PORT`, `SCRIPT stop DIR`), its state kept in `directory`."""
+
+    script: ClassVar[Path]
     directory: Path
     port: int
+
+    async def start(self) -> None:
+        await _run(str(self.script), "start", str(self.directory), str(self.port))
+
+    async def stop(self) -> None:
+        await _run(str(self.script), "stop", str(self.directory))
+
+
+class PrivateBroker(PrivateNode):
+    script = ROOT / "scripts" / "rabbitmq-node.sh"
 
     @property
     def url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/"
-
-    async def start(self) -> None:
-        await self._node("start", str(self.port))
-
-    async def stop(self) -> None:
-        await self._node("stop")
 
     def freeze(self) -> None:
         """Stop the node's process without closing its sockets: a broker that hangs."""
@@ -64,18 +79,6 @@ class PrivateBroker:
     def pid(self) -> int:
         return int((self.directory / "pid").read_text())
 
-    async def _node(self, *arguments: str) -> None:
-        process = await asyncio.create_subprocess_exec(
-            str(NODE_SCRIPT),
-            arguments[0],
-            str(self.directory),
-            *arguments[1:],
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        output, _ = await process.communicate()
-        assert process.returncode == 0, output.decode()
-
 
 @pytest.fixture
 async def private_broker(tmp_path: Path) -> AsyncIterator[PrivateBroker]:
@@ -86,31 +89,12 @@ async def private_broker(tmp_path: Path) -> AsyncIterator[PrivateBroker]:
         await broker.stop()
 
 
-POSTGRES_SCRIPT = ROOT / "scripts" / "postgres-node.sh"
-
-
-async def _run(*command: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output, _ = await process.communicate()
-    assert process.returncode == 0, f"{' '.join(command)}: {output.decode()}"
-
-
-@dataclass
-class PrivatePostgres:
-    directory: Path
-    port: int
+class PrivatePostgres(PrivateNode):
+    script = ROOT / "scripts" / "postgres-node.sh"
 
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    async def start(self) -> None:
-        await _run(str(POSTGRES_SCRIPT), "start", str(self.directory), str(self.port))
-
-    async def stop(self) -> None:
-        await _run(str(POSTGRES_SCRIPT), "stop", str(self.directory))
 
 
 @pytest.fixture
