@@ -92,6 +92,8 @@ def job_view(record: JobRecord) -> Job:
         updated_at=record.updated_at,
         error=error,
         variants=record.variants,
+        source=record.source,
+        placeholder=record.placeholder,
         outputs=outputs,
     )
 

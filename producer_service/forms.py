@@ -15,15 +15,15 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from producer_service.images import sniff_image_type
 from producer_service.storage import discard, storage_errors
+from shared.images import SNIFF_BYTES, sniff
+from shared.schemas import SourceFormat
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 64 * 1024
 # Room for the multipart framing and the variants field around the file itself.
 FORM_OVERHEAD_BYTES = 256 * 1024
 _FLUSH_BYTES = 1024 * 1024
-_SNIFF_BYTES = 16
 
 
 @dataclass
@@ -32,7 +32,7 @@ class ReceivedForm:
 
     path: Path
     size: int = 0
-    image_type: str | None = None
+    image_type: SourceFormat | None = None
     fields: dict[str, str] = field(default_factory=dict)
     # SHA-256 of the file's bytes, when asked for (an idempotent submit compares them).
     digest: bytes | None = None
@@ -48,7 +48,7 @@ class _FormCollector:
         self.file_size = 0
         self.file_parts = 0
         self.head = b""
-        self.image_type: str | None = None
+        self.image_type: SourceFormat | None = None
         self.fields: dict[str, bytearray] = {}
         self._header_name = b""
         self._header_value = b""
@@ -108,8 +108,8 @@ class _FormCollector:
         if self.file_size > self.max_file_bytes:
             raise PayloadTooLarge(f"The upload is larger than {self.max_file_bytes} bytes.")
         if self.image_type is None:
-            self.head += chunk[: _SNIFF_BYTES - len(self.head)]
-            if len(self.head) >= _SNIFF_BYTES:
+            self.head += chunk[: SNIFF_BYTES - len(self.head)]
+            if len(self.head) >= SNIFF_BYTES:
                 self._sniff()
         self.pending.append(chunk)
         self.pending_size += len(chunk)
@@ -120,7 +120,7 @@ class _FormCollector:
         self._in_file = False
 
     def _sniff(self) -> None:
-        self.image_type = sniff_image_type(self.head)
+        self.image_type = sniff(self.head)
         if self.image_type is None:
             raise UnsupportedMediaType(
                 "The file is not an image this service reads "

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from producer_service.tables import JobRow
 from shared.messages import FailureInfo, RenderedOutput, utc_now
-from shared.schemas import JobStatus, Variant
+from shared.schemas import JobStatus, Placeholder, SourceImage, Variant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,6 +18,8 @@ class JobRecord:
     attempts: int
     variants: list[Variant]
     outputs: list[RenderedOutput]
+    source: SourceImage | None
+    placeholder: Placeholder | None
     error: FailureInfo | None
     source_key: str
     idempotency_key: str | None
@@ -43,6 +45,8 @@ class JobRecord:
             attempts=0,
             variants=list(variants),
             outputs=[],
+            source=None,
+            placeholder=None,
             error=None,
             source_key=source_key,
             idempotency_key=idempotency_key,
@@ -66,6 +70,10 @@ class JobRecord:
             attempts=row.attempts,
             variants=[Variant.model_validate(v) for v in row.variants],
             outputs=[RenderedOutput.model_validate(o) for o in row.outputs],
+            source=None if row.source is None else SourceImage.model_validate(row.source),
+            placeholder=(
+                None if row.placeholder is None else Placeholder.model_validate(row.placeholder)
+            ),
             error=error,
             source_key=row.source_key,
             idempotency_key=row.idempotency_key,
@@ -84,6 +92,10 @@ class JobRecord:
             progress=0,
             variants=[v.model_dump(mode="json") for v in self.variants],
             outputs=[o.model_dump(mode="json") for o in self.outputs],
+            source=None if self.source is None else self.source.model_dump(mode="json"),
+            placeholder=(
+                None if self.placeholder is None else self.placeholder.model_dump(mode="json")
+            ),
             error_code=self.error.code.value if self.error else None,
             error_message=self.error.message if self.error else None,
             source_key=self.source_key,

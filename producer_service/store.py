@@ -195,6 +195,10 @@ class JobStore:
             statement = statement.values(
                 outputs=[o.model_dump(mode="json") for o in change.outputs]
             )
+        if change.source is not None:
+            statement = statement.values(source=change.source.model_dump(mode="json"))
+        if change.placeholder is not None:
+            statement = statement.values(placeholder=change.placeholder.model_dump(mode="json"))
         if change.error is not None:
             statement = statement.values(
                 error_code=change.error.code.value, error_message=change.error.message

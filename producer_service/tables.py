@@ -45,6 +45,9 @@ class JobRow(Base):
     progress: Mapped[int] = mapped_column(default=0)
     variants: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     outputs: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # What the worker found the upload to be, and the preview it made; JSON, null until known.
+    source: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    placeholder: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     error_code: Mapped[str | None] = mapped_column(sa.String(64))
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     source_key: Mapped[str] = mapped_column(sa.String(255))

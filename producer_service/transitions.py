@@ -10,7 +10,7 @@ an older run are ignored.
 from dataclasses import dataclass
 
 from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput
-from shared.schemas import JobStatus
+from shared.schemas import JobStatus, Placeholder, SourceImage
 
 FINAL_STATUSES = frozenset(status for status in JobStatus if status.is_final)
 
@@ -22,6 +22,8 @@ class Transition:
     # None for a final status, which applies whatever the progress.
     progress: int | None = None
     outputs: list[RenderedOutput] | None = None
+    source: SourceImage | None = None
+    placeholder: Placeholder | None = None
     error: FailureInfo | None = None
 
 
@@ -29,11 +31,19 @@ def transition_for(event: JobEvent) -> Transition:
     attempt = event.attempt
     match event.kind:
         case EventKind.PROCESSING:
-            return Transition(JobStatus.PROCESSING, attempt, progress=2 * attempt)
+            return Transition(
+                JobStatus.PROCESSING, attempt, progress=2 * attempt, source=event.source
+            )
         case EventKind.RETRYING:
             return Transition(JobStatus.QUEUED, attempt, progress=2 * attempt + 1)
         case EventKind.SUCCEEDED:
-            return Transition(JobStatus.SUCCEEDED, attempt, outputs=list(event.outputs))
+            return Transition(
+                JobStatus.SUCCEEDED,
+                attempt,
+                outputs=list(event.outputs),
+                source=event.source,
+                placeholder=event.placeholder,
+            )
         case EventKind.FAILED:
             error = event.error or FailureInfo(
                 code=ErrorCode.INTERNAL_ERROR, message="The worker gave no reason."

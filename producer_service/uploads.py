@@ -8,10 +8,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from producer_service.errors import InvalidRequest
+from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from producer_service.forms import receive_form
-from producer_service.images import ImageInfo, probe_image
 from producer_service.storage import discard
+from shared.images import ImageHeader, TooManyPixels, Unreadable, check_pixels, read_header
 from shared.schemas import DEFAULT_VARIANTS, Variant, variant_list_adapter
 from shared.settings import Settings
 
@@ -32,7 +32,7 @@ def parse_variants(raw: str | None) -> list[Variant]:
 class Submission:
     path: Path
     variants: list[Variant]
-    image: ImageInfo
+    image: ImageHeader
     # What makes two submits the same request, for an Idempotency-Key; None when not asked for.
     fingerprint: str | None = None
 
@@ -57,12 +57,21 @@ async def read_submission(
     form = await receive_form(headers, body, path, settings.max_upload_bytes, digest=fingerprint)
     try:
         variants = parse_variants(form.fields.get(VARIANTS_FIELD))
-        assert form.image_type is not None  # receive_form sniffed the file part
-        image = await asyncio.to_thread(
-            probe_image, form.path, form.image_type, settings.max_input_pixels
-        )
+        image = await asyncio.to_thread(probe, form.path, settings.max_input_pixels)
     except BaseException:
         await discard(form.path)
         raise
     digest = None if form.digest is None else request_fingerprint(form.digest, variants)
     return Submission(form.path, variants, image, digest)
+
+
+def probe(path: Path, max_pixels: int) -> ImageHeader:
+    """Read the upload's header only, and refuse what cannot or must not be resized."""
+    try:
+        header = read_header(path)
+        check_pixels(header, max_pixels)
+    except TooManyPixels as exc:
+        raise PayloadTooLarge(str(exc)) from exc
+    except Unreadable as exc:
+        raise UnsupportedMediaType(str(exc)) from exc
+    return header

@@ -12,12 +12,6 @@ from uuid import UUID
 from shared.schemas import OutputFormat
 
 TEMP_DIR = "tmp"
-_EXTENSIONS = {
-    OutputFormat.JPEG: "jpg",
-    OutputFormat.PNG: "png",
-    OutputFormat.WEBP: "webp",
-    OutputFormat.AVIF: "avif",
-}
 
 
 def original_key(job_id: UUID) -> str:
@@ -25,7 +19,7 @@ def original_key(job_id: UUID) -> str:
 
 
 def output_key(job_id: UUID, name: str, output_format: OutputFormat) -> str:
-    return f"outputs/{job_id}/{name}.{_EXTENSIONS[output_format]}"
+    return f"outputs/{job_id}/{name}.{output_format.extension}"
 
 
 def manifest_key(job_id: UUID) -> str:

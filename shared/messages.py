@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from shared.schemas import OutputFormat, Variant
+from shared.schemas import OutputFormat, Placeholder, SourceImage, Variant
 
 TASK_TYPE = "image_resize.task.v1"
 EVENT_TYPE = "image_resize.event.v1"
@@ -78,6 +78,16 @@ class RenderedOutput(BaseModel):
     key: str
 
 
+class JobResult(BaseModel):
+    """What a succeeded attempt made: its outputs, and what the source turned out to be."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outputs: list[RenderedOutput]
+    source: SourceImage
+    placeholder: Placeholder
+
+
 class EventKind(StrEnum):
     PROCESSING = "processing"
     RETRYING = "retrying"
@@ -103,6 +113,9 @@ class JobEvent(BaseModel):
     attempt: PositiveInt
     kind: EventKind
     outputs: list[RenderedOutput] = Field(default_factory=list)
+    # Known from `processing` on (the worker has read the header), and on `succeeded`.
+    source: SourceImage | None = None
+    placeholder: Placeholder | None = None
     error: FailureInfo | None = None
     worker: str = ""
     occurred_at: datetime = Field(default_factory=utc_now)

@@ -33,6 +33,23 @@ class OutputFormat(StrEnum):
     def media_type(self) -> str:
         return f"image/{self.value}"
 
+    @property
+    def extension(self) -> str:
+        """The file suffix, which also picks libvips' saver (`write_to_buffer(".jpg")`)."""
+        return "jpg" if self is OutputFormat.JPEG else self.value
+
+
+class SourceFormat(StrEnum):
+    """The formats the service reads (see `shared.images` for how each is recognised)."""
+
+    JPEG = "jpeg"
+    PNG = "png"
+    GIF = "gif"
+    WEBP = "webp"
+    TIFF = "tiff"
+    HEIC = "heic"
+    AVIF = "avif"
+
 
 Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
 
@@ -117,6 +134,30 @@ class JobError(BaseModel):
     message: str = Field(description="What went wrong, for people.")
 
 
+class SourceImage(BaseModel):
+    """The uploaded image as the worker read it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    format: SourceFormat
+    width: int = Field(description="As displayed: after the EXIF orientation is applied.")
+    height: int = Field(description="As displayed: after the EXIF orientation is applied.")
+
+
+class Placeholder(BaseModel):
+    """What a page can paint before any output has loaded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    thumbhash: str = Field(
+        description="A ThumbHash (https://evanw.github.io/thumbhash/), base64: a blurred "
+        "preview with the image's colours, aspect ratio and alpha, in about 25 bytes."
+    )
+    dominant_color: str = Field(
+        pattern=r"^#[0-9a-f]{6}$", description="The image's most common colour, `#rrggbb`."
+    )
+
+
 class Output(BaseModel):
     name: str
     format: OutputFormat
@@ -148,6 +189,8 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "updated_at": "2026-11-23T10:00:00Z",
         "error": None,
         "variants": _EXAMPLE_VARIANTS,
+        "source": None,
+        "placeholder": None,
         "outputs": [],
     },
     "succeeded": {
@@ -158,6 +201,8 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "updated_at": "2026-11-23T10:00:01Z",
         "error": None,
         "variants": _EXAMPLE_VARIANTS,
+        "source": {"format": "jpeg", "width": 4032, "height": 3024},
+        "placeholder": {"thumbhash": "VAgKHYK9moifhoaFmHZ2mHJAAydU", "dominant_color": "#4f6b2a"},
         "outputs": [
             {
                 "name": "thumb",
@@ -180,6 +225,8 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
             "message": "libvips could not read the image: vipspng: libpng read error",
         },
         "variants": _EXAMPLE_VARIANTS,
+        "source": None,
+        "placeholder": None,
         "outputs": [],
     },
 }
@@ -195,6 +242,14 @@ class Job(BaseModel):
     updated_at: datetime
     error: JobError | None = Field(description="Why the job failed; null unless `failed`.")
     variants: list[Variant]
+    source: SourceImage | None = Field(
+        default=None,
+        description="The uploaded image's format and size; null until a worker read it.",
+    )
+    placeholder: Placeholder | None = Field(
+        default=None,
+        description="A preview to paint before the outputs load; null until `succeeded`.",
+    )
     outputs: list[Output] = Field(description="The resized images; filled once `succeeded`.")
 
 

@@ -5,6 +5,9 @@ from typing import Any
 
 import pyvips
 
+# Small files in the formats people upload, made by `python -m tests.fixtures.make`.
+FIXTURES = Path(__file__).parent / "fixtures"
+
 
 def photo(width: int, height: int) -> Any:
     """A colourful, detailed sRGB image: a gradient with noise, like a small photograph."""

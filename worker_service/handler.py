@@ -21,23 +21,27 @@ import asyncio
 import functools
 import logging
 import random
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from uuid import UUID
 
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError, ChannelInvalidStateError
 from pydantic import ValidationError
 
-from shared.messages import ErrorCode, EventKind, FailureInfo, RenderedOutput, ResizeTask
+from shared.messages import ErrorCode, EventKind, FailureInfo, ResizeTask
 from shared.settings import Settings
 from shared.topology import Topology
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import Draining, ResizeExecutor
-from worker_service.pipeline import run_task
+from worker_service.pipeline import inspect_task, run_task
 from worker_service.reporter import Reporter
 from worker_service.storage import OutputStorage
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Broker trouble while reporting or forwarding (a publish that got no confirm in time, a closed
 # channel or connection); the delivery is then left to the broker.
@@ -94,6 +98,7 @@ class Handler:
         self._reporter = reporter
         self._executor = executor
         self._storage = storage
+        self._max_pixels = settings.max_input_pixels
 
     async def handle(self, message: AbstractIncomingMessage) -> Outcome:
         try:
@@ -106,7 +111,7 @@ class Handler:
                 logger.info(
                     "job %s attempt %d: already done, not redone", task.job_id, task.attempt
                 )
-                await self._reporter.report(task, EventKind.SUCCEEDED, done)
+                await self._reporter.report(task, EventKind.SUCCEEDED, result=done)
                 return Ack()
             if not await asyncio.to_thread(self._storage.exists, task.source_key):
                 return await self._fail(task, SOURCE_GONE)
@@ -151,21 +156,27 @@ class Handler:
     async def _run(self, task: ResizeTask) -> Outcome:
         try:
             async with self._executor.slot():
-                await self._reporter.report(task, EventKind.PROCESSING)
+                source = await self._in_thread(
+                    task, lambda _: inspect_task(task, self._storage, self._max_pixels)
+                )
+                await self._reporter.report(task, EventKind.PROCESSING, source=source.as_source())
                 logger.info("job %s attempt %d: processing", task.job_id, task.attempt)
-                outputs = await self._render(task)
+                result = await self._in_thread(
+                    task, functools.partial(run_task, task, source, self._storage)
+                )
         except Draining:
             return Forward(task, self._topology.retry_queue)
         except PermanentFailure as failure:
             return await self._fail(task, failure.info())
         except TransientFailure as failure:
             return await self._retry_or_fail(task, failure)
-        await self._reporter.report(task, EventKind.SUCCEEDED, outputs)
+        await self._reporter.report(task, EventKind.SUCCEEDED, result=result)
         logger.info("job %s attempt %d: succeeded", task.job_id, task.attempt)
         return Ack()
 
-    async def _render(self, task: ResizeTask) -> list[RenderedOutput]:
-        work = functools.partial(run_task, task, self._storage, self._settings.max_input_pixels)
+    async def _in_thread(self, task: ResizeTask, work: Callable[[threading.Event], T]) -> T:
+        """`work` in an executor thread; anything it raises that is not a `JobFailure` is a
+        bug or an environment problem, retried as an internal error."""
         try:
             return await self._executor.run(work)
         except JobFailure:

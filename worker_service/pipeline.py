@@ -1,39 +1,58 @@
-"""The blocking body of one attempt: check the source, render each variant, write it, then the
-manifest that marks the job done. Runs in an executor thread; `cancel` stops it early."""
+"""The blocking body of one attempt, run in executor threads: read the source's header, then
+render every variant, write each, and write the manifest that marks the job done last."""
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from shared import layout
-from shared.messages import ErrorCode, RenderedOutput, ResizeTask
+from shared.images import ImageHeader
+from shared.messages import ErrorCode, JobResult, RenderedOutput, ResizeTask
+from worker_service.cancel import RenderCancelled
+from worker_service.decode import inspect_source
 from worker_service.errors import TransientFailure
-from worker_service.resize import RenderCancelled, inspect_source, render_variant
+from worker_service.render import render
 from worker_service.storage import OutputStorage
 
 
+def inspect_task(task: ResizeTask, storage: OutputStorage, max_pixels: int) -> ImageHeader:
+    with _storage_errors():
+        return inspect_source(storage.path_of(task.source_key), max_pixels)
+
+
 def run_task(
-    task: ResizeTask, storage: OutputStorage, max_pixels: int, cancel: threading.Event
-) -> list[RenderedOutput]:
-    source_path = storage.path_of(task.source_key)
-    try:
-        source = inspect_source(source_path, max_pixels)
+    task: ResizeTask, source: ImageHeader, storage: OutputStorage, cancel: threading.Event
+) -> JobResult:
+    with _storage_errors():
+        rendered = render(storage.path_of(task.source_key), source, task.variants, cancel)
+        if cancel.is_set():
+            # Too late for an encoder libvips cannot interrupt (AVIF): drop what it made, so
+            # a job past its deadline leaves no outputs and no manifest behind.
+            raise RenderCancelled
         outputs = []
-        for variant in task.variants:
-            if cancel.is_set():
-                raise RenderCancelled
-            rendered = render_variant(source_path, variant, source, cancel)
-            key = layout.output_key(task.job_id, variant.name, variant.format)
-            storage.write(key, rendered.data)
+        for output in rendered.outputs:
+            key = layout.output_key(task.job_id, output.variant.name, output.variant.format)
+            storage.write(key, output.data)
             outputs.append(
                 RenderedOutput(
-                    name=variant.name,
-                    format=variant.format,
-                    width=rendered.width,
-                    height=rendered.height,
-                    size_bytes=len(rendered.data),
+                    name=output.variant.name,
+                    format=output.variant.format,
+                    width=output.width,
+                    height=output.height,
+                    size_bytes=len(output.data),
                     key=key,
                 )
             )
-        storage.write_manifest(task.job_id, outputs)
+        result = JobResult(
+            outputs=outputs, source=source.as_source(), placeholder=rendered.placeholder
+        )
+        storage.write_manifest(task.job_id, result)
+    return result
+
+
+@contextmanager
+def _storage_errors() -> Iterator[None]:
+    try:
+        yield
     except OSError as exc:
         raise TransientFailure(ErrorCode.STORAGE_ERROR, f"Storage failed: {exc}") from exc
-    return outputs

@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-from collections.abc import Sequence
 
 import aio_pika
 from aio_pika.abc import AbstractChannel
@@ -13,10 +12,11 @@ from shared.messages import (
     EventKind,
     FailureInfo,
     JobEvent,
-    RenderedOutput,
+    JobResult,
     ResizeTask,
     message_properties,
 )
+from shared.schemas import SourceImage
 from shared.topology import Topology
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,9 @@ class Reporter:
         self,
         task: ResizeTask,
         kind: EventKind,
-        outputs: Sequence[RenderedOutput] = (),
+        *,
+        source: SourceImage | None = None,
+        result: JobResult | None = None,
         error: FailureInfo | None = None,
     ) -> None:
         event = JobEvent(
@@ -48,7 +50,9 @@ class Reporter:
             run=task.run,
             attempt=task.attempt,
             kind=kind,
-            outputs=list(outputs),
+            outputs=result.outputs if result else [],
+            source=result.source if result else source,
+            placeholder=result.placeholder if result else None,
             error=error,
             worker=self._worker,
         )

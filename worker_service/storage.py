@@ -12,12 +12,10 @@ import tempfile
 from pathlib import Path
 from uuid import UUID
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from shared import layout
-from shared.messages import RenderedOutput
-
-_manifest_adapter = TypeAdapter(list[RenderedOutput])
+from shared.messages import JobResult
 
 
 class OutputStorage:
@@ -46,20 +44,21 @@ class OutputStorage:
             raise
         _fsync_directory(target.parent)
 
-    def write_manifest(self, job_id: UUID, outputs: list[RenderedOutput]) -> None:
-        self.write(layout.manifest_key(job_id), _manifest_adapter.dump_json(outputs))
+    def write_manifest(self, job_id: UUID, result: JobResult) -> None:
+        self.write(layout.manifest_key(job_id), result.model_dump_json().encode())
 
-    def read_manifest(self, job_id: UUID) -> list[RenderedOutput] | None:
-        """The outputs of a job that already succeeded, or None if it has not (or they are gone)."""
+    def read_manifest(self, job_id: UUID) -> JobResult | None:
+        """What a job that already succeeded made, or None if it has not (or its files are gone)."""
         try:
-            outputs = _manifest_adapter.validate_json(
+            result = JobResult.model_validate_json(
                 self.path_of(layout.manifest_key(job_id)).read_bytes()
             )
         except (OSError, ValidationError):
-            # Unreadable counts as not done: the job runs again, which is always safe.
+            # Unreadable (or written by an older version) counts as not done: the job runs
+            # again, which is always safe.
             return None
-        if all(self.exists(output.key) for output in outputs):
-            return outputs
+        if all(self.exists(output.key) for output in result.outputs):
+            return result
         return None
 
 

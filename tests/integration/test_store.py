@@ -12,7 +12,14 @@ import pytest
 from producer_service.records import JobRecord
 from producer_service.store import DuplicateIdempotencyKey, JobStore
 from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
-from shared.schemas import DEFAULT_VARIANTS, JobStatus, OutputFormat
+from shared.schemas import (
+    DEFAULT_VARIANTS,
+    JobStatus,
+    OutputFormat,
+    Placeholder,
+    SourceFormat,
+    SourceImage,
+)
 from tests.integration.conftest import EmptyDatabase
 
 
@@ -29,8 +36,14 @@ def new_record(key: str | None = None) -> JobRecord:
     return JobRecord.new(job_id, DEFAULT_VARIANTS, f"originals/{job_id}", key)
 
 
+SOURCE = SourceImage(format=SourceFormat.HEIC, width=4032, height=3024)
+PLACEHOLDER = Placeholder(thumbhash="VAgKHYK9moifhoaFmHZ2mHJAAydU", dominant_color="#4f6b2a")
+
+
 def event(record: JobRecord, kind: EventKind, attempt: int = 1, run: int = 1) -> JobEvent:
     outputs = []
+    source = None if kind in (EventKind.RETRYING, EventKind.FAILED) else SOURCE
+    placeholder = PLACEHOLDER if kind is EventKind.SUCCEEDED else None
     if kind is EventKind.SUCCEEDED:
         outputs = [
             RenderedOutput(
@@ -46,7 +59,14 @@ def event(record: JobRecord, kind: EventKind, attempt: int = 1, run: int = 1) ->
     if kind is EventKind.FAILED:
         error = FailureInfo(code=ErrorCode.UNDECODABLE_IMAGE, message="bad bytes")
     return JobEvent(
-        job_id=record.id, run=run, attempt=attempt, kind=kind, outputs=outputs, error=error
+        job_id=record.id,
+        run=run,
+        attempt=attempt,
+        kind=kind,
+        outputs=outputs,
+        source=source,
+        placeholder=placeholder,
+        error=error,
     )
 
 
@@ -78,11 +98,13 @@ async def test_a_job_moves_forward_through_processing_to_succeeded(store: JobSto
     processing = await store.get(record.id)
     assert processing is not None
     assert (processing.status, processing.attempts) == (JobStatus.PROCESSING, 1)
+    assert (processing.source, processing.placeholder) == (SOURCE, None)
     assert await store.apply_event(event(record, EventKind.SUCCEEDED))
     done = await store.get(record.id)
     assert done is not None
     assert done.status is JobStatus.SUCCEEDED
     assert [o.name for o in done.outputs] == ["thumb"]
+    assert (done.source, done.placeholder) == (SOURCE, PLACEHOLDER)
     assert done.updated_at >= processing.updated_at
 
 

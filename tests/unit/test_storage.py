@@ -9,8 +9,8 @@ import pytest
 
 from producer_service.storage import LocalStorage
 from shared import layout
-from shared.messages import RenderedOutput
-from shared.schemas import OutputFormat
+from shared.messages import JobResult, RenderedOutput
+from shared.schemas import OutputFormat, Placeholder, SourceFormat, SourceImage
 from worker_service.storage import OutputStorage
 
 
@@ -42,13 +42,27 @@ def test_a_job_is_done_only_once_its_manifest_and_every_output_exist(tmp_path: P
     storage = OutputStorage(tmp_path)
     job_id = uuid.uuid4()
     outputs = [output(job_id, "a"), output(job_id, "b")]
+    result = JobResult(
+        outputs=outputs,
+        source=SourceImage(format=SourceFormat.PNG, width=2, height=2),
+        placeholder=Placeholder(thumbhash="AAAA", dominant_color="#000000"),
+    )
     assert storage.read_manifest(job_id) is None
     for item in outputs:
         storage.write(item.key, b"img")
     assert storage.read_manifest(job_id) is None
-    storage.write_manifest(job_id, outputs)
-    assert storage.read_manifest(job_id) == outputs
+    storage.write_manifest(job_id, result)
+    assert storage.read_manifest(job_id) == result
     storage.path_of(outputs[1].key).unlink()
+    assert storage.read_manifest(job_id) is None
+
+
+def test_a_manifest_of_an_older_version_counts_as_not_done(tmp_path: Path) -> None:
+    storage = OutputStorage(tmp_path)
+    job_id = uuid.uuid4()
+    item = output(job_id)
+    storage.write(item.key, b"img")
+    storage.write(layout.manifest_key(job_id), f"[{item.model_dump_json()}]".encode())
     assert storage.read_manifest(job_id) is None
 
 

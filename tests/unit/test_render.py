@@ -9,9 +9,11 @@ import pyvips
 
 from shared.messages import ErrorCode
 from shared.schemas import Crop, Fit, OutputFormat, Variant
-from tests.images import jpeg_bytes, load, photo, png_with_alpha, undecodable_png, write
+from tests.images import FIXTURES, jpeg_bytes, load, photo, png_with_alpha, undecodable_png, write
+from worker_service.cancel import RenderCancelled
+from worker_service.decode import inspect_source
 from worker_service.errors import PermanentFailure
-from worker_service.resize import RenderCancelled, SourceInfo, inspect_source, render_variant
+from worker_service.render import render_job
 
 
 @pytest.fixture
@@ -21,8 +23,7 @@ def landscape(tmp_path: Path) -> Path:
 
 def render(path: Path, **fields: Any) -> tuple[Any, int, int]:
     variant = Variant.model_validate({"name": "v", **fields})
-    source = inspect_source(path, max_pixels=10**8)
-    rendered = render_variant(path, variant, source)
+    (rendered,) = render_job(path, [variant], max_pixels=10**8).outputs
     return load(rendered.data), rendered.width, rendered.height
 
 
@@ -94,16 +95,22 @@ def test_render_encodes_every_output_format(
 
 @pytest.mark.parametrize("output_format", [OutputFormat.JPEG, OutputFormat.WEBP, OutputFormat.AVIF])
 def test_lower_quality_gives_smaller_files(landscape: Path, output_format: OutputFormat) -> None:
-    variant = {"name": "v", "width": 320, "format": output_format}
-    source = inspect_source(landscape, max_pixels=10**8)
-    low = render_variant(landscape, Variant.model_validate({**variant, "quality": 20}), source)
-    high = render_variant(landscape, Variant.model_validate({**variant, "quality": 95}), source)
+    variant = {"name": "low", "width": 320, "format": output_format}
+    low, high = render_job(
+        landscape,
+        [
+            Variant.model_validate({**variant, "quality": 20}),
+            Variant.model_validate({**variant, "name": "high", "quality": 95}),
+        ],
+        max_pixels=10**8,
+    ).outputs
     assert len(low.data) < len(high.data)
 
 
 def test_exif_orientation_is_applied_before_fitting(tmp_path: Path) -> None:
     path = write(tmp_path / "rotated.jpg", jpeg_bytes(640, 480, orientation=6))
-    assert inspect_source(path, max_pixels=10**8) == SourceInfo(480, 640)
+    source = inspect_source(path, max_pixels=10**8)
+    assert (source.width, source.height) == (480, 640)
     image, width, height = render(path, width=320, height=320)
     assert (width, height) == (240, 320)
     assert image.get_typeof("orientation") == 0
@@ -150,9 +157,8 @@ def test_an_unreadable_header_is_a_permanent_failure(tmp_path: Path) -> None:
 
 def test_undecodable_pixel_data_is_a_permanent_failure(tmp_path: Path) -> None:
     path = write(tmp_path / "broken.png", undecodable_png())
-    source = inspect_source(path, max_pixels=10**8)
     with pytest.raises(PermanentFailure) as caught:
-        render_variant(path, Variant(name="v", width=10), source)
+        render_job(path, [Variant(name="v", width=10)], max_pixels=10**8)
     assert caught.value.code is ErrorCode.UNDECODABLE_IMAGE
 
 
@@ -161,9 +167,108 @@ def test_a_set_cancel_event_stops_libvips(tmp_path: Path) -> None:
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(RenderCancelled):
-        render_variant(
-            path,
-            Variant(name="v", width=1900, format=OutputFormat.AVIF),
-            inspect_source(path, max_pixels=10**8),
-            cancel,
-        )
+        render_job(path, [Variant(name="v", width=1900)], max_pixels=10**8, cancel=cancel)
+
+
+def fixture(name: str) -> Path:
+    return FIXTURES / name
+
+
+COLOUR = (200, 40, 40)
+SECOND = (40, 90, 200)
+
+
+def colour_at(image: Any, x: int, y: int) -> tuple[float, ...]:
+    return tuple(image.getpoint(x, y)[:3])
+
+
+def close_to(found: tuple[float, ...], wanted: tuple[int, ...], within: float) -> bool:
+    return all(abs(a - b) <= within for a, b in zip(found, wanted, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("name", "within"),
+    [
+        ("display_p3.jpg", 4),  # converted from its embedded Display P3 profile
+        ("cmyk.jpg", 10),  # untagged CMYK, through libvips' CMYK profile
+        ("rgb16.png", 1),  # 16 bits per sample, down to 8
+        ("phone.heic", 3),  # HEVC, as phones save photos
+        ("animated.gif", 1),  # the first frame
+        ("animated.webp", 3),
+        ("two_pages.tiff", 1),  # the first page
+    ],
+)
+def test_every_source_comes_out_as_its_colour_in_srgb(name: str, within: float) -> None:
+    for output_format in ("png", "jpeg", "webp"):
+        image, width, height = render(fixture(name), width=48, format=output_format)
+        assert (width, height) == (48, 32)
+        assert image.interpretation == "srgb"
+        assert close_to(colour_at(image, 24, 24), COLOUR, within), (name, output_format)
+
+
+def test_without_colour_management_the_p3_fixture_would_be_off() -> None:
+    raw = pyvips.Image.new_from_file(str(fixture("display_p3.jpg")))
+    assert not close_to(colour_at(raw, 24, 24), COLOUR, 4)
+
+
+@pytest.mark.parametrize("name", ["grey.jpg", "grey16.png"])
+def test_greyscale_sources_work_in_every_format(name: str) -> None:
+    for output_format in OutputFormat:
+        image, _, _ = render(fixture(name), width=48, format=output_format)
+        assert abs(image.getpoint(24, 24)[0] - 90) <= 2, output_format
+
+
+def test_alpha_is_kept_where_the_format_has_it_and_flattened_on_white_for_jpeg() -> None:
+    for output_format in (OutputFormat.PNG, OutputFormat.WEBP, OutputFormat.AVIF):
+        image, _, _ = render(fixture("alpha.png"), width=48, format=output_format)
+        assert image.hasalpha(), output_format
+        assert image.getpoint(1, 1)[3] == 0
+    jpeg, _, _ = render(fixture("alpha.png"), width=48, format="jpeg")
+    assert jpeg.bands == 3
+    assert close_to(colour_at(jpeg, 1, 1), (255, 255, 255), 4)
+    assert close_to(colour_at(jpeg, 24, 16), COLOUR, 6)
+
+
+@pytest.mark.parametrize("name", ["rotated.jpg", "phone.heic"])
+def test_the_marked_top_stays_on_top(name: str) -> None:
+    image, width, height = render(fixture(name), width=96, format="png")
+    assert (width, height) == (96, 64)
+    assert close_to(colour_at(image, 48, 4), SECOND, 4)
+    assert close_to(colour_at(image, 48, 50), COLOUR, 4)
+
+
+def test_the_source_is_decoded_once_for_all_variants(
+    landscape: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes: list[tuple[Any, ...]] = []
+    thumbnail = pyvips.Image.thumbnail
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        decodes.append(args)
+        return thumbnail(*args, **kwargs)
+
+    monkeypatch.setattr(pyvips.Image, "thumbnail", counted)
+    variants = [Variant(name=f"v{side}", width=side) for side in (600, 300, 100)]
+    rendered = render_job(
+        landscape, [*variants, Variant(name="c", width=50, height=50, fit=Fit.COVER)], 10**8
+    )
+    assert [o.width for o in rendered.outputs] == [600, 300, 100, 50]
+    assert len(decodes) == 1
+    assert decodes[0][1] == 600  # shrunk on load to what the largest variant needs
+
+
+@pytest.mark.parametrize(("name", "transforms"), [("display_p3.jpg", 1), ("grey.jpg", 0)])
+def test_only_a_non_srgb_profile_is_put_through_a_colour_transform(
+    name: str, transforms: int, landscape: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Any] = []
+    icc_transform = pyvips.Image.icc_transform
+
+    def counted(image: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return icc_transform(image, *args, **kwargs)
+
+    monkeypatch.setattr(pyvips.Image, "icc_transform", counted)
+    render(fixture(name), width=48)
+    render(landscape, width=48)  # untagged sRGB
+    assert len(calls) == transforms

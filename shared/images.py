@@ -1,0 +1,118 @@
+"""What a source image is, by rules both services apply: its format sniffed from the leading
+bytes, the one libvips loader that format may use, its size read from the header, and the pixel
+limit. The API applies them to an upload before it answers; the worker applies them again to
+whatever a task points at, since a task can reach it by other roads.
+
+Reading a header decodes no pixels (libvips loads lazily), so a decompression bomb is refused
+before it costs memory. Pixels are counted over every page of a multi-page or animated image.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyvips
+
+from shared.schemas import SourceFormat, SourceImage
+
+# EXIF orientations that turn the image a quarter, so its displayed width and height swap.
+_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+
+
+class ImageRejected(Exception):
+    """The file is not an image the service will read."""
+
+
+class Unreadable(ImageRejected):
+    """Not a readable image of the format its bytes announce."""
+
+
+class TooManyPixels(ImageRejected):
+    """More pixels than MAX_INPUT_PIXELS, counted over every page."""
+
+
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+_SIGNATURES: tuple[tuple[SourceFormat, Callable[[bytes], bool]], ...] = (
+    (SourceFormat.JPEG, lambda head: head.startswith(b"\xff\xd8\xff")),
+    (SourceFormat.PNG, lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
+    (SourceFormat.GIF, lambda head: head[:6] in (b"GIF87a", b"GIF89a")),
+    (SourceFormat.WEBP, lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
+    (SourceFormat.TIFF, lambda head: head[:4] in (b"II*\x00", b"MM\x00*")),
+    (SourceFormat.HEIC, lambda head: head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS),
+    (SourceFormat.AVIF, lambda head: head[4:8] == b"ftyp" and head[8:12] in _AVIF_BRANDS),
+)
+SNIFF_BYTES = 16
+
+# The only libvips loader each format may reach: libvips picks a loader from the bytes, and
+# without this a file could be opened by one the service never meant to expose (SVG, PDF, ...).
+_LOADERS = {
+    SourceFormat.JPEG: "jpegload",
+    SourceFormat.PNG: "pngload",
+    SourceFormat.GIF: "gifload",
+    SourceFormat.WEBP: "webpload",
+    SourceFormat.TIFF: "tiffload",
+    SourceFormat.HEIC: "heifload",
+    SourceFormat.AVIF: "heifload",
+}
+
+
+def sniff(head: bytes) -> SourceFormat | None:
+    """The format the leading bytes announce, or None for anything else."""
+    return next((fmt for fmt, matches in _SIGNATURES if matches(head)), None)
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    format: SourceFormat
+    # As displayed: after the EXIF orientation is applied.
+    width: int
+    height: int
+    pages: int
+    # A HEIF file whose pictures are HEVC-coded, which this libvips cannot decode.
+    hevc: bool = False
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height * self.pages
+
+    def as_source(self) -> SourceImage:
+        """What a client is told about the image."""
+        return SourceImage(format=self.format, width=self.width, height=self.height)
+
+
+def read_header(path: Path) -> ImageHeader:
+    """Sniff the file and read its header; `Unreadable` unless it is all it claims to be."""
+    with path.open("rb") as handle:
+        fmt = sniff(handle.read(SNIFF_BYTES))
+    if fmt is None:
+        raise Unreadable("The file is not an image this service reads.")
+    try:
+        image = pyvips.Image.new_from_file(str(path))
+        loader = str(image.get("vips-loader"))
+        fields = _fields(image, "orientation", "n-pages", "heif-compression")
+    except pyvips.Error as exc:
+        raise Unreadable(f"The file is not a readable {fmt} image.") from exc
+    if not loader.startswith(_LOADERS[fmt]):
+        raise Unreadable(f"The file is not a readable {fmt} image.")
+    hevc = fields.get("heif-compression") == "hevc"
+    if fmt is SourceFormat.HEIC and not hevc and fields.get("heif-compression") == "av1":
+        fmt = SourceFormat.AVIF  # a generic HEIF brand holding AV1: what browsers call AVIF
+    width, height = int(image.width), int(image.height)
+    if fields.get("orientation") in _SWAPPING_ORIENTATIONS:
+        width, height = height, width
+    return ImageHeader(fmt, width, height, max(1, int(fields.get("n-pages", 1))), hevc)
+
+
+def check_pixels(header: ImageHeader, max_pixels: int) -> None:
+    if header.pixels > max_pixels:
+        pages = f" over {header.pages} pages" if header.pages > 1 else ""
+        raise TooManyPixels(
+            f"The image is {header.width}x{header.height}{pages} = {header.pixels} pixels; "
+            f"the limit is {max_pixels} pixels."
+        )
+
+
+def _fields(image: Any, *names: str) -> dict[str, Any]:
+    return {name: image.get(name) for name in names if image.get_typeof(name)}

@@ -1,0 +1,108 @@
+"""A job's variants from one decode: plain blocking functions, run in the executor's threads.
+
+The source is decoded once, at the size its largest variant needs (see `decode`); every variant
+is resized from that image in memory and encoded with no metadata at all. Output sizes come
+from `geometry`, computed on the source's own size, so they do not depend on the decode size.
+"""
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyvips
+
+from shared.images import ImageHeader
+from shared.messages import ErrorCode
+from shared.schemas import Fit, OutputFormat, Placeholder, Variant
+from worker_service.cancel import RenderCancelled, stop_when_set
+from worker_service.decode import decode, inspect_source
+from worker_service.errors import PermanentFailure
+from worker_service.geometry import Size, decode_size, output_size, resized_size
+from worker_service.placeholder import placeholder_of
+
+
+@dataclass(frozen=True)
+class Rendered:
+    variant: Variant
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class RenderedJob:
+    source: ImageHeader
+    outputs: list[Rendered]
+    placeholder: Placeholder
+
+
+def render_job(
+    path: Path,
+    variants: Sequence[Variant],
+    max_pixels: int,
+    cancel: threading.Event | None = None,
+) -> RenderedJob:
+    """Every variant of the image at `path`, encoded; `cancel` stops libvips mid-work."""
+    return render(path, inspect_source(path, max_pixels), variants, cancel)
+
+
+def render(
+    path: Path,
+    source: ImageHeader,
+    variants: Sequence[Variant],
+    cancel: threading.Event | None = None,
+) -> RenderedJob:
+    """`render_job` for a source whose header was already read and checked."""
+    size = Size(source.width, source.height)
+    try:
+        base = decode(path, source, decode_size(list(variants), size), cancel)
+        outputs = []
+        for variant in variants:
+            if cancel is not None and cancel.is_set():
+                raise RenderCancelled
+            outputs.append(render_variant(base, variant, size, cancel))
+        placeholder = placeholder_of(base)
+    except pyvips.Error as exc:
+        if cancel is not None and cancel.is_set():
+            raise RenderCancelled from exc
+        raise PermanentFailure(ErrorCode.UNDECODABLE_IMAGE, _vips_reason(exc)) from exc
+    return RenderedJob(source, outputs, placeholder)
+
+
+def render_variant(
+    base: Any, variant: Variant, source: Size, cancel: threading.Event | None = None
+) -> Rendered:
+    """`variant` made from `base`, the decoded source (any size up to the source's)."""
+    out = output_size(variant, source)
+    resized = resized_size(variant, source)
+    if variant.fit is Fit.COVER and out != resized:
+        image = base.thumbnail_image(resized.width, height=resized.height, size="force")
+        image = image.smartcrop(out.width, out.height, interesting=variant.crop.value)
+    else:
+        image = base.thumbnail_image(out.width, height=out.height, size="force")
+    if variant.format is OutputFormat.JPEG and image.hasalpha():
+        image = image.flatten(background=[255] * (image.bands - 1))
+    if cancel is not None:
+        stop_when_set(image, cancel)
+    data = image.write_to_buffer(f".{variant.format.extension}", **save_options(variant))
+    return Rendered(variant, data, int(image.width), int(image.height))
+
+
+def save_options(variant: Variant) -> dict[str, Any]:
+    """Encoder settings per format; `keep="none"` drops EXIF, XMP, IPTC, GPS and ICC."""
+    match variant.format:
+        case OutputFormat.JPEG:
+            return {"Q": variant.quality, "optimize_coding": True, "keep": "none"}
+        case OutputFormat.PNG:
+            return {"compression": 6, "keep": "none"}
+        case OutputFormat.WEBP:
+            return {"Q": variant.quality, "effort": 4, "keep": "none"}
+        case OutputFormat.AVIF:
+            return {"Q": variant.quality, "compression": "av1", "effort": 2, "keep": "none"}
+
+
+def _vips_reason(error: Any) -> str:
+    detail = str(getattr(error, "detail", "") or error).strip().splitlines()
+    return f"libvips could not read the image: {detail[0] if detail else 'unknown error'}"
