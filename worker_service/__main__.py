@@ -6,6 +6,7 @@ import signal
 import pyvips
 
 from shared.settings import Settings, configure_logging
+from worker_service.allocator import limit_malloc_arenas
 from worker_service.worker import Worker
 
 
@@ -18,6 +19,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
+    limit_malloc_arenas()  # before libvips starts its threads
     settings = Settings()
     configure_logging(settings.log_level)
     # Every job reads a different file once, so libvips' operation cache would only hold memory.
