@@ -3,8 +3,6 @@
 import asyncio
 import signal
 
-import pyvips
-
 from shared.settings import Settings, configure_logging
 from worker_service.allocator import limit_malloc_arenas
 from worker_service.worker import Worker
@@ -22,8 +20,6 @@ def main() -> None:
     limit_malloc_arenas()  # before libvips starts its threads
     settings = Settings()
     configure_logging(settings.log_level)
-    # Every job reads a different file once, so libvips' operation cache would only hold memory.
-    pyvips.cache_set_max(0)
     asyncio.run(serve(settings))
 
 

@@ -38,6 +38,16 @@ class RenderedJob:
     placeholder: Placeholder
 
 
+def prepare_libvips() -> None:
+    """Process-wide libvips settings for rendering, set before the first job.
+
+    The operation cache goes: every job reads a different file, so it would only hold memory,
+    and it would hand a later job an image still carrying an earlier job's cancel handler,
+    whose Python side is gone by then (libvips calling it aborts the process).
+    """
+    pyvips.cache_set_max(0)
+
+
 def render_job(
     path: Path,
     variants: Sequence[Variant],

@@ -24,6 +24,7 @@ from shared.settings import Settings
 from shared.topology import Topology, declare_topology
 from worker_service.executor import ResizeExecutor
 from worker_service.handler import Handler, Outcome, Requeue
+from worker_service.render import prepare_libvips
 from worker_service.reporter import Reporter
 from worker_service.storage import OutputStorage
 
@@ -43,6 +44,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then drain and close."""
+        prepare_libvips()
         executor = ResizeExecutor(
             self.settings.worker_concurrency, self.settings.job_timeout_seconds
         )

@@ -1,5 +1,6 @@
 """Geometry, formats, orientation, colour and metadata of what the worker renders."""
 
+import gc
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from tests.images import FIXTURES, jpeg_bytes, load, photo, png_with_alpha, unde
 from worker_service.cancel import RenderCancelled
 from worker_service.decode import inspect_source
 from worker_service.errors import PermanentFailure
-from worker_service.render import render_job
+from worker_service.render import prepare_libvips, render_job
 
 
 @pytest.fixture
@@ -272,3 +273,21 @@ def test_only_a_non_srgb_profile_is_put_through_a_colour_transform(
     render(fixture(name), width=48)
     render(landscape, width=48)  # untagged sRGB
     assert len(calls) == transforms
+
+
+def test_jobs_on_the_same_file_with_cancel_handlers_do_not_crash_libvips(tmp_path: Path) -> None:
+    # With libvips' operation cache on, the second job got the first one's decode back, with
+    # a cancel handler whose Python side the collector had freed: the process aborted.
+    path = write(tmp_path / "small.jpg", jpeg_bytes(96, 64))
+    prepare_libvips()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)
+    try:
+        for _ in range(20):
+            variants = [
+                Variant(name="a", width=48, format=OutputFormat.WEBP),
+                Variant(name="b", width=32, height=32, fit=Fit.COVER),
+            ]
+            render_job(path, variants, 10**8, cancel=threading.Event())
+    finally:
+        gc.set_threshold(*thresholds)
