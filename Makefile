@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run test test-unit lint format compose-check check clean
+.PHONY: help install run test test-unit bench lint format compose-check check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ test: $(INSTALLED) ## run every test against a real RabbitMQ (AMQP_URL of the te
 
 test-unit: $(INSTALLED) ## run the unit tests only (no broker, seconds)
 	$(PY) -m pytest tests/unit
+
+bench: $(INSTALLED) ## measure limits, service, latency, ceiling and memory (BENCH_ARGS="--smoke")
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint: $(INSTALLED) ## ruff (lint and format check) and mypy --strict
 	$(VENV)/bin/ruff check .

@@ -8,13 +8,19 @@ A SQLite connection opened while the database could not be written (a read-only 
 read-only for good, even after the fault clears. An error that says so marks the connection as
 broken, and the pool then drops it and every connection opened before it, so the store heals by
 itself instead of failing a share of requests until a restart.
+
+SQLite write transactions start with `BEGIN IMMEDIATE` (a session asks for it with the
+`WRITES` execution option), so they queue for the write lock under the busy timeout. Python's
+driver would start them deferred: one that read first and then found another writer had
+committed fails at once with SQLITE_BUSY, whatever the timeout, and under load a share of
+submits got a 503.
 """
 
 import sqlite3
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -24,6 +30,8 @@ _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
 _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
 # Errors after which a connection never works again, whatever happens to the file.
 _SQLITE_STALE = {_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN}
+# Execution option of a session that will write (see the module's docstring).
+WRITES = "job_store_writes"
 _SQLITE_REASONS = {
     _SQLITE_BUSY: "locked",
     _SQLITE_LOCKED: "locked",
@@ -42,7 +50,8 @@ def create_engine(
         engine = create_async_engine(
             url, connect_args={"timeout": timeout, **(connect_args or {})}, pool_timeout=timeout
         )
-        sa_event.listen(engine.sync_engine, "connect", _enable_sqlite_wal)
+        sa_event.listen(engine.sync_engine, "connect", _set_up_sqlite)
+        sa_event.listen(engine.sync_engine, "begin", _begin_sqlite)
         sa_event.listen(engine.sync_engine, "handle_error", _drop_stale_sqlite_connections)
         return engine
     return create_async_engine(
@@ -68,11 +77,17 @@ def failure_reason(error: BaseException) -> str:
     return "failed"
 
 
-def _enable_sqlite_wal(dbapi_connection: Any, _: Any) -> None:
+def _set_up_sqlite(dbapi_connection: Any, _: Any) -> None:
     # WAL lets status reads proceed while an event is being written.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+    dbapi_connection.isolation_level = None  # transactions are begun by _begin_sqlite
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    writes = connection.get_execution_options().get(WRITES, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def _drop_stale_sqlite_connections(context: ExceptionContext) -> None:

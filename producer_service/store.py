@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from producer_service.engine import failure_reason
+from producer_service.engine import WRITES, failure_reason
 from producer_service.errors import StoreUnavailable
 from producer_service.migrate import migrate
 from producer_service.records import JobRecord
@@ -240,4 +240,6 @@ class JobStore:
 
     async def _attempt(self, work: Callable[[AsyncSession], Awaitable[T]], write: bool) -> T:
         async with self._sessions.begin() if write else self._sessions() as session:
+            if write:
+                await session.connection(execution_options={WRITES: True})
             return await work(session)

@@ -1,0 +1,34 @@
+"""`python -m bench`: run the benchmark and print its table (markdown) on stdout."""
+
+import logging
+import sys
+
+from bench.errors import BenchError
+from bench.options import parse_options
+from bench.run import run
+from shared.settings import configure_logging
+from worker_service.render import prepare_libvips
+
+logger = logging.getLogger("bench")
+
+
+def main() -> None:
+    options = parse_options()
+    configure_logging("INFO")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
+    # As in the worker; and a cache would let a second pass over the same bytes skip work.
+    prepare_libvips()
+    try:
+        report = run(options)
+    except* BenchError as failures:  # alone, or from concurrent submits
+        for failure in failures.exceptions:
+            logger.error("%s", failure)
+        sys.exit(1)
+    table = report.markdown()
+    sys.stdout.write(table)
+    if options.output is not None:
+        options.output.write_text(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The bench's client of the API: submit jobs, and wait until every one has succeeded.
+
+Waiting asks the API two cheap questions (is any job queued? processing?) instead of reading
+each job, so polling adds little load to what is measured; once both say no, the batch's ids
+are checked against the succeeded jobs. Any failed job stops the run.
+
+A 503 means "not accepted, send it again" in the API's contract, so a refused submit is sent
+again after its Retry-After, as a client would, and counted in `refusals` for the report.
+"""
+
+import asyncio
+import mimetypes
+import time
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from bench.errors import BenchError
+
+POLL_SECONDS = 0.1
+PAGE = 100
+SUBMIT_TRIES = 5
+MAX_RETRY_AFTER = 5.0
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One `POST /v1/jobs`: a file and the `variants` JSON."""
+
+    name: str
+    data: bytes
+    variants: str
+
+
+class ServiceClient:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        # 503 answers to submits, by the problem's `reason`.
+        self.refusals: Counter[str] = Counter()
+
+    async def submit(self, upload: Upload) -> str:
+        """The new job's id, sending it again after a 503; any other answer but 202 is an error."""
+        media_type = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
+        for _ in range(SUBMIT_TRIES):
+            response = await self.http.post(
+                "/v1/jobs",
+                files={"file": (upload.name, upload.data, media_type)},
+                data={"variants": upload.variants},
+            )
+            if response.status_code == 202:
+                return str(response.json()["id"])
+            if response.status_code != 503:
+                break
+            self.refusals[str(response.json().get("reason", "no reason"))] += 1
+            await asyncio.sleep(_retry_after(response))
+        raise BenchError(f"POST /v1/jobs answered {response.status_code}: {response.text}")
+
+    async def submit_timed(self, upload: Upload, scheduled: float) -> tuple[str, float]:
+        """Submit; the job's id and the seconds from `scheduled` (monotonic) to the answer."""
+        job_id = await self.submit(upload)
+        return job_id, time.monotonic() - scheduled
+
+    async def submit_all(self, uploads: Sequence[Upload], concurrency: int) -> list[str]:
+        """Submit every upload, `concurrency` at a time; the ids in the uploads' order."""
+        ids = [""] * len(uploads)
+        pending = iter(enumerate(uploads))
+
+        async def submitter() -> None:
+            for index, upload in pending:
+                ids[index] = await self.submit(upload)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, len(uploads))):
+                group.create_task(submitter())
+        return ids
+
+    async def status(self, job_id: str) -> str:
+        return str((await self._get(f"/v1/jobs/{job_id}"))["status"])
+
+    async def wait_succeeded(self, ids: Collection[str]) -> float:
+        """Wait until every job has succeeded; the monotonic time that was first seen."""
+        deadline = time.monotonic() + 60 + 2 * len(ids)
+        while time.monotonic() < deadline:
+            if not (await self._any("queued") or await self._any("processing")):
+                seen_at = time.monotonic()
+                await self._raise_if_failed()
+                if await self._all_succeeded(ids):
+                    return seen_at
+            await asyncio.sleep(POLL_SECONDS)
+        raise BenchError(f"{len(ids)} jobs did not all succeed in time")
+
+    async def _any(self, status: str) -> bool:
+        return bool(await self._page(status, limit=1))
+
+    async def _raise_if_failed(self) -> None:
+        for job in await self._page("failed", limit=1):
+            raise BenchError(f"job {job['id']} failed: {job['error']}")
+
+    async def _all_succeeded(self, ids: Collection[str]) -> bool:
+        """Newest first, so a batch just finished is found on the first pages."""
+        missing = set(ids)
+        cursor: str | None = None
+        while missing:
+            page = await self._get("/v1/jobs", _params("succeeded", PAGE, cursor))
+            missing -= {str(job["id"]) for job in page["items"]}
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        return not missing
+
+    async def _page(self, status: str, limit: int) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = (await self._get("/v1/jobs", _params(status, limit)))["items"]
+        return items
+
+    async def _get(self, url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        response = await self.http.get(url, params=params)
+        if response.status_code != 200:
+            raise BenchError(f"GET {url} answered {response.status_code}: {response.text}")
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(float(response.headers.get("retry-after", "1")), MAX_RETRY_AFTER)
+    except ValueError:
+        return 1.0
+
+
+def _params(status: str, limit: int, cursor: str | None = None) -> dict[str, str]:
+    params = {"status": status, "limit": str(limit)}
+    if cursor is not None:
+        params["cursor"] = cursor
+    return params

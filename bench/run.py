@@ -1,0 +1,246 @@
+"""One run: the limits loops in this process, then the service sections against one deployment
+(the API and one worker), in the order that keeps each from disturbing the next:
+idle latency, service throughput, busy latency, ceiling, memory."""
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass
+from functools import partial
+
+import httpx
+
+from bench.client import ServiceClient
+from bench.corpus import Photo, load_corpus, nearest, smallest
+from bench.deployment import Deployment, deployed
+from bench.latency import Latency, Schedule, busy_latency, idle_latency
+from bench.limits import naive_job, own_job, run_loop
+from bench.machine import machine_line
+from bench.memory import measure_memory
+from bench.options import Options
+from bench.report import Report
+from bench.settings import default_settings
+from bench.throughput import Rate, ServiceRate, measure_throughput
+from bench.workloads import (
+    CEILING_SIDE,
+    CEILING_VARIANTS,
+    JOB_VARIANTS,
+    LATENCY_VARIANTS,
+    corpus_uploads,
+    tiny_upload,
+    upload_of,
+)
+
+logger = logging.getLogger(__name__)
+
+# Concurrent submitters of corpus jobs: a few clients uploading at once.
+SUBMITTERS = 4
+# Many at once, so the API, not the client, sets the ceiling.
+CEILING_SUBMITTERS = 32
+LATENCY_UPLOAD_BYTES = 1_000_000
+# The busy backlog outlasts its own upload and the latency run by this factor, at the rates
+# the service run measured.
+BACKLOG_MARGIN = 1.5
+
+
+@dataclass(frozen=True)
+class Limits:
+    naive: Rate
+    own: Rate
+
+
+def run(options: Options) -> Report:
+    corpus = load_corpus(options.corpus)
+    photos = smallest(corpus, options.photos) if options.photos else corpus
+    report = Report(machine_line(), _settings_line(options, corpus, photos))
+    limits = run_limits(options, photos, report) if "limits" in options.sections else None
+    if options.needs_service:
+        asyncio.run(ServiceRun(options, corpus, photos, limits, report).run())
+    return report
+
+
+def run_limits(options: Options, photos: list[Photo], report: Report) -> Limits:
+    loop = partial(run_loop, photos=photos, passes=options.passes, threads=options.threads)
+    with report.timed("limits"):
+        logger.info("limits: naive loop")
+        naive = loop(naive_job)
+        logger.info("limits: own loop")
+        own = loop(partial(own_job, max_pixels=default_settings().max_input_pixels))
+    threads = f"{options.threads} threads"
+    report.add(
+        "limits",
+        "naive loop (a decode per variant)",
+        naive.jobs_per_second,
+        "jobs/s",
+        f"{naive.jobs} jobs, {threads}, {naive.seconds:.1f} s",
+    )
+    report.add(
+        "limits",
+        "own loop (worker's render_job)",
+        own.jobs_per_second,
+        "jobs/s",
+        f"{own.jobs} jobs, {threads}, {own.seconds:.1f} s",
+    )
+    return Limits(naive, own)
+
+
+@dataclass
+class ServiceRun:
+    options: Options
+    corpus: list[Photo]
+    photos: list[Photo]
+    limits: Limits | None
+    report: Report
+
+    async def run(self) -> None:
+        sections = self.options.sections
+        started = time.monotonic()
+        async with (
+            deployed(self.options.amqp_url) as deployment,
+            httpx.AsyncClient(base_url=deployment.base_url, timeout=60) as http,
+        ):
+            client = ServiceClient(http)
+            # One job first: the worker is connected and has loaded its codecs.
+            warm_up = upload_of(self.photos[0], JOB_VARIANTS)
+            await client.wait_succeeded([await client.submit(warm_up)])
+            self.report.took["start-up"] = time.monotonic() - started
+            client.refusals.clear()
+            if "latency" in sections:
+                await self.idle_latency(client)
+            if "service" in sections:
+                rate = await self.throughput(client, deployment)
+                if "latency" in sections:  # it implies service: its backlog needs the rate
+                    await self.busy_latency(client, rate)
+            if "ceiling" in sections:
+                await self.ceiling(client)
+            if "memory" in sections:
+                await self.memory(client, deployment)
+
+    async def idle_latency(self, client: ServiceClient) -> None:
+        logger.info("latency: worker idle")
+        with self.report.timed("latency"):
+            latency = await idle_latency(client, self._schedule())
+        self._latency_rows("idle", latency, "nothing queued")
+        self._refusal_row("latency", client)
+
+    async def throughput(self, client: ServiceClient, deployment: Deployment) -> ServiceRate:
+        logger.info("service: corpus over HTTP")
+        uploads = corpus_uploads(self.photos, len(self.photos) * self.options.passes)
+        with self.report.timed("service"):
+            rate = await measure_throughput(client, uploads, SUBMITTERS)
+        concurrency = deployment.settings.worker_concurrency
+        self.report.add(
+            "service",
+            "throughput (API + 1 worker)",
+            rate.jobs_per_second,
+            "jobs/s",
+            f"{rate.jobs} corpus jobs over HTTP, worker concurrency {concurrency}, "
+            f"{SUBMITTERS} submitters, {rate.seconds:.1f} s",
+        )
+        if self.limits is not None:
+            for name, loop in (("naive loop", self.limits.naive), ("own loop", self.limits.own)):
+                self.report.add(
+                    "service",
+                    f"service / {name}",
+                    rate.jobs_per_second / loop.jobs_per_second,
+                    "ratio",
+                )
+        self._refusal_row("service", client)
+        return rate
+
+    async def busy_latency(self, client: ServiceClient, service: ServiceRate) -> None:
+        logger.info("latency: worker busy")
+        backlog = corpus_uploads(self.photos, self._backlog_jobs(service))
+        with self.report.timed("latency"):
+            busy = await busy_latency(client, self._schedule(), backlog, SUBMITTERS)
+        state = (
+            "busy to the end" if busy.busy_to_the_end else "NOT busy to the end: backlog ran out"
+        )
+        note = f"behind {busy.backlog} corpus jobs, worker {state}"
+        self._latency_rows("busy", busy.latency, note)
+        self._refusal_row("latency", client)
+
+    async def ceiling(self, client: ServiceClient) -> None:
+        logger.info("ceiling: tiny jobs")
+        uploads = [tiny_upload()] * self.options.ceiling_jobs
+        with self.report.timed("ceiling"):
+            rate = await measure_throughput(client, uploads, CEILING_SUBMITTERS)
+        self.report.add(
+            "ceiling",
+            "throughput (tiny jobs)",
+            rate.jobs_per_second,
+            "jobs/s",
+            f"{rate.jobs} jobs of a {CEILING_SIDE}x{CEILING_SIDE} JPEG, "
+            f"one {CEILING_VARIANTS[0].width} px variant, "
+            f"{CEILING_SUBMITTERS} submitters, {rate.seconds:.1f} s",
+        )
+        self._refusal_row("ceiling", client)
+
+    async def memory(self, client: ServiceClient, deployment: Deployment) -> None:
+        logger.info("memory: %d corpus jobs", self.options.memory_jobs)
+        pid = deployment.worker.process.pid
+        with self.report.timed("memory"):
+            memory = await measure_memory(
+                client, pid, self.photos, self.options.memory_jobs, SUBMITTERS
+            )
+        concurrency = deployment.settings.worker_concurrency
+        add = partial(self.report.add, "memory")
+        add("worker peak RSS (VmHWM)", memory.peak, "MiB", f"whole run, concurrency {concurrency}")
+        for jobs, rss in (
+            (memory.checkpoint, memory.rss_at_checkpoint),
+            (memory.jobs, memory.rss_at_end),
+        ):
+            add(f"worker RSS after {jobs} jobs", rss, "MiB", "VmRSS, counting this section's jobs")
+        add(
+            f"RSS growth {memory.jobs} / {memory.checkpoint} jobs",
+            memory.rss_at_end / memory.rss_at_checkpoint,
+            "ratio",
+        )
+        self._refusal_row("memory", client)
+
+    def _backlog_jobs(self, service: ServiceRate) -> int:
+        """Jobs that keep the worker busy while they are uploaded and then for the whole latency
+        run: B = r * (W + s * B) with r the rate (with margin), W the run, s upload time a job."""
+        window = self.options.latency_requests / self.options.rate
+        rate = service.jobs_per_second * BACKLOG_MARGIN
+        # Uploads no faster than the worker drains them never build a backlog; cap the size.
+        drained_while_uploading = min(rate * service.submit_seconds_per_job, 0.75)
+        return math.ceil(rate * window / (1 - drained_while_uploading))
+
+    def _refusal_row(self, section: str, client: ServiceClient) -> None:
+        """The section's submits refused with 503 (and sent again), if there were any."""
+        if client.refusals:
+            reasons = ", ".join(f"{count} {reason}" for reason, count in client.refusals.items())
+            total = client.refusals.total()
+            self.report.add(section, "submits refused (503), sent again", total, "count", reasons)
+            client.refusals.clear()
+
+    def _schedule(self) -> Schedule:
+        """The latency requests: the corpus file nearest 1 MB, with a tiny variant."""
+        photo = nearest(self.corpus, LATENCY_UPLOAD_BYTES)
+        upload = upload_of(photo, LATENCY_VARIANTS)
+        return Schedule(upload, self.options.rate, self.options.latency_requests)
+
+    def _latency_rows(self, label: str, latency: Latency, detail: str) -> None:
+        schedule = self._schedule()
+        note = (
+            f"{schedule.count} requests at {schedule.rate:g}/s, {schedule.upload.name} "
+            f"({len(schedule.upload.data) / 1e6:.1f} MB), one {LATENCY_VARIANTS[0].width} px "
+            f"variant, {detail}"
+        )
+        for name, seconds in (("p50", latency.p50), ("p95", latency.p95), ("p99", latency.p99)):
+            self.report.add("latency", f"submit {label} {name}", seconds * 1000, "ms", note)
+            note = ""  # once per run
+
+
+def _settings_line(options: Options, corpus: list[Photo], photos: list[Photo]) -> str:
+    megabytes = sum(len(photo.data) for photo in photos) / 1e6
+    chosen = f"the {len(photos)} smallest of {len(corpus)}" if options.photos else len(corpus)
+    return (
+        f"corpus {options.corpus} ({chosen} images, {megabytes:.1f} MB), "
+        f"passes {options.passes}, threads {options.threads}, rate {options.rate:g}/s, "
+        f"latency requests {options.latency_requests}, ceiling jobs {options.ceiling_jobs}, "
+        f"memory jobs {options.memory_jobs}, sections {','.join(options.sections)}, "
+        "service settings: defaults"
+    )

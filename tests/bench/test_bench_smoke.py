@@ -1,0 +1,55 @@
+"""`python -m bench --smoke` end to end against the test broker: every section prints numbers."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_AMQP_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+# (section, how the measure's name starts): at least one row each, with a number.
+EXPECTED = [
+    ("limits", "naive loop"),
+    ("limits", "own loop"),
+    ("service", "throughput"),
+    ("service", "service / naive loop"),
+    ("service", "service / own loop"),
+    *(
+        ("latency", f"submit {state} {p}")
+        for state in ("idle", "busy")
+        for p in ("p50", "p95", "p99")
+    ),
+    ("ceiling", "throughput"),
+    ("memory", "worker peak RSS"),
+    ("memory", "worker RSS after"),
+    ("memory", "RSS growth"),
+]
+ROW = re.compile(r"^\| (?P<section>\w+) \| (?P<measure>[^|]+?) \| (?P<value>[^|]+?) \|")
+
+
+@pytest.mark.timeout(180)
+def test_smoke_run_prints_every_section_with_numbers(tmp_path: Path) -> None:
+    table = tmp_path / "bench.md"
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--amqp-url", TEST_AMQP_URL, "--output", table],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.stdout == table.read_text()
+    rows = [match.groupdict() for match in map(ROW.match, finished.stdout.splitlines()) if match]
+    for section, measure in EXPECTED:
+        values = [
+            row["value"]
+            for row in rows
+            if row["section"] == section and row["measure"].startswith(measure)
+        ]
+        assert values, f"no row {section} / {measure} in:\n{finished.stdout}"
+        assert all(re.fullmatch(r"\d+(\.\d+)?", value) for value in values), values
+    assert finished.stdout.startswith("machine: ")
