@@ -109,12 +109,13 @@ async def test_an_undecodable_image_fails_at_once_and_the_worker_keeps_serving(
     async with BrokerProbe.open(broker) as probe, running_worker(broker):
         bad = await probe.submit_task(b"\xff\xd8\xff\xe0" + b"\0" * 2000, VARIANTS)
         good = await probe.submit_task(jpeg_bytes(), VARIANTS)
+        # The bad one fails from its header, before it counts as processing.
         events = await probe.events(3)
         failed = _final(events, bad.job_id)
         assert failed.kind is EventKind.FAILED
         assert failed.error is not None
         assert failed.error.code is ErrorCode.UNDECODABLE_IMAGE
-        assert _final(events + await probe.events(1), good.job_id).kind is EventKind.SUCCEEDED
+        assert _final(events, good.job_id).kind is EventKind.SUCCEEDED
         await wait_for(
             lambda: probe.ready_messages(probe.topology.dead_letter_queue), what="a dead letter"
         )
