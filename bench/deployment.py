@@ -26,7 +26,7 @@ from aio_pika.exceptions import AMQPError
 from bench.errors import BenchError
 from bench.settings import default_settings
 from shared.settings import Settings
-from shared.topology import Topology
+from shared.topology import Topology, delete_topology
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 READY_WITHIN = 60.0
 # Longer than the worker's drain (SHUTDOWN_TIMEOUT_SECONDS, 60 s by default).
 STOP_WITHIN = 90.0
-# Every variable the services read, so none leaks from the caller's shell.
-SERVICE_VARIABLES = frozenset([*(name.upper() for name in Settings.model_fields), "CLOUDAMQP_URL"])
 
 
 @dataclass(frozen=True)
@@ -149,20 +147,13 @@ async def _delete_topology(url: str, topology: Topology) -> None:
     try:
         connection = await aio_pika.connect(url, timeout=5)
         async with connection:
-            channel = await connection.channel()
-            for spec in topology.queues():
-                await channel.queue_delete(spec.name)
-            for exchange in topology.topic_exchanges():
-                await channel.exchange_delete(exchange)
+            await delete_topology(await connection.channel(), topology)
     except (AMQPError, OSError) as exc:
         logger.warning("could not delete the queues of %s: %r", topology.queue_name, exc)
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if name not in SERVICE_VARIABLES}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[name.upper()] = str(value)
+    env = settings.as_environment(os.environ)
     # The processes run in a temporary folder; they import the services from here.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return env

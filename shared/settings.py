@@ -1,6 +1,7 @@
 """The one settings class both services read, from the environment and an optional `.env`."""
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +63,15 @@ class Settings(BaseSettings):
     # Touched every few seconds while the worker is connected; container healthchecks read it.
     worker_heartbeat_file: Path | None = None
 
+    def as_environment(self, base: Mapping[str, str]) -> dict[str, str]:
+        """`base` with these settings in place of any it had: the environment that makes a
+        service started as `python -m ...` read exactly these settings."""
+        env = {name: value for name, value in base.items() if name not in SERVICE_VARIABLES}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                env[name.upper()] = str(value)
+        return env
+
     @property
     def job_store_url(self) -> str:
         """The async SQLAlchemy URL of the job store, with the async driver filled in."""
@@ -75,6 +85,10 @@ _ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
     "sqlite": "sqlite+aiosqlite",
 }
+
+
+# Every environment variable a service reads its settings from.
+SERVICE_VARIABLES = frozenset([*(name.upper() for name in Settings.model_fields), "CLOUDAMQP_URL"])
 
 
 def async_database_url(url: str) -> str:

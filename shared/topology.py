@@ -151,6 +151,14 @@ async def declare_topology(
         await queue.bind(binding.exchange, binding.routing_key)
 
 
+async def delete_topology(channel: AbstractChannel, topology: Topology) -> None:
+    """Remove every queue and exchange of `topology`: how tests and the benchmark clean up."""
+    for spec in topology.queues():
+        await channel.queue_delete(spec.name)
+    for exchange in topology.topic_exchanges():
+        await channel.exchange_delete(exchange)
+
+
 async def _arguments_apply(connection: AbstractConnection, spec: QueueSpec) -> bool:
     """True once `spec.name` exists with `spec.arguments`; a refused declare closes the channel
     it was made on, so each try gets a channel of its own."""

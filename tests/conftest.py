@@ -9,16 +9,14 @@ from typing import Any
 import aio_pika
 import pytest
 
-from shared.settings import Settings
-from shared.topology import Topology
+from shared.settings import SERVICE_VARIABLES, Settings
+from shared.topology import Topology, delete_topology
 
 # The broker the integration and system tests use; they fail (never skip) when it is down.
 TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 TEST_POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-
-SERVICE_VARIABLES = [*(name.upper() for name in Settings.model_fields), "CLOUDAMQP_URL"]
 
 
 @pytest.fixture(autouse=True)
@@ -48,15 +46,11 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
-async def delete_topology(url: str, topology: Topology) -> None:
+async def delete_queues(url: str, topology: Topology) -> None:
     """Remove every broker object a test's queue name produced, on a connection of its own."""
     connection = await aio_pika.connect(url, timeout=5)
     async with connection:
-        channel = await connection.channel()
-        for spec in topology.queues():
-            await channel.queue_delete(spec.name)
-        for exchange in topology.topic_exchanges():
-            await channel.exchange_delete(exchange)
+        await delete_topology(await connection.channel(), topology)
 
 
 async def require_broker(url: str) -> None:
@@ -81,7 +75,7 @@ async def broker_settings(
 
     yield make
     for settings in made:
-        await delete_topology(TEST_AMQP_URL, Topology.from_settings(settings))
+        await delete_queues(TEST_AMQP_URL, Topology.from_settings(settings))
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from shared.messages import TASK_TYPE, JobEvent, ResizeTask, message_properties
 from shared.schemas import Variant
 from shared.settings import Settings
 from shared.topology import Topology, declare_topology
-from tests.conftest import SERVICE_VARIABLES
 from worker_service.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,11 +165,7 @@ def free_port() -> int:
 
 def service_env(settings: Settings) -> dict[str, str]:
     """The environment that makes `python -m ...` read exactly these settings."""
-    env = {name: value for name, value in os.environ.items() if name not in SERVICE_VARIABLES}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[name.upper()] = str(value)
-    return env
+    return settings.as_environment(os.environ)
 
 
 @contextmanager

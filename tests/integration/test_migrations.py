@@ -18,7 +18,7 @@ from producer_service.records import JobRecord
 from producer_service.store import JobStore
 from producer_service.tables import Base
 from shared.schemas import DEFAULT_VARIANTS
-from tests.conftest import SERVICE_VARIABLES
+from shared.settings import SERVICE_VARIABLES
 from tests.integration.conftest import EmptyDatabase
 from tests.support import ROOT
 
