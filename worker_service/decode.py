@@ -52,12 +52,16 @@ def decode(
     return image.copy_memory()
 
 
+def is_grey(image: Any) -> bool:
+    """One colour band, with or without alpha."""
+    return bool(image.bands - image.hasalpha() == 1)
+
+
 def _to_srgb(image: Any) -> Any:
     profile = image.get(_ICC) if image.get_typeof(_ICC) else None
     if colour.needs_conversion(profile):
         image = image.icc_transform("srgb", embedded=True, intent="perceptual")
-    grey = image.bands - image.hasalpha() == 1
-    wanted = "b-w" if grey else "srgb"
+    wanted = "b-w" if is_grey(image) else "srgb"
     if image.interpretation != wanted or image.format != "uchar":
         # 16-bit, float and other spaces (LAB TIFFs, say) down to what every encoder takes.
         image = image.colourspace(wanted)

@@ -98,7 +98,6 @@ class Handler:
         self._reporter = reporter
         self._executor = executor
         self._storage = storage
-        self._max_pixels = settings.max_input_pixels
 
     async def handle(self, message: AbstractIncomingMessage) -> Outcome:
         try:
@@ -157,7 +156,8 @@ class Handler:
         try:
             async with self._executor.slot():
                 source = await self._in_thread(
-                    task, lambda _: inspect_task(task, self._storage, self._max_pixels)
+                    task,
+                    lambda _: inspect_task(task, self._storage, self._settings.max_input_pixels),
                 )
                 await self._reporter.report(task, EventKind.PROCESSING, source=source.as_source())
                 logger.info("job %s attempt %d: processing", task.job_id, task.attempt)

@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from shared.schemas import Placeholder
+from worker_service.decode import is_grey
 from worker_service.thumbhash import rgba_to_thumbhash
 
 SIDE = 32
@@ -21,7 +22,7 @@ _OPAQUE = 128
 def placeholder_of(image: Any) -> Placeholder:
     """`image`: 8-bit sRGB or grey, with or without alpha (as `decode` makes it)."""
     small = image.thumbnail_image(SIDE, height=SIDE)
-    if small.bands - small.hasalpha() == 1:
+    if is_grey(small):
         small = small.colourspace("srgb")
     if not small.hasalpha():
         small = small.bandjoin(255)
