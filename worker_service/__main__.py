@@ -4,7 +4,7 @@ import asyncio
 import signal
 
 from shared.settings import Settings, configure_logging
-from worker_service.allocator import limit_malloc_arenas
+from worker_service.allocator import tune_malloc
 from worker_service.worker import Worker
 
 
@@ -17,7 +17,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    limit_malloc_arenas()  # before libvips starts its threads
+    tune_malloc()  # before libvips starts its threads
     settings = Settings()
     configure_logging(settings.log_level)
     asyncio.run(serve(settings))
