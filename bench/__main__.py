@@ -3,6 +3,8 @@
 import logging
 import sys
 
+import pyvips
+
 from bench.errors import BenchError
 from bench.options import parse_options
 from bench.run import run
@@ -18,6 +20,9 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     # As in the worker; and a cache would let a second pass over the same bytes skip work.
     prepare_libvips()
+    # The limits loops get the service's thread budget (libvips read its own variable at start).
+    if "VIPS_CONCURRENCY" in options.extra_env:
+        pyvips.concurrency_set(int(options.extra_env["VIPS_CONCURRENCY"]))
     try:
         report = run(options)
     except* BenchError as failures:  # alone, or from concurrent submits

@@ -1,8 +1,9 @@
 """The service under test: the API and one worker started as an operator starts them
 (`python -m`), on a queue name, port and data folder of their own, all removed afterwards.
 
-Both get the service's default settings except PORT, QUEUE_NAME, DATA_DIR and AMQP_URL; they
-run in a temporary folder, so neither the caller's environment nor a `.env` file reaches them.
+Both get the service's default settings except PORT, QUEUE_NAME, DATA_DIR, AMQP_URL and what
+`--set` asks for; they run in a temporary folder, so neither the caller's settings nor a `.env`
+file reaches them.
 """
 
 import asyncio
@@ -13,7 +14,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,21 +61,26 @@ class Deployment:
 
 
 @asynccontextmanager
-async def deployed(amqp_url: str) -> AsyncIterator[Deployment]:
-    """Both processes, the API ready; stopped with SIGTERM and their queues deleted after."""
+async def deployed(
+    amqp_url: str, overrides: Mapping[str, str], extra_env: Mapping[str, str]
+) -> AsyncIterator[Deployment]:
+    """Both processes, the API ready; stopped with SIGTERM and their queues deleted after.
+    `overrides` are settings (as `Settings` fields), `extra_env` other environment variables."""
     await _check_broker(amqp_url)
     with tempfile.TemporaryDirectory(prefix="bench-") as temporary:
         folder = Path(temporary)
         settings = default_settings(
+            **overrides,
             amqp_url=amqp_url,
             queue_name=f"bench-{secrets.token_hex(6)}",
             data_dir=folder / "data",
             port=_free_port(),
         )
+        env = {**_env(settings), **extra_env}
         try:
             async with (
-                _started("producer_service", settings, folder) as api,
-                _started("worker_service", settings, folder) as worker,
+                _started("producer_service", env, folder) as api,
+                _started("worker_service", env, folder) as worker,
             ):
                 deployment = Deployment(settings, api, worker)
                 await _wait_ready(deployment)
@@ -84,13 +90,13 @@ async def deployed(amqp_url: str) -> AsyncIterator[Deployment]:
 
 
 @asynccontextmanager
-async def _started(module: str, settings: Settings, folder: Path) -> AsyncIterator[Service]:
+async def _started(module: str, env: Mapping[str, str], folder: Path) -> AsyncIterator[Service]:
     log = folder / f"{module}.log"
     with _log_file(log) as output:
         process = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", module),
             cwd=folder,
-            env=_env(settings),
+            env=env,
             stdout=output,
             stderr=output,
         )

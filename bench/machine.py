@@ -11,7 +11,7 @@ def machine_line() -> str:
     libvips = ".".join(str(pyvips.version(part)) for part in range(3))
     return (
         f"{os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}, "
-        f"libvips {libvips}"
+        f"libvips {libvips} ({pyvips.concurrency_get()} threads per image)"
     )
 
 

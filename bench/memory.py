@@ -3,11 +3,10 @@ them (growth between the two is what a leak would show), and its peak over the w
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench.client import ServiceClient
 from bench.corpus import Photo
-from bench.errors import BenchError
+from bench.proc import status_mib
 from bench.workloads import corpus_uploads
 
 
@@ -32,16 +31,3 @@ async def measure_memory(
         await client.wait_succeeded(await client.submit_all(batch, submitters))
         readings.append(status_mib(pid, "VmRSS"))
     return Memory(checkpoint, jobs, readings[0], readings[1], status_mib(pid, "VmHWM"))
-
-
-def status_mib(pid: int, field: str) -> float:
-    """A `kB` field of /proc/<pid>/status (VmRSS, VmHWM), in MiB."""
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError as exc:
-        raise BenchError(f"cannot read the worker's memory: {exc}") from exc
-    for line in lines:
-        name, _, value = line.partition(":")
-        if name == field:
-            return int(value.split()[0]) / 1024
-    raise BenchError(f"/proc/{pid}/status has no {field}")

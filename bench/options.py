@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.settings import default_settings
+from shared.settings import SERVICE_VARIABLES
 
 SECTIONS = ("limits", "service", "latency", "ceiling", "memory")
 DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -29,10 +30,22 @@ class Options:
     sections: tuple[str, ...]
     amqp_url: str
     output: Path | None
+    # --set NAME=VALUE: the service's settings and environment variables that differ from its
+    # defaults (WORKER_CONCURRENCY=2, VIPS_CONCURRENCY=1, MALLOC_ARENA_MAX=4).
+    service_env: dict[str, str]
 
     @property
     def needs_service(self) -> bool:
         return any(section != "limits" for section in self.sections)
+
+    @property
+    def setting_overrides(self) -> dict[str, str]:
+        return setting_overrides(self.service_env)
+
+    @property
+    def extra_env(self) -> dict[str, str]:
+        """The other `--set` names: environment the processes (libvips, glibc) read."""
+        return {k: v for k, v in self.service_env.items() if k not in SERVICE_VARIABLES}
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -41,6 +54,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     if parser.parse_known_args(argv)[0].smoke:
         parser.set_defaults(**SMOKE)
     args = parser.parse_args(argv)
+    service_env = dict(args.service_env)
+    if args.threads is None:  # the limits loops get the worker's job-level thread budget
+        args.threads = default_settings(**setting_overrides(service_env)).worker_concurrency
     chosen = set(args.only)
     # The busy latency run sizes its backlog from the service's measured rate.
     if "latency" in chosen:
@@ -57,6 +73,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         sections=tuple(section for section in SECTIONS if section in chosen),
         amqp_url=args.amqp_url,
         output=args.output,
+        service_env=service_env,
     )
 
 
@@ -75,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "--threads",
         type=_positive,
-        default=default_settings().worker_concurrency,
-        help="threads of the limits loops (default: the worker's concurrency, %(default)s)",
+        help="threads of the limits loops (default: the worker's concurrency, "
+        f"{default_settings().worker_concurrency} unless --set WORKER_CONCURRENCY=N)",
     )
     add(
         "--rate",
@@ -109,6 +126,16 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("AMQP_URL", DEFAULT_AMQP_URL),
         help=f"the broker (default: $AMQP_URL or {DEFAULT_AMQP_URL})",
     )
+    add(
+        "--set",
+        dest="service_env",
+        type=_assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting or environment variable for the API and worker, repeatable; "
+        "VIPS_CONCURRENCY applies to the limits loops too",
+    )
     add("--output", type=Path, help="also write the table to this file")
     parser.set_defaults(photos=None)
     return parser
@@ -126,6 +153,18 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{value} is not a positive number")
     return value
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    return name, value
+
+
+def setting_overrides(service_env: dict[str, str]) -> dict[str, str]:
+    """The names the service reads as its settings, as `Settings` fields."""
+    return {k.lower(): v for k, v in service_env.items() if k in SERVICE_VARIABLES}
 
 
 def _sections(text: str) -> list[str]:

@@ -19,6 +19,7 @@ from bench.limits import naive_job, own_job, run_loop
 from bench.machine import machine_line
 from bench.memory import measure_memory
 from bench.options import Options
+from bench.proc import CpuMeter
 from bench.report import Report
 from bench.settings import default_settings
 from bench.throughput import Rate, ServiceRate, measure_throughput
@@ -66,7 +67,8 @@ def run_limits(options: Options, photos: list[Photo], report: Report) -> Limits:
         logger.info("limits: naive loop")
         naive = loop(naive_job)
         logger.info("limits: own loop")
-        own = loop(partial(own_job, max_pixels=default_settings().max_input_pixels))
+        settings = default_settings(**options.setting_overrides)
+        own = loop(partial(own_job, max_pixels=settings.max_input_pixels))
     threads = f"{options.threads} threads"
     report.add(
         "limits",
@@ -97,7 +99,9 @@ class ServiceRun:
         sections = self.options.sections
         started = time.monotonic()
         async with (
-            deployed(self.options.amqp_url) as deployment,
+            deployed(
+                self.options.amqp_url, self.options.setting_overrides, self.options.extra_env
+            ) as deployment,
             httpx.AsyncClient(base_url=deployment.base_url, timeout=60) as http,
         ):
             client = ServiceClient(http)
@@ -107,26 +111,30 @@ class ServiceRun:
             self.report.took["start-up"] = time.monotonic() - started
             client.refusals.clear()
             if "latency" in sections:
-                await self.idle_latency(client)
+                await self.idle_latency(client, deployment)
             if "service" in sections:
                 rate = await self.throughput(client, deployment)
                 if "latency" in sections:  # it implies service: its backlog needs the rate
                     await self.busy_latency(client, rate)
             if "ceiling" in sections:
-                await self.ceiling(client)
+                await self.ceiling(client, deployment)
             if "memory" in sections:
                 await self.memory(client, deployment)
 
-    async def idle_latency(self, client: ServiceClient) -> None:
+    async def idle_latency(self, client: ServiceClient, deployment: Deployment) -> None:
         logger.info("latency: worker idle")
+        api = _api_meter(deployment)
         with self.report.timed("latency"):
             latency = await idle_latency(client, self._schedule())
         self._latency_rows("idle", latency, "nothing queued")
+        self._cpu_row("latency", api, len(latency.ids), "1 MB job: submit, events, status")
         self._refusal_row("latency", client)
 
     async def throughput(self, client: ServiceClient, deployment: Deployment) -> ServiceRate:
         logger.info("service: corpus over HTTP")
         uploads = corpus_uploads(self.photos, len(self.photos) * self.options.passes)
+        api = _api_meter(deployment)
+        worker = CpuMeter("worker", deployment.worker.process.pid)
         with self.report.timed("service"):
             rate = await measure_throughput(client, uploads, SUBMITTERS)
         concurrency = deployment.settings.worker_concurrency
@@ -146,6 +154,8 @@ class ServiceRun:
                     rate.jobs_per_second / loop.jobs_per_second,
                     "ratio",
                 )
+        self._cpu_row("service", worker, rate.jobs, "corpus job")
+        self._cpu_row("service", api, rate.jobs, "corpus job: submit, events, status")
         self._refusal_row("service", client)
         return rate
 
@@ -161,9 +171,10 @@ class ServiceRun:
         self._latency_rows("busy", busy.latency, note)
         self._refusal_row("latency", client)
 
-    async def ceiling(self, client: ServiceClient) -> None:
+    async def ceiling(self, client: ServiceClient, deployment: Deployment) -> None:
         logger.info("ceiling: tiny jobs")
         uploads = [tiny_upload()] * self.options.ceiling_jobs
+        api = _api_meter(deployment)
         with self.report.timed("ceiling"):
             rate = await measure_throughput(client, uploads, CEILING_SUBMITTERS)
         self.report.add(
@@ -175,6 +186,7 @@ class ServiceRun:
             f"one {CEILING_VARIANTS[0].width} px variant, "
             f"{CEILING_SUBMITTERS} submitters, {rate.seconds:.1f} s",
         )
+        self._cpu_row("ceiling", api, rate.jobs, "tiny job: submit, events, status")
         self._refusal_row("ceiling", client)
 
     async def memory(self, client: ServiceClient, deployment: Deployment) -> None:
@@ -208,6 +220,16 @@ class ServiceRun:
         drained_while_uploading = min(rate * service.submit_seconds_per_job, 0.75)
         return math.ceil(rate * window / (1 - drained_while_uploading))
 
+    def _cpu_row(self, section: str, meter: CpuMeter, jobs: int, what: str) -> None:
+        """CPU time the process used since `meter` started, per job."""
+        self.report.add(
+            section,
+            f"{meter.name} CPU per job",
+            meter.seconds() / jobs * 1000,
+            "ms",
+            f"all its threads, per {what}",
+        )
+
     def _refusal_row(self, section: str, client: ServiceClient) -> None:
         """The section's submits refused with 503 (and sent again), if there were any."""
         if client.refusals:
@@ -234,6 +256,10 @@ class ServiceRun:
             note = ""  # once per run
 
 
+def _api_meter(deployment: Deployment) -> CpuMeter:
+    return CpuMeter("API", deployment.api.process.pid)
+
+
 def _settings_line(options: Options, corpus: list[Photo], photos: list[Photo]) -> str:
     megabytes = sum(len(photo.data) for photo in photos) / 1e6
     chosen = f"the {len(photos)} smallest of {len(corpus)}" if options.photos else len(corpus)
@@ -242,5 +268,10 @@ def _settings_line(options: Options, corpus: list[Photo], photos: list[Photo]) -
         f"passes {options.passes}, threads {options.threads}, rate {options.rate:g}/s, "
         f"latency requests {options.latency_requests}, ceiling jobs {options.ceiling_jobs}, "
         f"memory jobs {options.memory_jobs}, sections {','.join(options.sections)}, "
-        "service settings: defaults"
+        f"service settings: {_service_settings(options)}"
     )
+
+
+def _service_settings(options: Options) -> str:
+    changed = " ".join(f"{name}={value}" for name, value in options.service_env.items())
+    return f"defaults and {changed}" if changed else "defaults"
