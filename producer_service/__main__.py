@@ -13,7 +13,6 @@ from types import FrameType
 import uvicorn
 
 from producer_service.app import create_app
-from producer_service.engine import create_engine
 from producer_service.store import JobStore
 from shared.settings import Settings, configure_logging
 
@@ -38,7 +37,7 @@ def serve(settings: Settings) -> None:
 
 
 async def migrate(settings: Settings) -> None:
-    store = JobStore(create_engine(settings.job_store_url, settings.database_timeout_seconds))
+    store = JobStore.open(settings.job_store_url, settings.database_timeout_seconds)
     try:
         await store.migrate()
     finally:

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from producer_service import api, health
 from producer_service.broker import BrokerLink
 from producer_service.dependencies import Services
-from producer_service.engine import create_engine
 from producer_service.events import EventConsumer
 from producer_service.jobs import JobService
 from producer_service.outbox import OutboxRelay
@@ -37,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage = LocalStorage(settings.data_dir)
         storage.prepare()
-        store = JobStore(create_engine(settings.job_store_url, settings.database_timeout_seconds))
+        store = JobStore.open(settings.job_store_url, settings.database_timeout_seconds)
         await store.migrate()
         topology = Topology.from_settings(settings)
         publisher = TaskPublisher(topology, settings.publish_timeout_seconds)

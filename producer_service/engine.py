@@ -19,8 +19,9 @@ submits got a 503.
 import sqlite3
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Connection, ExceptionContext
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -42,18 +43,26 @@ _SQLITE_REASONS = {
 }
 
 
-def create_engine(
-    url: str, timeout: float = 2.0, connect_args: dict[str, Any] | None = None
+def create_sqlite_engine(
+    url: str, timeout: float, connect_args: dict[str, Any] | None = None
+) -> Engine:
+    """A SQLite engine on Python's sqlite3 (its connections are used from several threads)."""
+    sync_url = sa.make_url(url).set(drivername="sqlite+pysqlite")
+    engine = sa.create_engine(
+        sync_url,
+        connect_args={"timeout": timeout, "check_same_thread": False, **(connect_args or {})},
+        pool_timeout=timeout,
+    )
+    sa_event.listen(engine, "connect", _set_up_sqlite)
+    sa_event.listen(engine, "begin", _begin_sqlite)
+    sa_event.listen(engine, "handle_error", _drop_stale_sqlite_connections)
+    return engine
+
+
+def create_postgresql_engine(
+    url: str, timeout: float, connect_args: dict[str, Any] | None = None
 ) -> AsyncEngine:
-    """The engine for `url`; `connect_args` go to the driver on top of the timeouts."""
-    if url.startswith("sqlite"):
-        engine = create_async_engine(
-            url, connect_args={"timeout": timeout, **(connect_args or {})}, pool_timeout=timeout
-        )
-        sa_event.listen(engine.sync_engine, "connect", _set_up_sqlite)
-        sa_event.listen(engine.sync_engine, "begin", _begin_sqlite)
-        sa_event.listen(engine.sync_engine, "handle_error", _drop_stale_sqlite_connections)
-        return engine
+    """A PostgreSQL engine on asyncpg."""
     return create_async_engine(
         url,
         pool_pre_ping=True,
@@ -62,10 +71,16 @@ def create_engine(
     )
 
 
+class WriteLockTimeout(TimeoutError):
+    """This process's writers queued ahead for longer than the timeout (see `database.py`)."""
+
+
 def failure_reason(error: BaseException) -> str:
     """A few words on why the database failed, for logs and readiness (never its URL)."""
     cause: BaseException | None = error
     while cause is not None:
+        if isinstance(cause, WriteLockTimeout):
+            return "locked"
         code = _sqlite_code(cause)
         if code is not None:
             return _SQLITE_REASONS.get(code, "failed")

@@ -12,21 +12,16 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE_REVISION = "0001"
 MIGRATION_LOCK = 7262001
 
 
-async def migrate(connection: AsyncConnection) -> None:
+def migrate(connection: Connection) -> None:
     """Upgrade to the newest revision within `connection`'s transaction."""
     if connection.dialect.name == "postgresql":
-        await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
-    await connection.run_sync(_upgrade)
-
-
-def _upgrade(connection: Connection) -> None:
+        connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

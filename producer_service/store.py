@@ -8,16 +8,17 @@ error.
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
-from producer_service.engine import WRITES, failure_reason
+from producer_service.database import Database, Work, open_database
+from producer_service.engine import failure_reason
 from producer_service.errors import StoreUnavailable
 from producer_service.migrate import migrate
 from producer_service.records import JobRecord
@@ -52,17 +53,21 @@ async def _store_errors() -> AsyncIterator[None]:
 
 
 class JobStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    @classmethod
+    def open(cls, url: str, timeout: float) -> "JobStore":
+        """The store at `url`, every wait for the database bounded by `timeout`."""
+        return cls(open_database(url, timeout))
 
     async def migrate(self) -> None:
         """Bring the schema up to date (see `producer_service.migrate`)."""
-        async with _store_errors(), self._engine.begin() as connection:
-            await migrate(connection)
+        async with _store_errors():
+            await self._database.run(lambda session: migrate(session.connection()), write=True)
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        await self._database.dispose()
 
     async def check_writable(self) -> None:
         """Raise `StoreUnavailable` unless a write could start now (not locked, not read-only).
@@ -71,14 +76,14 @@ class JobStore:
         """
         probe = sa.update(JobRow).where(JobRow.id == "").values(status=JobRow.status)
 
-        async def update_nothing(session: AsyncSession) -> None:
-            await session.execute(probe)
-            await session.rollback()
+        def update_nothing(session: Session) -> None:
+            session.execute(probe)
+            session.rollback()
 
         await self._run(update_nothing)
 
     async def add(self, record: JobRecord) -> None:
-        async def insert(session: AsyncSession) -> None:
+        def insert(session: Session) -> None:
             session.add(record.to_row())
 
         try:
@@ -206,40 +211,34 @@ class JobStore:
         return await self._execute(statement) > 0
 
     async def _one(self, statement: sa.Select[JobRow]) -> JobRecord | None:
-        async def select(session: AsyncSession) -> JobRecord | None:
-            row = (await session.execute(statement)).scalar_one_or_none()
+        def select(session: Session) -> JobRecord | None:
+            row = session.execute(statement).scalar_one_or_none()
             return None if row is None else JobRecord.from_row(row)
 
         return await self._run(select)
 
     async def _all(self, statement: sa.Select[JobRow]) -> list[JobRecord]:
-        async def select(session: AsyncSession) -> list[JobRecord]:
-            return [JobRecord.from_row(row) for row in (await session.execute(statement)).scalars()]
+        def select(session: Session) -> list[JobRecord]:
+            return [JobRecord.from_row(row) for row in session.execute(statement).scalars()]
 
         return await self._run(select)
 
     async def _execute(self, statement: sa.Executable) -> int:
-        async def execute(session: AsyncSession) -> int:
-            return int(getattr(await session.execute(statement), "rowcount", 0))
+        def execute(session: Session) -> int:
+            return int(getattr(session.execute(statement), "rowcount", 0))
 
         return await self._run(execute, write=True)
 
-    async def _run(self, work: Callable[[AsyncSession], Awaitable[T]], *, write: bool = False) -> T:
+    async def _run(self, work: Work[T], *, write: bool = False) -> T:
         """`work` in a session (a transaction when `write`), tried once more on a fresh
         connection when the pool found the first one broken: a SQLite connection a read-only
         spell left read-only, a PostgreSQL server that restarted. Other failures of the
         database come out as `StoreUnavailable`."""
         async with _store_errors():
             try:
-                return await self._attempt(work, write)
+                return await self._database.run(work, write=write)
             except DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
                 logger.info("job store connection was broken (%s); retrying", failure_reason(exc))
-                return await self._attempt(work, write)
-
-    async def _attempt(self, work: Callable[[AsyncSession], Awaitable[T]], write: bool) -> T:
-        async with self._sessions.begin() if write else self._sessions() as session:
-            if write:
-                await session.connection(execution_options={WRITES: True})
-            return await work(session)
+                return await self._database.run(work, write=write)

@@ -74,16 +74,19 @@ class Settings(BaseSettings):
 
     @property
     def job_store_url(self) -> str:
-        """The async SQLAlchemy URL of the job store, with the async driver filled in."""
+        """The SQLAlchemy URL of the job store, with the store's driver filled in."""
         if self.database_url is None:
-            return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'jobs.db'}"
-        return async_database_url(self.database_url)
+            return f"sqlite+pysqlite:///{self.data_dir.resolve() / 'jobs.db'}"
+        return driver_url(self.database_url)
 
 
-_ASYNC_DRIVERS = {
+# The job store runs PostgreSQL on asyncpg, and SQLite on Python's sqlite3 in threads (see
+# producer_service/database.py), whichever driver a URL names.
+_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
     "postgres": "postgresql+asyncpg",
-    "sqlite": "sqlite+aiosqlite",
+    "sqlite": "sqlite+pysqlite",
+    "sqlite+aiosqlite": "sqlite+pysqlite",
 }
 
 
@@ -91,12 +94,12 @@ _ASYNC_DRIVERS = {
 SERVICE_VARIABLES = frozenset([*(name.upper() for name in Settings.model_fields), "CLOUDAMQP_URL"])
 
 
-def async_database_url(url: str) -> str:
-    """Map a plain `postgresql://` or `sqlite://` URL to its async driver; keep explicit ones."""
+def driver_url(url: str) -> str:
+    """Map a plain `postgresql://` or `sqlite://` URL to the store's driver; keep other ones."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ValueError(f"not a database URL: {url!r}")
-    return f"{_ASYNC_DRIVERS.get(scheme, scheme)}://{rest}"
+    return f"{_DRIVERS.get(scheme, scheme)}://{rest}"
 
 
 def configure_logging(level: str) -> None:

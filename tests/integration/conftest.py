@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from producer_service.engine import create_engine
+from producer_service.database import Database, open_database
 from tests.conftest import TEST_POSTGRES_URL
 
 
@@ -19,8 +19,8 @@ class EmptyDatabase:
     url: str
     connect_args: dict[str, Any] = field(default_factory=dict)
 
-    def engine(self) -> AsyncEngine:
-        return create_engine(self.url, connect_args=self.connect_args)
+    def open(self) -> Database:
+        return open_database(self.url, connect_args=self.connect_args)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -29,7 +29,7 @@ async def empty_database(
 ) -> AsyncIterator[EmptyDatabase]:
     """A database with nothing in it: a new SQLite file, or a new schema on the test server."""
     if request.param == "sqlite":
-        yield EmptyDatabase(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
+        yield EmptyDatabase(f"sqlite:///{tmp_path / 'jobs.db'}")
         return
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(TEST_POSTGRES_URL)

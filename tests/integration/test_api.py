@@ -10,7 +10,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from producer_service.engine import create_engine
+from producer_service.database import open_database
 from shared.messages import TASK_TYPE, ResizeTask
 from shared.schemas import DEFAULT_VARIANTS
 from shared.settings import Settings
@@ -31,14 +31,14 @@ def upload(image: bytes, variants: object = None) -> dict[str, object]:
 
 
 async def job_count(settings: Settings) -> int:
-    engine = create_engine(settings.job_store_url)
+    database = open_database(settings.job_store_url)
     try:
-        async with engine.connect() as connection:
-            return int(
-                (await connection.execute(sa.text("SELECT count(*) FROM jobs"))).scalar_one()
-            )
+        return await database.run(
+            lambda session: int(session.execute(sa.text("SELECT count(*) FROM jobs")).scalar_one()),
+            write=False,
+        )
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 def originals(settings: Settings) -> list[Path]:

@@ -6,7 +6,6 @@ import hashlib
 import uuid
 from collections.abc import Callable
 
-from producer_service.engine import create_engine
 from producer_service.records import JobRecord
 from producer_service.store import JobStore
 from producer_service.uploads import request_fingerprint
@@ -82,7 +81,7 @@ async def test_a_key_whose_first_try_stays_unconfirmed_is_409_until_it_is_confir
         fingerprint,
     )
     async with running_api(settings) as http:
-        store = JobStore(create_engine(settings.job_store_url))
+        store = JobStore.open(settings.job_store_url, settings.database_timeout_seconds)
         try:
             await store.add(pending)
             in_flight = await ApiClient(http).post_job(image, THUMB, KEY)

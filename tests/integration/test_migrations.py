@@ -11,8 +11,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
 
+from producer_service.database import Database
 from producer_service.migrate import MIGRATIONS
 from producer_service.records import JobRecord
 from producer_service.store import JobStore
@@ -23,16 +24,17 @@ from tests.integration.conftest import EmptyDatabase
 from tests.support import ROOT
 
 
-async def columns(store_engine: AsyncEngine) -> set[str]:
-    async with store_engine.connect() as connection:
-        found = await connection.run_sync(lambda c: sa.inspect(c).get_columns("jobs"))
+async def columns(database: Database) -> set[str]:
+    found = await database.run(
+        lambda session: sa.inspect(session.connection()).get_columns("jobs"), write=False
+    )
     return {column["name"] for column in found}
 
 
 async def test_migrating_an_empty_database_creates_the_newest_schema(
     empty_database: EmptyDatabase,
 ) -> None:
-    store = JobStore(empty_database.engine())
+    store = JobStore(empty_database.open())
     try:
         await store.migrate()
         await store.migrate()  # a second start finds nothing to do
@@ -44,39 +46,40 @@ async def test_migrating_an_empty_database_creates_the_newest_schema(
 async def test_a_database_made_before_migrations_is_adopted_with_its_jobs(
     empty_database: EmptyDatabase,
 ) -> None:
-    engine = empty_database.engine()
+    database = empty_database.open()
     job_id = uuid.uuid4()
     try:
         # What the first release's create_all made: the first revision, and no version table.
-        async with engine.begin() as connection:
-            await connection.run_sync(_upgrade_to, "0001")
-            await connection.execute(sa.text("DROP TABLE alembic_version"))
+        await database.run(_first_release_schema, write=True)
         legacy = JobRecord.new(job_id, DEFAULT_VARIANTS, f"originals/{job_id}", "key-1")
         jobs = Base.metadata.tables["jobs"]
         row = legacy.to_row()
-        legacy_columns = await columns(engine)
+        legacy_columns = await columns(database)
         values = {c.name: getattr(row, c.name) for c in jobs.columns if c.name in legacy_columns}
-        async with engine.begin() as connection:
-            await connection.execute(sa.insert(jobs).values(values))
+        await database.run(
+            lambda session: session.execute(sa.insert(jobs).values(values)), write=True
+        )
         later = {"request_fingerprint", "source", "placeholder"}
         assert not later & legacy_columns
-        store = JobStore(engine)
+        store = JobStore(database)
         await store.migrate()
         kept = await store.get(job_id)
-        assert later <= await columns(engine)
+        assert later <= await columns(database)
     finally:
-        await engine.dispose()
+        await database.dispose()
     assert kept is not None
     assert kept.idempotency_key == "key-1"
     assert kept.request_fingerprint is None
     assert (kept.source, kept.placeholder) == (None, None)
 
 
-def _upgrade_to(connection: sa.Connection, revision: str) -> None:
+def _first_release_schema(session: Session) -> None:
+    connection = session.connection()
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    command.upgrade(config, "0001")
+    connection.execute(sa.text("DROP TABLE alembic_version"))
 
 
 def test_the_migrate_command_brings_a_new_store_up_to_date(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from tests.integration.conftest import EmptyDatabase
 
 @pytest.fixture
 async def store(empty_database: EmptyDatabase) -> AsyncIterator[JobStore]:
-    job_store = JobStore(empty_database.engine())
+    job_store = JobStore(empty_database.open())
     await job_store.migrate()
     yield job_store
     await job_store.close()
@@ -194,3 +194,16 @@ async def test_only_jobs_unconfirmed_since_before_the_cutoff_count_as_stranded(
         await store.add(record)
     found = await store.unpublished(utc_now() - timedelta(minutes=1))
     assert [record.id for record in found] == [stranded.id]
+
+
+async def test_a_burst_of_concurrent_writes_all_land(store: JobStore) -> None:
+    """As many submitters and the events of their jobs would write at once: every write lands,
+    none is refused as locked (on SQLite they queue in this process, one after another)."""
+    records = [new_record() for _ in range(64)]
+    await asyncio.gather(*(store.add(record) for record in records))
+    await asyncio.gather(
+        *(store.apply_event(event(r, EventKind.PROCESSING)) for r in records),
+        *(store.mark_published(r.id) for r in records),
+    )
+    stored = [await store.get(record.id) for record in records]
+    assert all(r is not None and r.status is JobStatus.PROCESSING and r.published for r in stored)

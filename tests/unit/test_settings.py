@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import Settings, async_database_url
+from shared.settings import Settings, driver_url
 
 
 def test_defaults_match_the_contract() -> None:
@@ -64,7 +64,7 @@ def test_a_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_the_job_store_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    assert settings.job_store_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/jobs.db"
+    assert settings.job_store_url == f"sqlite+pysqlite:///{tmp_path.resolve()}/jobs.db"
 
 
 @pytest.mark.parametrize(
@@ -73,11 +73,12 @@ def test_the_job_store_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> Non
         ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
         ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
         ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
-        ("sqlite:////tmp/x.db", "sqlite+aiosqlite:////tmp/x.db"),
+        ("sqlite:////tmp/x.db", "sqlite+pysqlite:////tmp/x.db"),
+        ("sqlite+aiosqlite:////tmp/x.db", "sqlite+pysqlite:////tmp/x.db"),
     ],
 )
-def test_database_urls_get_their_async_driver(url: str, expected: str) -> None:
-    assert async_database_url(url) == expected
+def test_database_urls_get_the_stores_driver(url: str, expected: str) -> None:
+    assert driver_url(url) == expected
 
 
 @pytest.mark.parametrize(
