@@ -36,9 +36,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
 
-    # Measured on 2 cores, 54 bench photos with the default variants: 1 job at once gave
-    # 3.8 jobs/s, 2 gave 4.5, 3 gave 5.2, 4 gave 4.9 and 8 gave 4.9. Past the core count more
-    # only holds deliveries longer; 4 leaves room for I/O waits.
+    # Measured on 2 cores with make bench (docs/benchmarks.md, "Tuning"): 1 job at once gave
+    # 2.52 jobs/s, 2 gave 3.83, 4 gave 3.93 and 8 gave 4.17, within noise from 2 on; 4 keeps a
+    # core busy while another job waits on the disk or the broker.
     worker_concurrency: PositiveInt = 4
     max_attempts: PositiveInt = 5
     # Backoff before retry n is up to base * 2**(n-1) seconds, capped; each delay is a broker queue.
@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Touched every few seconds while the worker is connected; container healthchecks read it.
     worker_heartbeat_file: Path | None = None
+    # The worker's CPU priority below the API's (Unix nice, 0-19; see worker_service/priority).
+    worker_nice: int = Field(default=10, ge=0, le=19)
 
     def as_environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """`base` with these settings in place of any it had: the environment that makes a

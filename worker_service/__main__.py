@@ -5,6 +5,7 @@ import signal
 
 from shared.settings import Settings, configure_logging
 from worker_service.allocator import tune_malloc
+from worker_service.priority import lower_priority
 from worker_service.worker import Worker
 
 
@@ -20,6 +21,7 @@ def main() -> None:
     tune_malloc()  # before libvips starts its threads
     settings = Settings()
     configure_logging(settings.log_level)
+    lower_priority(settings.worker_nice)  # before any thread starts
     asyncio.run(serve(settings))
 
 

@@ -1,5 +1,6 @@
 """Both processes started as an operator would (`python -m`), driven over real HTTP."""
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +10,14 @@ import pytest
 from shared.settings import Settings
 from tests.images import jpeg_bytes, load
 from tests.support import free_port, poll, service_env, started, stop
+
+
+def nice_values(pid: int) -> set[int]:
+    """The nice value of each thread of a process (field 19 of its stat)."""
+    return {
+        int((task / "stat").read_text().rpartition(")")[2].split()[16])
+        for task in Path(f"/proc/{pid}/task").iterdir()
+    }
 
 
 @pytest.mark.timeout(120)
@@ -54,6 +63,11 @@ def test_upload_poll_and_download_through_both_processes(
         assert image.headers["content-type"] == "image/webp"
         assert len(image.content) == thumb["size_bytes"]
         assert load(image.content).width == 300
+
+        # Every thread of the worker, libvips' too, yields the CPU to the API's.
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert nice_values(worker.pid) == {max(ours, Settings().worker_nice)}
+        assert nice_values(api.pid) == {ours}
 
         stop(worker, worker_log)
         stop(api, api_log)
