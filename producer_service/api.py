@@ -6,7 +6,8 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from producer_service.dependencies import ServicesDep
+from producer_service.callers import Caller
+from producer_service.dependencies import CallerDep, ServicesDep
 from producer_service.errors import (
     BrokerUnavailable,
     IdempotencyKeyInFlight,
@@ -20,6 +21,7 @@ from producer_service.errors import (
     QueueFull,
     StorageUnavailable,
     StoreUnavailable,
+    Unauthorized,
     UnsupportedMediaType,
 )
 from producer_service.pagination import decode_cursor, encode_cursor
@@ -107,6 +109,10 @@ def accepted(record: JobRecord) -> JSONResponse:
     )
 
 
+def _cache_scope(caller: Caller) -> str:
+    return "public" if caller.sees_every_job else "private"
+
+
 def parse_job_id(raw: str) -> UUID:
     """A malformed id names no job, so it is a 404 like any unknown one."""
     try:
@@ -161,6 +167,7 @@ _SUBMIT_BODY: dict[str, Any] = {
             },
         },
         **problem_responses(
+            Unauthorized,
             PayloadTooLarge,
             UnsupportedMediaType,
             InvalidRequest,
@@ -175,7 +182,10 @@ _SUBMIT_BODY: dict[str, Any] = {
     openapi_extra=_SUBMIT_BODY,
 )
 async def submit_job(
-    request: Request, services: ServicesDep, idempotency_key: IdempotencyKey = None
+    request: Request,
+    services: ServicesDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     submission = await read_submission(
         request.headers,
@@ -184,7 +194,7 @@ async def submit_job(
         services.settings,
         fingerprint=idempotency_key is not None,
     )
-    return accepted(await services.jobs.submit(submission, idempotency_key))
+    return accepted(await services.jobs.submit(caller, submission, idempotency_key))
 
 
 @router.get(
@@ -201,17 +211,18 @@ async def submit_job(
                 }
             },
         },
-        **problem_responses(InvalidRequest, StoreUnavailable),
+        **problem_responses(Unauthorized, InvalidRequest, StoreUnavailable),
     },
 )
 async def list_jobs(
     services: ServicesDep,
+    caller: CallerDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page.")] = 20,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> JobPage:
     after = None if cursor is None else decode_cursor(cursor)
-    records = await services.jobs.list_page(status, after, limit + 1)
+    records = await services.jobs.list_page(caller, status, after, limit + 1)
     page = records[:limit]
     next_cursor = encode_cursor(page[-1]) if len(records) > limit else None
     return JobPage(items=[job_view(record) for record in page], next_cursor=next_cursor)
@@ -227,12 +238,12 @@ async def list_jobs(
     responses={
         202: job_examples("Accepted: the job is queued again.", "queued"),
         **problem_responses(
-            JobNotFound, JobNotFailed, BrokerUnavailable, QueueFull, StoreUnavailable
+            Unauthorized, JobNotFound, JobNotFailed, BrokerUnavailable, QueueFull, StoreUnavailable
         ),
     },
 )
-async def retry_job(job_id: JobId, services: ServicesDep) -> JSONResponse:
-    record = await services.jobs.retry(parse_job_id(job_id))
+async def retry_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> JSONResponse:
+    record = await services.jobs.retry(caller, parse_job_id(job_id))
     return accepted(record)
 
 
@@ -242,11 +253,11 @@ async def retry_job(job_id: JobId, services: ServicesDep) -> JSONResponse:
     response_model=Job,
     responses={
         200: job_examples("The job.", "queued", "succeeded", "failed"),
-        **problem_responses(JobNotFound, StoreUnavailable),
+        **problem_responses(Unauthorized, JobNotFound, StoreUnavailable),
     },
 )
-async def get_job(job_id: JobId, services: ServicesDep) -> Job:
-    return job_view(await services.jobs.get(parse_job_id(job_id)))
+async def get_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> Job:
+    return job_view(await services.jobs.get(caller, parse_job_id(job_id)))
 
 
 @router.get(
@@ -261,18 +272,22 @@ async def get_job(job_id: JobId, services: ServicesDep) -> Job:
                 for fmt in OutputFormat
             },
         },
-        **problem_responses(JobNotFound, OutputNotFound, OutputNotReady, StoreUnavailable),
+        **problem_responses(
+            Unauthorized, JobNotFound, OutputNotFound, OutputNotReady, StoreUnavailable
+        ),
     },
 )
 async def get_output(
     job_id: JobId,
     name: Annotated[str, Path(description="The variant's name.", examples=["thumb"])],
     services: ServicesDep,
+    caller: CallerDep,
 ) -> FileResponse:
-    output = await services.jobs.output_file(parse_job_id(job_id), name)
+    output = await services.jobs.output_file(caller, parse_job_id(job_id), name)
     return FileResponse(
         output.path,
         media_type=output.media_type,
-        # A succeeded job never changes, so its outputs can be cached for good.
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        # A succeeded job never changes, so its outputs can be cached for good; with keys,
+        # only by the caller's own cache, never a shared one.
+        headers={"Cache-Control": f"{_cache_scope(caller)}, max-age=31536000, immutable"},
     )

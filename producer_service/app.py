@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from producer_service import api, health
 from producer_service.broker import BrokerLink
+from producer_service.callers import KeyRing
 from producer_service.dependencies import Services
 from producer_service.events import EventConsumer
 from producer_service.jobs import JobService
@@ -26,6 +27,9 @@ Upload an image and get `202 Accepted` at once; workers resize it with libvips i
 1. `POST /v1/jobs` with the image as `file` (and optional JSON `variants`).
 2. Poll `GET /v1/jobs/{id}` until `status` is `succeeded` (or `failed`, with a reason).
 3. Download each output from its `url`.
+
+Where the service runs with API keys, send `Authorization: Bearer <key>` (**Authorize** above);
+each key sees only the jobs it created.
 
 Every error is `application/problem+json` (RFC 9457).
 """
@@ -52,7 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
         relay = OutboxRelay(jobs, publisher)
         link.start()
         relay.start()
-        app.state.services = Services(settings, jobs, store, storage, publisher)
+        keys = KeyRing(settings.api_key_list)
+        app.state.services = Services(settings, jobs, store, storage, publisher, keys)
         try:
             yield
         finally:

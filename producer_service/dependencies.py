@@ -4,7 +4,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from producer_service.callers import Caller, KeyRing
 from producer_service.jobs import JobService
 from producer_service.publisher import TaskPublisher
 from producer_service.storage import LocalStorage
@@ -19,6 +21,7 @@ class Services:
     store: JobStore
     storage: LocalStorage
     publisher: TaskPublisher
+    keys: KeyRing
 
 
 def get_services(request: Request) -> Services:
@@ -27,3 +30,21 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+# Only documents the scheme in OpenAPI (the Authorize button of /docs); `KeyRing` decides.
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key, when the service runs with API_KEYS; otherwise not needed.",
+)
+
+
+def get_caller(
+    request: Request,
+    services: ServicesDep,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    return services.keys.identify(request.headers.get("authorization"))
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

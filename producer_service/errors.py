@@ -1,6 +1,7 @@
 """What can go wrong behind the API, as exceptions that know their HTTP answer.
 
     ServiceError
+    ├── Unauthorized             401  with WWW-Authenticate: no API key, or not one of API_KEYS
     ├── PayloadTooLarge          413  upload bytes or source pixels over the limit
     ├── UnsupportedMediaType     415  not multipart, or not an image libvips may read
     ├── InvalidRequest           422  bad `variants` or a missing `file` part
@@ -30,11 +31,20 @@ class ServiceError(Exception):
     title: ClassVar[str] = "Internal server error"
     # Sent as Retry-After: the error passes, so the same request can be tried again then.
     retry_after_seconds: ClassVar[int | None] = None
+    # Sent as WWW-Authenticate: how to authenticate (RFC 9110 requires it with a 401).
+    challenge: ClassVar[str | None] = None
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+
+
+class Unauthorized(ServiceError):
+    status = 401
+    slug = "unauthorized"
+    title = "Unauthorized"
+    challenge = 'Bearer realm="image-resize"'
 
 
 class PayloadTooLarge(ServiceError):

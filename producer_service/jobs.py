@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+from producer_service.callers import Caller
 from producer_service.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -52,7 +53,9 @@ class JobService:
         self._publisher = publisher
         self._replay_wait = replay_wait_seconds
 
-    async def submit(self, submission: Submission, idempotency_key: str | None) -> JobRecord:
+    async def submit(
+        self, caller: Caller, submission: Submission, idempotency_key: str | None
+    ) -> JobRecord:
         """Keep the original, record the job, and return only once the broker confirmed its task.
 
         The row is written before the publish so a worker's first event always finds it; a
@@ -61,13 +64,13 @@ class JobService:
         """
         try:
             if idempotency_key is None:
-                return await self._create(submission, None)
-            return await self._submit_once(submission, idempotency_key)
+                return await self._create(caller, submission, None)
+            return await self._submit_once(caller, submission, idempotency_key)
         finally:
             await discard(submission.path)  # gone already once it became the original
 
-    async def _submit_once(self, submission: Submission, key: str) -> JobRecord:
-        """The job of the first submit with `key`, or a new one if there is none.
+    async def _submit_once(self, caller: Caller, submission: Submission, key: str) -> JobRecord:
+        """The job of the caller's first submit with `key`, or a new one if there is none.
 
         While the first try still waits for its confirm, a replay waits with it (across
         replicas, by looking at the store) and then shares its outcome: its job once confirmed,
@@ -75,10 +78,10 @@ class JobService:
         """
         deadline = asyncio.get_running_loop().time() + self._replay_wait
         while True:
-            existing = await self._store.get_by_idempotency_key(key)
+            existing = await self._store.get_by_idempotency_key(caller.owner, key)
             if existing is None:
                 try:
-                    return await self._create(submission, key)
+                    return await self._create(caller, submission, key)
                 except DuplicateIdempotencyKey:
                     continue  # another try with this key got there first: follow it
             if existing.request_fingerprint not in (None, submission.fingerprint):
@@ -94,10 +97,12 @@ class JobService:
                 )
             await asyncio.sleep(REPLAY_POLL_SECONDS)
 
-    async def _create(self, submission: Submission, key: str | None) -> JobRecord:
+    async def _create(self, caller: Caller, submission: Submission, key: str | None) -> JobRecord:
         job_id = uuid.uuid4()
         source_key = await self._storage.keep_original(submission.path, job_id)
-        record = JobRecord.new(job_id, submission.variants, source_key, key, submission.fingerprint)
+        record = JobRecord.new(
+            job_id, submission.variants, source_key, key, submission.fingerprint, owner=caller.owner
+        )
         try:
             await self._store.add(record)
         except BaseException:
@@ -120,12 +125,12 @@ class JobService:
         with contextlib.suppress(StoreUnavailable):
             await self._store.delete(record.id)
 
-    async def retry(self, job_id: UUID) -> JobRecord:
+    async def retry(self, caller: Caller, job_id: UUID) -> JobRecord:
         """Queue a failed job again, as a new run with a fresh attempt budget."""
-        record = await self.get(job_id)
+        record = await self.get(caller, job_id)
         if record.status is not JobStatus.FAILED or not await self._store.restart(record):
             raise JobNotFailed(f"Only a failed job can be retried; this one is {record.status}.")
-        restarted = await self.get(job_id)
+        restarted = await self.get(caller, job_id)
         try:
             await self._publish(restarted)
         except ServiceUnavailable:
@@ -135,9 +140,13 @@ class JobService:
         return restarted
 
     async def list_page(
-        self, status: JobStatus | None, after: tuple[datetime, UUID] | None, limit: int
+        self,
+        caller: Caller,
+        status: JobStatus | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
     ) -> list[JobRecord]:
-        return await self._store.list_page(status, after, limit)
+        return await self._store.list_page(caller.scope, status, after, limit)
 
     async def publish_stranded(self, older_than: timedelta) -> int:
         """Publish the tasks of jobs an API left unconfirmed when it died; returns how many."""
@@ -167,14 +176,15 @@ class JobService:
             # once more later, which workers take as a duplicate of finished work.
             logger.exception("job %s: queued, but recording that failed", record.id)
 
-    async def get(self, job_id: UUID) -> JobRecord:
-        record = await self._store.get(job_id)
+    async def get(self, caller: Caller, job_id: UUID) -> JobRecord:
+        """The job, if the caller may see it: another key's job is as absent as no job."""
+        record = await self._store.get(job_id, caller.scope)
         if record is None:
             raise JobNotFound(f"No job has id {job_id}.")
         return record
 
-    async def output_file(self, job_id: UUID, name: str) -> OutputFile:
-        record = await self.get(job_id)
+    async def output_file(self, caller: Caller, job_id: UUID, name: str) -> OutputFile:
+        record = await self.get(caller, job_id)
         if not any(variant.name == name for variant in record.variants):
             raise OutputNotFound(f"Job {job_id} has no output named {name!r}.")
         if record.status is not JobStatus.SUCCEEDED:

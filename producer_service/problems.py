@@ -42,11 +42,13 @@ def problem_response(
 
 
 def problem_for(error: ServiceError) -> ProblemResponse:
-    headers = None
+    headers = {}
     if error.retry_after_seconds is not None:
-        headers = {"Retry-After": str(error.retry_after_seconds)}
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    if error.challenge is not None:
+        headers["WWW-Authenticate"] = error.challenge
     return problem_response(
-        error.status, error.slug, error.title, error.detail, headers, **error.extra
+        error.status, error.slug, error.title, error.detail, headers or None, **error.extra
     )
 
 
@@ -137,10 +139,18 @@ def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, 
                     "schema": {"type": "integer"},
                 }
             }
+        if error.challenge is not None:
+            entry["headers"] = {
+                "WWW-Authenticate": {
+                    "description": "How to authenticate: `Bearer` with an API key.",
+                    "schema": {"type": "string"},
+                }
+            }
     return responses
 
 
 _EXAMPLE_DETAILS = {
+    "unauthorized": "Send an API key as `Authorization: Bearer <key>`.",
     "payload-too-large": "The upload is larger than 52428800 bytes.",
     "unsupported-media-type": "The file is not an image this service reads (JPEG, PNG, ...).",
     "validation-error": "variants.0.width: Input should be less than or equal to 8192",

@@ -22,6 +22,8 @@ class JobRecord:
     placeholder: Placeholder | None
     error: FailureInfo | None
     source_key: str
+    # The owner id of the API key that made it; "" without keys.
+    owner: str
     idempotency_key: str | None
     request_fingerprint: str | None
     published: bool
@@ -36,6 +38,8 @@ class JobRecord:
         source_key: str,
         idempotency_key: str | None = None,
         request_fingerprint: str | None = None,
+        *,
+        owner: str = "",
     ) -> "JobRecord":
         now = utc_now()
         return cls(
@@ -49,6 +53,7 @@ class JobRecord:
             placeholder=None,
             error=None,
             source_key=source_key,
+            owner=owner,
             idempotency_key=idempotency_key,
             request_fingerprint=request_fingerprint,
             published=False,
@@ -76,6 +81,7 @@ class JobRecord:
             ),
             error=error,
             source_key=row.source_key,
+            owner=row.owner,
             idempotency_key=row.idempotency_key,
             request_fingerprint=row.request_fingerprint,
             published=row.published,
@@ -99,6 +105,7 @@ class JobRecord:
             error_code=self.error.code.value if self.error else None,
             error_message=self.error.message if self.error else None,
             source_key=self.source_key,
+            owner=self.owner,
             idempotency_key=self.idempotency_key,
             request_fingerprint=self.request_fingerprint,
             published=self.published,

@@ -52,6 +52,10 @@ async def _store_errors() -> AsyncIterator[None]:
         ) from exc
 
 
+def _owned_by(statement: sa.Select[JobRow], owner: str | None) -> sa.Select[JobRow]:
+    return statement if owner is None else statement.where(JobRow.owner == owner)
+
+
 class JobStore:
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -93,11 +97,15 @@ class JobStore:
                 raise
             raise DuplicateIdempotencyKey(record.idempotency_key) from exc
 
-    async def get(self, job_id: UUID) -> JobRecord | None:
-        return await self._one(sa.select(JobRow).where(JobRow.id == str(job_id)))
+    async def get(self, job_id: UUID, owner: str | None = None) -> JobRecord | None:
+        """The job, if it is `owner`'s (any owner's when None)."""
+        statement = sa.select(JobRow).where(JobRow.id == str(job_id))
+        return await self._one(_owned_by(statement, owner))
 
-    async def get_by_idempotency_key(self, key: str) -> JobRecord | None:
-        return await self._one(sa.select(JobRow).where(JobRow.idempotency_key == key))
+    async def get_by_idempotency_key(self, owner: str, key: str) -> JobRecord | None:
+        return await self._one(
+            sa.select(JobRow).where(JobRow.owner == owner, JobRow.idempotency_key == key)
+        )
 
     async def mark_published(self, job_id: UUID) -> None:
         await self._execute(
@@ -108,10 +116,17 @@ class JobStore:
         await self._execute(sa.delete(JobRow).where(JobRow.id == str(job_id)))
 
     async def list_page(
-        self, status: JobStatus | None, after: tuple[datetime, UUID] | None, limit: int
+        self,
+        owner: str | None,
+        status: JobStatus | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
     ) -> list[JobRecord]:
-        """Jobs newest first; `after` is the (created_at, id) of the last job of the page before."""
-        statement = sa.select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id.desc())
+        """`owner`'s jobs (everyone's when None) newest first; `after` is the (created_at, id)
+        of the last job of the page before."""
+        statement = _owned_by(
+            sa.select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id.desc()), owner
+        )
         if status is not None:
             statement = statement.where(JobRow.status == status.value)
         if after is not None:

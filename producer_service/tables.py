@@ -35,7 +35,11 @@ class Base(DeclarativeBase):
 
 class JobRow(Base):
     __tablename__ = "jobs"
-    __table_args__ = (sa.Index("ix_jobs_status_created", "status", "created_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_jobs_status_created", "status", "created_at", "id"),
+        # An idempotency key is the caller's own: two API keys may use the same one.
+        sa.UniqueConstraint("owner", "idempotency_key", name="jobs_owner_idempotency_key_key"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(16))
@@ -51,7 +55,9 @@ class JobRow(Base):
     error_code: Mapped[str | None] = mapped_column(sa.String(64))
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     source_key: Mapped[str] = mapped_column(sa.String(255))
-    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    # The owner id of the API key that made the job (see callers.py); "" without keys.
+    owner: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
     # SHA-256 of what was submitted with the idempotency key: a replay must match it.
     request_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     # False until the broker confirmed the task; see jobs.py.

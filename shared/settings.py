@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    # Comma-separated; a secret, so it never shows in a repr or a log line.
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="API keys (comma-separated, several for rotation); unset: no keys needed.",
+    )
 
     # Measured on 2 cores with make bench (docs/benchmarks.md, "Tuning"): 1 job at once gave
     # 2.52 jobs/s, 2 gave 3.83, 4 gave 3.93 and 8 gave 4.17, within noise from 2 on; 4 keeps a
@@ -70,9 +75,17 @@ class Settings(BaseSettings):
         service started as `python -m ...` read exactly these settings."""
         env = {name: value for name, value in base.items() if name not in SERVICE_VARIABLES}
         for name, value in self.model_dump().items():
-            if value is not None:
-                env[name.upper()] = str(value)
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if plain is not None:
+                env[name.upper()] = str(plain)
         return env
+
+    @property
+    def api_key_list(self) -> list[str]:
+        """The keys in API_KEYS, blanks dropped; empty when keys are off."""
+        if self.api_keys is None:
+            return []
+        return [key.strip() for key in self.api_keys.get_secret_value().split(",") if key.strip()]
 
     @property
     def job_store_url(self) -> str:

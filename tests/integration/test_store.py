@@ -31,9 +31,9 @@ async def store(empty_database: EmptyDatabase) -> AsyncIterator[JobStore]:
     await job_store.close()
 
 
-def new_record(key: str | None = None) -> JobRecord:
+def new_record(key: str | None = None, owner: str = "") -> JobRecord:
     job_id = uuid.uuid4()
-    return JobRecord.new(job_id, DEFAULT_VARIANTS, f"originals/{job_id}", key)
+    return JobRecord.new(job_id, DEFAULT_VARIANTS, f"originals/{job_id}", key, owner=owner)
 
 
 SOURCE = SourceImage(format=SourceFormat.HEIC, width=4032, height=3024)
@@ -79,16 +79,34 @@ async def test_a_job_round_trips(store: JobStore) -> None:
     assert await store.get(uuid.uuid4()) is None
 
 
-async def test_an_idempotency_key_names_one_job(store: JobStore) -> None:
+async def test_an_idempotency_key_names_one_job_of_its_owner(store: JobStore) -> None:
     first = new_record("same-key")
     await store.add(first)
     with pytest.raises(DuplicateIdempotencyKey):
         await store.add(new_record("same-key"))
-    found = await store.get_by_idempotency_key("same-key")
+    found = await store.get_by_idempotency_key("", "same-key")
     assert found is not None
     assert found.id == first.id
     await store.add(new_record(None))
     await store.add(new_record(None))
+    # Another API key's owner may use the same idempotency key for a job of its own.
+    other = new_record("same-key", owner="0123456789abcdef")
+    await store.add(other)
+    mine = await store.get_by_idempotency_key("0123456789abcdef", "same-key")
+    assert mine is not None
+    assert mine.id == other.id
+
+
+async def test_an_owners_job_is_only_found_for_that_owner(store: JobStore) -> None:
+    record = new_record(owner="0123456789abcdef")
+    await store.add(record)
+    await store.add(new_record(owner="fedcba9876543210"))
+    assert await store.get(record.id, "fedcba9876543210") is None
+    assert await store.get(record.id, "0123456789abcdef") is not None
+    assert await store.get(record.id) is not None  # no owner given: any owner's
+    listed = await store.list_page("0123456789abcdef", None, None, 10)
+    assert [job.id for job in listed] == [record.id]
+    assert len(await store.list_page(None, None, None, 10)) == 2
 
 
 async def test_a_job_moves_forward_through_processing_to_succeeded(store: JobStore) -> None:
