@@ -4,7 +4,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from producer_service.callers import Caller
 from producer_service.dependencies import CallerDep, ServicesDep
@@ -272,6 +272,7 @@ async def get_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> Jo
                 for fmt in OutputFormat
             },
         },
+        304: {"description": "Not modified: `If-None-Match` named the output's `ETag`."},
         **problem_responses(
             Unauthorized, JobNotFound, OutputNotFound, OutputNotReady, StoreUnavailable
         ),
@@ -282,12 +283,27 @@ async def get_output(
     name: Annotated[str, Path(description="The variant's name.", examples=["thumb"])],
     services: ServicesDep,
     caller: CallerDep,
-) -> FileResponse:
+    if_none_match: Annotated[
+        str | None,
+        Header(description="An `ETag` you have: `304` with no body if it still matches."),
+    ] = None,
+) -> Response:
     output = await services.jobs.output_file(caller, parse_job_id(job_id), name)
-    return FileResponse(
-        output.path,
-        media_type=output.media_type,
+    headers = {
         # A succeeded job never changes, so its outputs can be cached for good; with keys,
         # only by the caller's own cache, never a shared one.
-        headers={"Cache-Control": f"{_cache_scope(caller)}, max-age=31536000, immutable"},
-    )
+        "Cache-Control": f"{_cache_scope(caller)}, max-age=31536000, immutable",
+        "ETag": output.etag,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if _matches(if_none_match, output.etag):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(output.path, media_type=output.media_type, headers=headers)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether `If-None-Match` names this ETag (or `*`); weak forms match too (RFC 9110)."""
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from producer_service import api, health
 from producer_service.broker import BrokerLink
+from producer_service.browsers import allow_browsers
 from producer_service.callers import KeyRing
 from producer_service.dependencies import Services
 from producer_service.events import EventConsumer
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    allow_browsers(app, settings.cors_origin_list)
     document_problems(app)
     app.include_router(api.router)
     app.include_router(health.router)

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ REPLAY_POLL_SECONDS = 0.05
 class OutputFile:
     path: Path
     media_type: str
+    # Strong: an output's bytes never change once its job has succeeded.
+    etag: str
 
 
 class JobService:
@@ -194,7 +197,10 @@ class JobService:
         output = next((o for o in record.outputs if o.name == name), None)
         if output is None or not await self._storage.exists(output.key):
             raise OutputNotFound(f"Job {job_id} has no output named {name!r}.")
-        return OutputFile(self._storage.path_of(output.key), output.format.media_type)
+        tag = hashlib.sha256(f"{job_id}:{record.run}:{output.key}:{output.size_bytes}".encode())
+        return OutputFile(
+            self._storage.path_of(output.key), output.format.media_type, f'"{tag.hexdigest()[:32]}"'
+        )
 
     async def apply_event(self, event: JobEvent) -> bool:
         return await self._store.apply_event(event)

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         default=None,
         description="API keys (comma-separated, several for rotation); unset: no keys needed.",
     )
+    cors_origins: str | None = Field(
+        default=None,
+        description="Origins (comma-separated, exact) whose browser pages may call the API.",
+    )
 
     # Measured on 2 cores with make bench (docs/benchmarks.md, "Tuning"): 1 job at once gave
     # 2.52 jobs/s, 2 gave 3.83, 4 gave 3.93 and 8 gave 4.17, within noise from 2 on; 4 keeps a
@@ -85,7 +89,11 @@ class Settings(BaseSettings):
         """The keys in API_KEYS, blanks dropped; empty when keys are off."""
         if self.api_keys is None:
             return []
-        return [key.strip() for key in self.api_keys.get_secret_value().split(",") if key.strip()]
+        return _comma_separated(self.api_keys.get_secret_value())
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [] if self.cors_origins is None else _comma_separated(self.cors_origins)
 
     @property
     def job_store_url(self) -> str:
@@ -103,6 +111,10 @@ _DRIVERS = {
     "sqlite": "sqlite+pysqlite",
     "sqlite+aiosqlite": "sqlite+pysqlite",
 }
+
+
+def _comma_separated(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 # Every environment variable a service reads its settings from.
