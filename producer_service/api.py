@@ -21,6 +21,7 @@ from producer_service.errors import (
     QueueFull,
     StorageUnavailable,
     StoreUnavailable,
+    TooManyActiveJobs,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -173,6 +174,7 @@ _SUBMIT_BODY: dict[str, Any] = {
             InvalidRequest,
             IdempotencyKeyReused,
             IdempotencyKeyInFlight,
+            TooManyActiveJobs,
             BrokerUnavailable,
             QueueFull,
             StoreUnavailable,

@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         publisher = TaskPublisher(topology, settings.publish_timeout_seconds)
         # A replay waits for the first try's confirm, and for its clean-up when refused.
         replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
-        jobs = JobService(store, storage, publisher, replay_wait)
+        jobs = JobService(store, storage, publisher, replay_wait, settings.max_active_jobs_per_key)
         consumer = EventConsumer(topology, jobs.apply_event)
         link = BrokerLink(
             settings.amqp_url,

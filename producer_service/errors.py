@@ -12,6 +12,7 @@
     ├── IdempotencyKeyReused     422  the key came with a different file or variants
     ├── IdempotencyKeyInFlight   409  with Retry-After: the first request with the key is
     │                                 still waiting for the broker's confirm
+    ├── TooManyActiveJobs        429  with Retry-After: the key holds MAX_ACTIVE_JOBS_PER_KEY
     └── ServiceUnavailable       503  with Retry-After
         ├── BrokerUnavailable         not connected, or no confirm in time
         ├── QueueFull                 the broker refused the task (MAX_QUEUED_JOBS)
@@ -112,6 +113,13 @@ class IdempotencyKeyInFlight(ServiceError):
     slug = "idempotency-key-in-flight"
     title = "Idempotency key in flight"
     retry_after_seconds = 2
+
+
+class TooManyActiveJobs(ServiceError):
+    status = 429
+    slug = "too-many-active-jobs"
+    title = "Too many active jobs"
+    retry_after_seconds = 5
 
 
 class ServiceUnavailable(ServiceError):

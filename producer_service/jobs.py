@@ -20,11 +20,12 @@ from producer_service.errors import (
     OutputNotReady,
     ServiceUnavailable,
     StoreUnavailable,
+    TooManyActiveJobs,
 )
 from producer_service.publisher import TaskPublisher
 from producer_service.records import JobRecord
 from producer_service.storage import LocalStorage, discard
-from producer_service.store import DuplicateIdempotencyKey, JobStore
+from producer_service.store import ActiveJobLimit, DuplicateIdempotencyKey, JobStore
 from producer_service.uploads import Submission
 from shared.messages import JobEvent, ResizeTask, utc_now
 from shared.schemas import JobStatus
@@ -50,11 +51,14 @@ class JobService:
         storage: LocalStorage,
         publisher: TaskPublisher,
         replay_wait_seconds: float,
+        max_active_jobs: int | None = None,
     ) -> None:
         self._store = store
         self._storage = storage
         self._publisher = publisher
         self._replay_wait = replay_wait_seconds
+        # Per owner (an API key, or everyone without keys); None: no limit.
+        self._max_active = max_active_jobs
 
     async def submit(
         self, caller: Caller, submission: Submission, idempotency_key: str | None
@@ -107,7 +111,13 @@ class JobService:
             job_id, submission.variants, source_key, key, submission.fingerprint, owner=caller.owner
         )
         try:
-            await self._store.add(record)
+            await self._store.add(record, self._max_active)
+        except ActiveJobLimit:
+            await self._storage.delete(source_key)
+            raise TooManyActiveJobs(
+                f"This key already has {self._max_active} jobs queued or processing; "
+                "submit more as they finish."
+            ) from None
         except BaseException:
             await self._storage.delete(source_key)
             raise

@@ -164,6 +164,8 @@ _EXAMPLE_DETAILS = {
     "storage-unavailable": "The service cannot store files right now (full); try again later.",
     "idempotency-key-reused": "This Idempotency-Key was first used with a different file "
     "or variants.",
+    "too-many-active-jobs": "This key already has 100 jobs queued or processing; "
+    "submit more as they finish.",
     "idempotency-key-in-flight": "The first request with this Idempotency-Key is still being "
     "queued; send it again shortly.",
 }

@@ -27,9 +27,19 @@ from producer_service.transitions import FINAL_STATUSES, Transition, transition_
 from shared.messages import JobEvent, utc_now
 from shared.schemas import JobStatus
 
+ACTIVE_STATUSES = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
+
 
 class DuplicateIdempotencyKey(Exception):
     """Another request created a job with this key first."""
+
+
+class ActiveJobLimit(Exception):
+    """The owner already holds as many queued and processing jobs as allowed."""
+
+
+# Advisory lock class of an owner's count-and-insert on PostgreSQL (with hashtext(owner)).
+OWNER_LOCK = 7262002
 
 
 logger = logging.getLogger(__name__)
@@ -50,6 +60,16 @@ async def _store_errors() -> AsyncIterator[None]:
         raise StoreUnavailable(
             "The job store is not answering; try again shortly.", reason=reason
         ) from exc
+
+
+def _active_jobs(session: Session, owner: str) -> int:
+    if session.get_bind().dialect.name == "postgresql":
+        lock = sa.select(sa.func.pg_advisory_xact_lock(OWNER_LOCK, sa.func.hashtext(owner)))
+        session.execute(lock)
+    count = sa.select(sa.func.count()).where(
+        JobRow.owner == owner, JobRow.status.in_(ACTIVE_STATUSES)
+    )
+    return int(session.execute(count).scalar_one())
 
 
 def _owned_by(statement: sa.Select[JobRow], owner: str | None) -> sa.Select[JobRow]:
@@ -86,8 +106,14 @@ class JobStore:
 
         await self._run(update_nothing)
 
-    async def add(self, record: JobRecord) -> None:
+    async def add(self, record: JobRecord, max_active: int | None = None) -> None:
+        """Insert the job; with `max_active`, only if its owner holds fewer queued and
+        processing jobs than that (else `ActiveJobLimit`), counted and inserted atomically:
+        SQLite has one writer at a time, PostgreSQL takes a lock per owner first."""
+
         def insert(session: Session) -> None:
+            if max_active is not None and _active_jobs(session, record.owner) >= max_active:
+                raise ActiveJobLimit(record.owner)
             session.add(record.to_row())
 
         try:

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         default=None,
         description="API keys (comma-separated, several for rotation); unset: no keys needed.",
     )
+    max_active_jobs_per_key: PositiveInt | None = Field(
+        default=None,
+        description="Queued + processing jobs one API key (without keys: the service) may hold.",
+    )
     cors_origins: str | None = Field(
         default=None,
         description="Origins (comma-separated, exact) whose browser pages may call the API.",

@@ -3,6 +3,7 @@ it can cache and revalidate safely."""
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -13,10 +14,17 @@ from tests.support import running_api, running_worker
 
 APP = "https://app.example.com"
 OTHER = "https://evil.example.net"
-UPLOAD = {
-    "files": {"file": ("photo.jpg", jpeg_bytes(), "image/jpeg")},
-    "data": {"variants": '[{"name": "thumb", "width": 64, "format": "webp"}]'},
-}
+
+
+async def upload(
+    client: httpx.AsyncClient, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return await client.post(
+        "/v1/jobs",
+        files={"file": ("photo.jpg", jpeg_bytes(), "image/jpeg")},
+        data={"variants": '[{"name": "thumb", "width": 64, "format": "webp"}]'},
+        headers=headers,
+    )
 
 
 @pytest.fixture
@@ -35,7 +43,7 @@ def preflight(origin: str) -> dict[str, str]:
 async def test_a_listed_origin_may_upload_with_a_key_and_read_location(cors: Settings) -> None:
     async with running_api(cors) as client:
         allowed = await client.options("/v1/jobs", headers=preflight(APP))
-        submitted = await client.post("/v1/jobs", headers={"Origin": APP}, **UPLOAD)
+        submitted = await upload(client, {"Origin": APP})
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == APP
     requested = {"authorization", "idempotency-key"}
@@ -74,7 +82,7 @@ async def test_an_output_is_nosniff_with_a_strong_etag_and_304_when_unchanged(
     broker: Settings,
 ) -> None:
     async with running_api(broker) as client, running_worker(broker):
-        job_id = (await client.post("/v1/jobs", **UPLOAD)).json()["id"]
+        job_id = (await upload(client)).json()["id"]
         assert (await final_status(client, job_id))["status"] == "succeeded"
         url = f"/v1/jobs/{job_id}/outputs/thumb"
         first = await client.get(url)

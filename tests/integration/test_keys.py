@@ -114,3 +114,21 @@ async def test_a_key_never_reaches_a_log_line_or_an_answer(
         assert secret not in caplog.text
         assert secret not in accepted.text + refused.text
         assert secret not in repr(keyed)
+
+
+async def test_a_key_at_its_active_job_limit_gets_429_and_others_go_on(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    settings = broker_settings(api_keys=SecretStr(f"{ALICE},{BOB}"), max_active_jobs_per_key=2)
+    async with running_api(settings) as client:  # no worker: the jobs stay queued
+        accepted = [await submit(client, ALICE) for _ in range(2)]
+        refused = await submit(client, ALICE)
+        bob = await submit(client, BOB)
+    assert [response.status_code for response in accepted] == [202, 202]
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == PROBLEM
+    assert int(refused.headers["retry-after"]) > 0
+    assert refused.json()["type"] == "/problems/too-many-active-jobs"
+    assert bob.status_code == 202
+    # The refused upload was not kept.
+    assert len(list((settings.data_dir / "originals").iterdir())) == 3

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from producer_service.records import JobRecord
-from producer_service.store import DuplicateIdempotencyKey, JobStore
+from producer_service.store import ActiveJobLimit, DuplicateIdempotencyKey, JobStore
 from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
 from shared.schemas import (
     DEFAULT_VARIANTS,
@@ -225,3 +225,24 @@ async def test_a_burst_of_concurrent_writes_all_land(store: JobStore) -> None:
     )
     stored = [await store.get(record.id) for record in records]
     assert all(r is not None and r.status is JobStatus.PROCESSING and r.published for r in stored)
+
+
+async def test_an_owners_active_jobs_are_capped_even_when_submitted_at_once(
+    store: JobStore,
+) -> None:
+    """Counted and inserted atomically: of 8 concurrent adds under a limit of 3, exactly 3 land;
+    a finished job frees its place, and another owner is not held back."""
+    owner, other = "0123456789abcdef", "fedcba9876543210"
+    records = [new_record(owner=owner) for _ in range(8)]
+    results = await asyncio.gather(
+        *(store.add(record, max_active=3) for record in records), return_exceptions=True
+    )
+    assert sum(result is None for result in results) == 3
+    assert all(isinstance(r, ActiveJobLimit) for r in results if r is not None)
+    await store.add(new_record(owner=other), max_active=3)
+    landed = [r for r, result in zip(records, results, strict=True) if result is None]
+    await store.apply_event(event(landed[0], EventKind.PROCESSING))
+    with pytest.raises(ActiveJobLimit):
+        await store.add(new_record(owner=owner), max_active=3)
+    await store.apply_event(event(landed[0], EventKind.SUCCEEDED))
+    await store.add(new_record(owner=owner), max_active=3)

@@ -1,4 +1,5 @@
-"""Jobs belong to the API key that made them, and idempotency keys are scoped per owner.
+"""Jobs belong to the API key that made them: idempotency keys are scoped per owner, and
+an owner's active jobs are counted by an index.
 
 Revision ID: 0004
 Revises: 0003
@@ -23,10 +24,12 @@ def upgrade() -> None:
         batch.create_unique_constraint(
             "jobs_owner_idempotency_key_key", ["owner", "idempotency_key"]
         )
+        batch.create_index("ix_jobs_owner_status", ["owner", "status"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
+        batch.drop_index("ix_jobs_owner_status")
         batch.drop_constraint("jobs_owner_idempotency_key_key", type_="unique")
         batch.create_unique_constraint("jobs_idempotency_key_key", ["idempotency_key"])
         batch.drop_column("owner")
