@@ -20,6 +20,8 @@ from shared.images import SNIFF_BYTES, sniff
 from shared.schemas import SourceFormat
 
 FILE_FIELD = "file"
+# The text parts a submit reads; any other part's bytes are skipped.
+TEXT_FIELDS = frozenset({"variants"})
 MAX_FIELD_BYTES = 64 * 1024
 # Room for the multipart framing and the variants field around the file itself.
 FORM_OVERHEAD_BYTES = 256 * 1024
@@ -50,6 +52,9 @@ class _FormCollector:
         self.head = b""
         self.image_type: SourceFormat | None = None
         self.fields: dict[str, bytearray] = {}
+        # Parts with a file under another name than `file` (`-F image=@photo.jpg`).
+        self.misnamed_files: list[str] = []
+        self.skipped_bytes = 0
         self._header_name = b""
         self._header_value = b""
         self._disposition = b""
@@ -91,8 +96,10 @@ class _FormCollector:
             if self.file_parts > 1:
                 raise InvalidRequest("Send exactly one `file` part.")
             self._in_file = True
-        elif len(self.fields) < 16:
+        elif name in TEXT_FIELDS:
             self._field = self.fields.setdefault(name, bytearray())
+        elif b"filename" in options:
+            self.misnamed_files.append(name)
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
@@ -102,6 +109,10 @@ class _FormCollector:
             self._field += chunk
             if len(self._field) > MAX_FIELD_BYTES:
                 raise PayloadTooLarge(f"A form field is larger than {MAX_FIELD_BYTES} bytes.")
+        else:
+            self.skipped_bytes += len(chunk)
+            if self.skipped_bytes > self.max_file_bytes:
+                raise PayloadTooLarge(f"The upload is larger than {self.max_file_bytes} bytes.")
 
     def _file_data(self, chunk: bytes) -> None:
         self.file_size += len(chunk)
@@ -175,8 +186,10 @@ async def receive_form(
         raise
     if collector.file_parts == 0:
         await discard(path)
+        sent = ", ".join(f"`{name}`" for name in collector.misnamed_files)
         raise InvalidRequest(
-            "The form has no `file` part.",
+            "Send the image in a form part named `file`"
+            + (f"; this form sent a file in {sent}." if sent else "."),
             errors=[{"loc": ["body", FILE_FIELD], "msg": "Field required", "type": "missing"}],
         )
     fields = {name: value.decode("utf-8", "replace") for name, value in collector.fields.items()}

@@ -5,6 +5,7 @@ is resized from that image in memory and encoded with no metadata at all. Output
 from `geometry`, computed on the source's own size, so they do not depend on the decode size.
 """
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,11 @@ from worker_service.decode import decode, inspect_source
 from worker_service.errors import PermanentFailure
 from worker_service.geometry import Size, decode_size, output_size, resized_size
 from worker_service.placeholder import placeholder_of
+
+logger = logging.getLogger(__name__)
+
+# What a client reads of an image libvips could not decode (its own words stay in the logs).
+UNDECODABLE = "The image could not be decoded: it is truncated, corrupt or not what it claims."
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,9 @@ def render(
     except pyvips.Error as exc:
         if cancel is not None and cancel.is_set():
             raise RenderCancelled from exc
-        raise PermanentFailure(ErrorCode.UNDECODABLE_IMAGE, _vips_reason(exc)) from exc
+        # libvips' own words name the file's path on this server: logs only.
+        logger.info("libvips could not decode %s: %s", path.name, _first_line(exc))
+        raise PermanentFailure(ErrorCode.UNDECODABLE_IMAGE, UNDECODABLE) from exc
     return RenderedJob(source, outputs, placeholder)
 
 
@@ -113,6 +121,6 @@ def save_options(variant: Variant) -> dict[str, Any]:
             return {"Q": variant.quality, "compression": "av1", "effort": 2, "keep": "none"}
 
 
-def _vips_reason(error: Any) -> str:
+def _first_line(error: Any) -> str:
     detail = str(getattr(error, "detail", "") or error).strip().splitlines()
-    return f"libvips could not read the image: {detail[0] if detail else 'unknown error'}"
+    return detail[0] if detail else "unknown error"

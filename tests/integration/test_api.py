@@ -193,6 +193,18 @@ async def test_a_form_without_a_file_is_422(broker: Settings) -> None:
     assert_problem(response, 422)
 
 
+async def test_a_photo_sent_under_another_part_name_is_422_naming_both(broker: Settings) -> None:
+    """`curl -F image=@photo.jpg`: a large file in the wrong part is not a 413 for a field."""
+    async with running_api(broker) as client:
+        response = await client.post(
+            "/v1/jobs", files={"image": ("photo.jpg", jpeg_bytes(2000, 1500), "image/jpeg")}
+        )
+    body = assert_problem(response, 422)
+    assert "`file`" in str(body["detail"])
+    assert "`image`" in str(body["detail"])
+    assert not originals(broker)
+
+
 async def test_with_the_broker_down_submit_is_503_fast_and_reads_still_work(
     tmp_path: Path,
 ) -> None:

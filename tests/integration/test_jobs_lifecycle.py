@@ -70,6 +70,10 @@ async def test_a_failed_job_can_be_retried_by_hand_and_then_succeeds(
         error = failed["error"]
         assert isinstance(error, dict)
         assert error["code"] == "undecodable_image"
+        # Nothing of the server's paths or of libvips' own wording reaches the client.
+        assert str(settings.data_dir) not in str(error["message"])
+        assert job_id not in str(error["message"])
+        assert "vips" not in str(error["message"]).lower()
 
         original = layout.path_of(settings.data_dir, layout.original_key(uuid.UUID(job_id)))
         original.write_bytes(jpeg_bytes())  # the operator fixed what made it fail
