@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from producer_service.forms import receive_form
 from producer_service.storage import discard
+from shared.geometry import Size, output_pixels
 from shared.images import ImageHeader, TooManyPixels, Unreadable, check_pixels, read_header
 from shared.schemas import DEFAULT_VARIANTS, Variant, variant_list_adapter
 from shared.settings import Settings
@@ -58,11 +59,30 @@ async def read_submission(
     try:
         variants = parse_variants(form.fields.get(VARIANTS_FIELD))
         image = await asyncio.to_thread(probe, form.path, settings.max_input_pixels)
+        check_output_pixels(variants, image, settings.max_output_pixels)
     except BaseException:
         await discard(form.path)
         raise
     digest = None if form.digest is None else request_fingerprint(form.digest, variants)
     return Submission(form.path, variants, image, digest)
+
+
+def check_output_pixels(variants: list[Variant], image: ImageHeader, limit: int) -> None:
+    """Refuse variants whose outputs from this image would add up to more than `limit` pixels."""
+    asked = output_pixels(variants, Size(image.width, image.height))
+    if asked > limit:
+        raise InvalidRequest(
+            f"These variants would make {asked} output pixels from this image; "
+            f"a job may make at most {limit} (MAX_OUTPUT_PIXELS). Ask for smaller sizes "
+            "or fewer variants, or leave `upscale` off.",
+            errors=[
+                {
+                    "loc": ["body", VARIANTS_FIELD],
+                    "msg": f"{asked} output pixels over the limit of {limit}",
+                    "type": "too_many_output_pixels",
+                }
+            ],
+        )
 
 
 def probe(path: Path, max_pixels: int) -> ImageHeader:

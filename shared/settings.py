@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     job_timeout_seconds: PositiveFloat = 60.0
     max_upload_bytes: PositiveInt = 50 * 1024 * 1024
     max_input_pixels: PositiveInt = 100_000_000
+    # All outputs of one job together. 40 MP holds a full-size 24 MP rendition and its
+    # thumbnails (the default variants of a 24 MP photo make 2.3 MP), and refuses what only
+    # costs: one 8192x8192 upscaled PNG is 67 MP, a 45 MB file and 5 s of a core.
+    max_output_pixels: PositiveInt = 40_000_000
 
     # How long the API waits for the broker's confirm before it answers 503 (well inside the
     # 5 s a client should wait for any answer).

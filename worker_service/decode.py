@@ -14,12 +14,12 @@ from typing import Any
 
 import pyvips
 
+from shared.geometry import Size
 from shared.images import ImageHeader, TooManyPixels, Unreadable, check_pixels, read_header
 from shared.messages import ErrorCode
 from worker_service import colour, heif
 from worker_service.cancel import stop_when_set
 from worker_service.errors import PermanentFailure
-from worker_service.geometry import Size
 
 _ICC = "icc-profile-data"
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import pyvips
 
+from shared.geometry import Size, decode_size, output_size, resized_size
 from shared.images import ImageHeader
 from shared.messages import ErrorCode
 from shared.schemas import Fit, OutputFormat, Placeholder, Variant
 from worker_service.cancel import RenderCancelled, stop_when_set
 from worker_service.decode import decode, inspect_source
 from worker_service.errors import PermanentFailure
-from worker_service.geometry import Size, decode_size, output_size, resized_size
 from worker_service.placeholder import placeholder_of
 
 logger = logging.getLogger(__name__)

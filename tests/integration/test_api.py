@@ -14,6 +14,7 @@ from producer_service.database import open_database
 from shared.messages import TASK_TYPE, ResizeTask
 from shared.schemas import DEFAULT_VARIANTS
 from shared.settings import Settings
+from tests.client import ApiClient
 from tests.conftest import make_settings
 from tests.images import jpeg_bytes
 from tests.support import BrokerProbe, running_api
@@ -274,3 +275,16 @@ async def test_the_openapi_document_describes_every_route_with_examples(broker: 
     assert body["schema"]["required"] == ["file"]
     assert spec["components"]["schemas"]["Job"]["examples"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+async def test_variants_asking_for_too_many_output_pixels_are_422(broker: Settings) -> None:
+    """One small photo asking for an 8192x8192 upscaled PNG (67 MP, a 45 MB file)."""
+    huge = [{"name": "poster", "width": 8192, "height": 8192, "fit": "fill", "upscale": True}]
+    async with running_api(broker) as client:
+        api = ApiClient(client)
+        refused = await api.post_job(jpeg_bytes(600, 400), huge)
+        fine = await api.post_job(jpeg_bytes(600, 400), VARIANTS)
+    body = assert_problem(refused, 422)
+    assert "MAX_OUTPUT_PIXELS" in str(body["detail"])
+    assert fine.status_code == 202
+    assert len(originals(broker)) == 1

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 import pyvips
 
+from shared.geometry import Size, decode_size, output_pixels, output_size, resized_size
 from shared.schemas import Fit, Variant
-from worker_service.geometry import Size, decode_size, output_size, resized_size
 
 
 def random_case(rng: random.Random) -> tuple[Size, Variant]:
@@ -78,3 +78,13 @@ def test_every_variant_fits_inside_the_decode() -> None:
             needed = output_size(variant, source) if fill else resized_size(variant, source)
             assert needed.width <= decoded.width, (source, variant)
             assert needed.height <= decoded.height, (source, variant)
+
+
+def test_output_pixels_add_up_every_variant_as_it_will_be_made() -> None:
+    source = Size(6000, 4000)
+    variants = [
+        Variant(name="a", width=1600),  # 1600x1067
+        Variant(name="b", width=300, height=300, fit=Fit.COVER),  # 300x300
+        Variant(name="c", width=8000, height=8000, fit=Fit.FILL),  # no upscale: the source
+    ]
+    assert output_pixels(variants, source) == 1600 * 1067 + 300 * 300 + 6000 * 4000

@@ -1,11 +1,13 @@
 """The sizes a job needs, as plain arithmetic on the source's displayed size (after EXIF
-rotation): each variant's output size, and the smallest decode that still covers them all.
+rotation): each variant's output size, the pixels they add up to (the API caps them before
+accepting a job), and the smallest decode that still covers them all.
 
 Every output size is computed here from the source, never from an intermediate image, so
 decoding once at a reduced size cannot shift an output by a pixel.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.schemas import Fit, Variant
@@ -42,6 +44,12 @@ def output_size(variant: Variant, source: Size) -> Size:
     if variant.fit is Fit.COVER and box_w is not None and box_h is not None:
         return Size(min(box_w, resized.width), min(box_h, resized.height))
     return resized
+
+
+def output_pixels(variants: Sequence[Variant], source: Size) -> int:
+    """The pixels of every output a job makes from a source of `source` size."""
+    sizes = (output_size(variant, source) for variant in variants)
+    return sum(size.width * size.height for size in sizes)
 
 
 def resized_size(variant: Variant, source: Size) -> Size:
