@@ -19,6 +19,7 @@ from producer_service.problems import document_problems, install_problem_handler
 from producer_service.publisher import TaskPublisher
 from producer_service.storage import LocalStorage
 from producer_service.store import JobStore
+from shared.images import restrict_libvips
 from shared.settings import Settings
 from shared.topology import Topology
 
@@ -39,6 +40,7 @@ Every error is `application/problem+json` (RFC 9457).
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        restrict_libvips()  # the upload probe reads headers with libvips
         storage = LocalStorage(settings.data_dir)
         storage.prepare()
         store = JobStore.open(settings.job_store_url, settings.database_timeout_seconds)

@@ -56,6 +56,25 @@ _LOADERS = {
     SourceFormat.HEIC: "heifload",
     SourceFormat.AVIF: "heifload",
 }
+# libvips' class of each of those loaders; their file, buffer and source forms are subclasses.
+_LOADER_CLASSES = {
+    "jpegload": "VipsForeignLoadJpeg",
+    "pngload": "VipsForeignLoadPng",
+    "gifload": "VipsForeignLoadNsgif",
+    "webpload": "VipsForeignLoadWebp",
+    "tiffload": "VipsForeignLoadTiff",
+    "heifload": "VipsForeignLoadHeif",
+}
+
+
+def restrict_libvips() -> None:
+    """Block, process-wide, every libvips loader but those of `_LOADERS`, and every operation
+    libvips marks untrusted: whatever reaches libvips (a crafted task message, a file whose
+    bytes lie), SVG, PDF, ImageMagick and the loaders that read other files never run."""
+    pyvips.operation_block_set("VipsForeignLoad", True)
+    for loader in set(_LOADERS.values()):
+        pyvips.operation_block_set(_LOADER_CLASSES[loader], False)
+    pyvips.block_untrusted_set(True)
 
 
 def sniff(head: bytes) -> SourceFormat | None:

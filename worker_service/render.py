@@ -15,7 +15,7 @@ from typing import Any
 import pyvips
 
 from shared.geometry import Size, decode_size, output_size, resized_size
-from shared.images import ImageHeader
+from shared.images import ImageHeader, restrict_libvips
 from shared.messages import ErrorCode
 from shared.schemas import Fit, OutputFormat, Placeholder, Variant
 from worker_service.cancel import RenderCancelled, stop_when_set
@@ -45,13 +45,15 @@ class RenderedJob:
 
 
 def prepare_libvips() -> None:
-    """Process-wide libvips settings for rendering, set before the first job.
+    """Process-wide libvips settings for rendering, set before the first job: only the
+    loaders of the formats the service reads (`restrict_libvips`), and no operation cache.
 
     The operation cache goes: every job reads a different file, so it would only hold memory,
     and it would hand a later job an image still carrying an earlier job's cancel handler,
     whose Python side is gone by then (libvips calling it aborts the process).
     """
     pyvips.cache_set_max(0)
+    restrict_libvips()
 
 
 def render_job(

@@ -4,12 +4,14 @@ header's displayed size and the pixel limit over every page."""
 from pathlib import Path
 
 import pytest
+import pyvips
 
 from shared.images import (
     TooManyPixels,
     Unreadable,
     check_pixels,
     read_header,
+    restrict_libvips,
     sniff,
 )
 from shared.schemas import SourceFormat
@@ -80,3 +82,15 @@ def test_a_file_must_open_with_the_loader_of_the_format_it_announces(tmp_path: P
     with pytest.raises(Unreadable):
         read_header(write(tmp_path / "a.tif", b"II*\x00" + png_with_alpha()))
     assert read_header(write(tmp_path / "b.jpg", jpeg_bytes(30, 20))).width == 30
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8"/></svg>'
+
+
+def test_once_restricted_libvips_opens_only_the_formats_the_service_reads() -> None:
+    restrict_libvips()
+    with pytest.raises(pyvips.Error):
+        pyvips.Image.new_from_buffer(SVG, "")  # this libvips has svgload: blocked
+    for fixture in FIXTURES.iterdir():
+        if fixture.suffix in {".jpg", ".png", ".gif", ".webp", ".tiff"}:  # HEVC is pillow-heif's
+            assert pyvips.Image.new_from_buffer(fixture.read_bytes(), "").width > 0, fixture
