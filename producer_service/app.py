@@ -55,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
             settings.amqp_url,
             f"producer_service {socket.gethostname()}:{os.getpid()}",
             [publisher.attach, consumer.attach],
+            on_failure=publisher.note_failure,
         )
         relay = OutboxRelay(jobs, publisher)
         link.start()

@@ -16,10 +16,18 @@ ConnectHook = Callable[[AbstractRobustConnection], Awaitable[None]]
 
 
 class BrokerLink:
-    def __init__(self, url: str, name: str, hooks: Sequence[ConnectHook]) -> None:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        hooks: Sequence[ConnectHook],
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        """`hooks` set the connection up; `on_failure` hears why a try to connect failed."""
         self._url = url
         self._name = name
         self._hooks = hooks
+        self._on_failure = on_failure
         self._connection: AbstractRobustConnection | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -27,7 +35,9 @@ class BrokerLink:
         self._task = asyncio.create_task(self._connect(), name="broker-connect")
 
     async def _connect(self) -> None:
-        connected = await connect_and_set_up(self._url, self._name, self._set_up)
+        connected = await connect_and_set_up(
+            self._url, self._name, self._set_up, on_failure=self._on_failure
+        )
         assert connected is not None  # only a stop event ends it early, and there is none
         self._connection, _ = connected
         logger.info("connected to the broker as %s", self._name)

@@ -28,11 +28,17 @@ class TaskPublisher:
         self._timeout = timeout_seconds
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
+        # Why the broker cannot be reached, as the last try to connect found it.
+        self._down_reason = "unreachable"
+
+    def note_failure(self, reason: str) -> None:
+        self._down_reason = reason
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare_topology(connection, channel, self._topology)
         self._connection, self._channel = connection, channel
+        self._down_reason = "unreachable"  # what a later outage will be, unless told otherwise
 
     @property
     def is_ready(self) -> bool:
@@ -46,7 +52,8 @@ class TaskPublisher:
     def _ready_channel(self) -> AbstractChannel:
         if not self.is_ready or self._channel is None:
             raise BrokerUnavailable(
-                "The message broker is not reachable; try again shortly.", reason="unreachable"
+                f"The message broker is not reachable ({self._down_reason}); try again shortly.",
+                reason=self._down_reason,
             )
         return self._channel
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ProbableAuthenticationError
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,14 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 RECONNECT_INTERVAL_SECONDS = 1.0
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 15.0
+
+
+def failure_reason(error: BaseException) -> str:
+    """Why the broker could not be reached, in a word or two: wrong credentials are not an
+    outage, and an operator reading `/readyz` or a log line should see which it is."""
+    if isinstance(error, ProbableAuthenticationError):
+        return "login refused"
+    return "unreachable"
 
 
 def backoff_seconds(failures: int) -> float:
@@ -49,8 +57,10 @@ async def connect_and_set_up(
     name: str,
     set_up: Callable[[AbstractRobustConnection], Awaitable[T]],
     stop: asyncio.Event | None = None,
+    on_failure: Callable[[str], None] | None = None,
 ) -> tuple[AbstractRobustConnection, T] | None:
-    """Connect and run `set_up` on the connection, retrying both together until they succeed.
+    """Connect and run `set_up` on the connection, retrying both together until they succeed;
+    `on_failure` hears each failed try's `failure_reason`.
 
     Returns the connection and what `set_up` returned, or None once `stop` is set.
     """
@@ -65,7 +75,12 @@ async def connect_and_set_up(
             failures += 1
             delay = backoff_seconds(failures)
             step = "set-up" if connection is not None else "connect"
-            logger.warning("broker %s failed (%r); trying again in %.1f s", step, exc, delay)
+            reason = failure_reason(exc)
+            if on_failure is not None:
+                on_failure(reason)
+            logger.warning(
+                "broker %s failed: %s (%s); trying again in %.1f s", step, reason, exc, delay
+            )
             if connection is not None:
                 with contextlib.suppress(*CONNECTION_EXCEPTIONS):
                     await connection.close()

@@ -9,15 +9,16 @@ import aio_pika
 import httpx
 import pytest
 import sqlalchemy as sa
+from yarl import URL
 
 from producer_service.database import open_database
 from shared.messages import TASK_TYPE, ResizeTask
 from shared.schemas import DEFAULT_VARIANTS
 from shared.settings import Settings
 from tests.client import ApiClient
-from tests.conftest import make_settings
+from tests.conftest import TEST_AMQP_URL, make_settings
 from tests.images import jpeg_bytes
-from tests.support import BrokerProbe, running_api
+from tests.support import BrokerProbe, running_api, wait_for
 
 PROBLEM = "application/problem+json"
 VARIANTS = [
@@ -219,6 +220,28 @@ async def test_with_the_broker_down_submit_is_503_fast_and_reads_still_work(
         assert_problem(await client.get(f"/v1/jobs/{uuid.uuid4()}"), 404)
     assert await job_count(settings) == 0
     assert originals(settings) == []
+
+
+async def test_wrong_broker_credentials_are_a_login_refused_not_an_outage(
+    tmp_path: Path,
+) -> None:
+    wrong = str(URL(TEST_AMQP_URL).with_password("not-the-password"))
+    settings = make_settings(tmp_path, amqp_url=wrong)
+    async with running_api(settings, ready=False) as client:
+
+        async def readiness() -> dict[str, object] | None:
+            body: dict[str, object] = (await client.get("/readyz")).json()
+            return body if body["checks"] != {"broker": "unreachable", **_OTHERS_OK} else None
+
+        ready = await wait_for(readiness, what="the first try to log in")
+        submitted = await ApiClient(client).post_job(jpeg_bytes())
+    assert ready["checks"] == {"broker": "login refused", **_OTHERS_OK}
+    body = assert_problem(submitted, 503)
+    assert body["reason"] == "login refused"
+    assert "not-the-password" not in submitted.text + str(ready)
+
+
+_OTHERS_OK = {"store": "ok", "storage": "ok"}
 
 
 async def test_a_full_queue_gives_503_and_no_phantom_job(
