@@ -43,7 +43,7 @@ format: $(INSTALLED) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 compose-check: $(INSTALLED) ## validate compose.yaml with docker-compose and test its invariants
-	docker-compose -f compose.yaml config --quiet
+	docker-compose --env-file .env.example -f compose.yaml config --quiet
 	$(PY) -m pytest tests/unit/test_compose.py
 
 check: lint compose-check test ## everything CI runs

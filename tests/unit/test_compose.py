@@ -81,3 +81,13 @@ def test_the_image_runs_as_a_non_root_user_with_an_exec_form_command() -> None:
     assert users
     assert users[-1] not in ("root", "0")
     assert re.search(r'^CMD\s+\["python", "-m", "producer_service"\]', dockerfile, re.MULTILINE)
+
+
+def test_credentials_come_from_the_environment_and_env_example_names_them() -> None:
+    compose = (ROOT / "compose.yaml").read_text()
+    assert "guest" not in compose
+    required = set(re.findall(r"\$\{(\w+):\?", compose))
+    assert {"RABBITMQ_USER", "RABBITMQ_PASSWORD"} <= required
+    example = (ROOT / ".env.example").read_text()
+    named = set(re.findall(r"^(\w+)=", example, flags=re.MULTILINE))
+    assert set(re.findall(r"\$\{(\w+)", compose)) <= named
