@@ -8,7 +8,7 @@ import pyvips
 from bench.errors import BenchError
 from bench.options import parse_options
 from bench.run import run
-from shared.settings import configure_logging
+from shared.logs import configure_logging
 from worker_service.render import prepare_libvips
 
 logger = logging.getLogger("bench")

@@ -14,7 +14,8 @@ import uvicorn
 
 from producer_service.app import create_app
 from producer_service.store import JobStore
-from shared.settings import Settings, configure_logging
+from shared.logs import configure_logging
+from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,5 @@
 """The one settings class both services read, from the environment and an optional `.env`."""
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
@@ -135,12 +134,3 @@ def driver_url(url: str) -> str:
     if not sep:
         raise ValueError(f"not a database URL: {url!r}")
     return f"{_DRIVERS.get(scheme, scheme)}://{rest}"
-
-
-def configure_logging(level: str) -> None:
-    """Process-wide logging for both services' `__main__`: one line per record, to stderr."""
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # libvips reports every step of every resize at INFO; only its warnings are news.
-    logging.getLogger("pyvips").setLevel(logging.WARNING)

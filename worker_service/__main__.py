@@ -3,7 +3,8 @@
 import asyncio
 import signal
 
-from shared.settings import Settings, configure_logging
+from shared.logs import configure_logging
+from shared.settings import Settings
 from worker_service.allocator import tune_malloc
 from worker_service.priority import lower_priority
 from worker_service.worker import Worker
