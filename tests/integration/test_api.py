@@ -1,8 +1,10 @@
 """The REST API in-process against a real RabbitMQ: submit, status, errors and the docs."""
 
 import json
+import struct
 import uuid
-from collections.abc import Callable
+import zlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aio_pika
@@ -17,7 +19,7 @@ from shared.schemas import DEFAULT_VARIANTS
 from shared.settings import Settings
 from tests.client import ApiClient
 from tests.conftest import TEST_AMQP_URL, make_settings
-from tests.images import jpeg_bytes
+from tests.images import jpeg_bytes, photo
 from tests.support import BrokerProbe, running_api, wait_for
 
 PROBLEM = "application/problem+json"
@@ -311,3 +313,59 @@ async def test_variants_asking_for_too_many_output_pixels_are_422(broker: Settin
     assert "MAX_OUTPUT_PIXELS" in str(body["detail"])
     assert fine.status_code == 202
     assert len(originals(broker)) == 1
+
+
+async def test_unknown_routes_and_methods_are_problems(broker: Settings) -> None:
+    async with running_api(broker) as client:
+        unknown = await client.get("/v2/jobs")
+        wrong_method = await client.put("/v1/jobs")
+    assert assert_problem(unknown, 404)["type"] == "/problems/not-found"
+    assert assert_problem(wrong_method, 405)["type"] == "/problems/method-not-allowed"
+    assert "POST" in wrong_method.headers["allow"]
+
+
+def lying_png(width: int, height: int) -> bytes:
+    """A real 16x16 PNG whose header (IHDR, checksum fixed up) claims another size."""
+    data = bytearray(photo(16, 16).pngsave_buffer())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr : ihdr + 17]))
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+async def test_a_png_claiming_a_bomb_sized_header_is_413_before_any_decode(
+    broker: Settings,
+) -> None:
+    async with running_api(broker) as client:
+        response = await ApiClient(client).post_job(lying_png(60_000, 60_000))
+    assert "pixels" in str(assert_problem(response, 413)["detail"])
+    assert originals(broker) == []
+
+
+async def test_a_chunked_body_with_no_length_is_cut_off_at_the_limit(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    """No Content-Length to refuse up front: the stream is refused once it passes the limit,
+    not after it has all been received."""
+    settings = broker_settings(max_upload_bytes=100_000)
+    boundary = "b0undary"
+    sent = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal sent
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+        yield (head + "Content-Type: image/jpeg\r\n\r\n").encode() + jpeg_bytes(64, 64)
+        for _ in range(1000):  # 64 MB if it were all read
+            sent += 65536
+            yield b"\0" * 65536
+
+    async with running_api(settings) as client:
+        response = await client.post(
+            "/v1/jobs",
+            content=body(),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+    assert_problem(response, 413)
+    assert sent < 1_000_000
+    assert list((settings.data_dir / "tmp").iterdir()) == []
