@@ -38,8 +38,6 @@ SQLITE_THREADS = 4
 
 
 class Database(Protocol):
-    dialect: str
-
     async def run(self, work: Work[T], *, write: bool) -> T:
         """`work(session)`; when `write`, in a transaction that commits if it returns."""
         ...
@@ -58,7 +56,6 @@ def open_database(
 
 class ThreadedDatabase:
     def __init__(self, engine: Engine, timeout: float) -> None:
-        self.dialect = engine.dialect.name
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._threads = ThreadPoolExecutor(SQLITE_THREADS, thread_name_prefix="job-store")
@@ -99,7 +96,6 @@ class ThreadedDatabase:
 
 class AsyncDatabase:
     def __init__(self, engine: AsyncEngine) -> None:
-        self.dialect = engine.dialect.name
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 

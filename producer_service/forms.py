@@ -40,6 +40,10 @@ class ReceivedForm:
     digest: bytes | None = None
 
 
+def upload_too_large(max_file_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The upload is larger than {max_file_bytes} bytes.")
+
+
 class _FormCollector:
     """python-multipart callbacks: route each part's bytes while the body streams in."""
 
@@ -112,12 +116,12 @@ class _FormCollector:
         else:
             self.skipped_bytes += len(chunk)
             if self.skipped_bytes > self.max_file_bytes:
-                raise PayloadTooLarge(f"The upload is larger than {self.max_file_bytes} bytes.")
+                raise upload_too_large(self.max_file_bytes)
 
     def _file_data(self, chunk: bytes) -> None:
         self.file_size += len(chunk)
         if self.file_size > self.max_file_bytes:
-            raise PayloadTooLarge(f"The upload is larger than {self.max_file_bytes} bytes.")
+            raise upload_too_large(self.max_file_bytes)
         if self.image_type is None:
             self.head += chunk[: SNIFF_BYTES - len(self.head)]
             if len(self.head) >= SNIFF_BYTES:
@@ -159,7 +163,7 @@ def check_declared_length(headers: Mapping[str, str], max_file_bytes: int) -> No
     """Refuse at once a body whose Content-Length alone says it is too large."""
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_file_bytes + FORM_OVERHEAD_BYTES:
-        raise PayloadTooLarge(f"The upload is larger than {max_file_bytes} bytes.")
+        raise upload_too_large(max_file_bytes)
 
 
 async def receive_form(

@@ -20,12 +20,11 @@ from producer_service.errors import (
     OutputNotReady,
     ServiceUnavailable,
     StoreUnavailable,
-    TooManyActiveJobs,
 )
 from producer_service.publisher import TaskPublisher
 from producer_service.records import JobRecord
 from producer_service.storage import LocalStorage, discard
-from producer_service.store import ActiveJobLimit, DuplicateIdempotencyKey, JobStore
+from producer_service.store import DuplicateIdempotencyKey, JobStore
 from producer_service.uploads import Submission
 from shared.messages import JobEvent, ResizeTask, utc_now
 from shared.schemas import JobStatus
@@ -112,12 +111,6 @@ class JobService:
         )
         try:
             await self._store.add(record, self._max_active)
-        except ActiveJobLimit:
-            await self._storage.delete(source_key)
-            raise TooManyActiveJobs(
-                f"This key already has {self._max_active} jobs queued or processing; "
-                "submit more as they finish."
-            ) from None
         except BaseException:
             await self._storage.delete(source_key)
             raise

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from producer_service.database import Database, Work, open_database
 from producer_service.engine import failure_reason
-from producer_service.errors import StoreUnavailable
+from producer_service.errors import StoreUnavailable, TooManyActiveJobs
 from producer_service.migrate import migrate
 from producer_service.records import JobRecord
 from producer_service.tables import JobRow
@@ -32,10 +32,6 @@ ACTIVE_STATUSES = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
 
 class DuplicateIdempotencyKey(Exception):
     """Another request created a job with this key first."""
-
-
-class ActiveJobLimit(Exception):
-    """The owner already holds as many queued and processing jobs as allowed."""
 
 
 # Advisory lock class of an owner's count-and-insert on PostgreSQL (with hashtext(owner)).
@@ -108,12 +104,15 @@ class JobStore:
 
     async def add(self, record: JobRecord, max_active: int | None = None) -> None:
         """Insert the job; with `max_active`, only if its owner holds fewer queued and
-        processing jobs than that (else `ActiveJobLimit`), counted and inserted atomically:
+        processing jobs than that (else `TooManyActiveJobs`), counted and inserted atomically:
         SQLite has one writer at a time, PostgreSQL takes a lock per owner first."""
 
         def insert(session: Session) -> None:
             if max_active is not None and _active_jobs(session, record.owner) >= max_active:
-                raise ActiveJobLimit(record.owner)
+                raise TooManyActiveJobs(
+                    f"This key already has {max_active} jobs queued or processing; "
+                    "submit more as they finish."
+                )
             session.add(record.to_row())
 
         try:

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 import pytest
 
+from producer_service.errors import TooManyActiveJobs
 from producer_service.records import JobRecord
-from producer_service.store import ActiveJobLimit, DuplicateIdempotencyKey, JobStore
+from producer_service.store import DuplicateIdempotencyKey, JobStore
 from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
 from shared.schemas import (
     DEFAULT_VARIANTS,
@@ -238,11 +239,11 @@ async def test_an_owners_active_jobs_are_capped_even_when_submitted_at_once(
         *(store.add(record, max_active=3) for record in records), return_exceptions=True
     )
     assert sum(result is None for result in results) == 3
-    assert all(isinstance(r, ActiveJobLimit) for r in results if r is not None)
+    assert all(isinstance(r, TooManyActiveJobs) for r in results if r is not None)
     await store.add(new_record(owner=other), max_active=3)
     landed = [r for r, result in zip(records, results, strict=True) if result is None]
     await store.apply_event(event(landed[0], EventKind.PROCESSING))
-    with pytest.raises(ActiveJobLimit):
+    with pytest.raises(TooManyActiveJobs):
         await store.add(new_record(owner=owner), max_active=3)
     await store.apply_event(event(landed[0], EventKind.SUCCEEDED))
     await store.add(new_record(owner=owner), max_active=3)
