@@ -14,6 +14,7 @@ import pyvips
 from bench.corpus import Photo
 from bench.throughput import Rate
 from bench.workloads import JOB_VARIANTS
+from shared.images import Limits
 from shared.schemas import Fit, Variant
 from worker_service.render import render_job
 
@@ -39,9 +40,9 @@ def naive_job(photo: Photo) -> None:
         image.write_to_buffer(f".{variant.format.extension}[Q={variant.quality}]")
 
 
-def own_job(photo: Photo, max_pixels: int) -> None:
+def own_job(photo: Photo, limits: Limits) -> None:
     """The worker's code for one job, from the file as the worker reads it."""
-    render_job(photo.path, JOB_VARIANTS, max_pixels)
+    render_job(photo.path, JOB_VARIANTS, limits)
 
 
 def _naive_thumbnail(photo: Photo, variant: Variant) -> Any:

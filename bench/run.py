@@ -32,6 +32,7 @@ from bench.workloads import (
     tiny_upload,
     upload_of,
 )
+from shared.images import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ BACKLOG_MARGIN = 1.5
 
 
 @dataclass(frozen=True)
-class Limits:
+class LoopRates:
     naive: Rate
     own: Rate
 
@@ -61,14 +62,14 @@ def run(options: Options) -> Report:
     return report
 
 
-def run_limits(options: Options, photos: list[Photo], report: Report) -> Limits:
+def run_limits(options: Options, photos: list[Photo], report: Report) -> LoopRates:
     loop = partial(run_loop, photos=photos, passes=options.passes, threads=options.threads)
     with report.timed("limits"):
         logger.info("limits: naive loop")
         naive = loop(naive_job)
         logger.info("limits: own loop")
         settings = default_settings(**options.setting_overrides)
-        own = loop(partial(own_job, max_pixels=settings.max_input_pixels))
+        own = loop(partial(own_job, limits=Limits.of(settings)))
     threads = f"{options.threads} threads"
     report.add(
         "limits",
@@ -84,7 +85,7 @@ def run_limits(options: Options, photos: list[Photo], report: Report) -> Limits:
         "jobs/s",
         f"{own.jobs} jobs, {threads}, {own.seconds:.1f} s",
     )
-    return Limits(naive, own)
+    return LoopRates(naive, own)
 
 
 @dataclass
@@ -92,7 +93,7 @@ class ServiceRun:
     options: Options
     corpus: list[Photo]
     photos: list[Photo]
-    limits: Limits | None
+    limits: LoopRates | None
     report: Report
 
     async def run(self) -> None:

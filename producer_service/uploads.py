@@ -11,8 +11,16 @@ from pydantic import ValidationError
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from producer_service.forms import receive_form
 from producer_service.storage import discard
-from shared.geometry import Size, output_pixels
-from shared.images import ImageHeader, TooManyPixels, Unreadable, check_pixels, read_header
+from shared.images import (
+    ImageHeader,
+    Limits,
+    TooLarge,
+    TooManyOutputPixels,
+    Unreadable,
+    check_outputs,
+    check_source,
+    read_header,
+)
 from shared.schemas import DEFAULT_VARIANTS, Variant, variant_list_adapter
 from shared.settings import Settings
 
@@ -58,8 +66,9 @@ async def read_submission(
     form = await receive_form(headers, body, path, settings.max_upload_bytes, digest=fingerprint)
     try:
         variants = parse_variants(form.fields.get(VARIANTS_FIELD))
-        image = await asyncio.to_thread(probe, form.path, settings.max_input_pixels)
-        check_output_pixels(variants, image, settings.max_output_pixels)
+        limits = Limits.of(settings)
+        image = await asyncio.to_thread(probe, form.path, limits)
+        check_output_pixels(variants, image, limits)
     except BaseException:
         await discard(form.path)
         raise
@@ -67,30 +76,28 @@ async def read_submission(
     return Submission(form.path, variants, image, digest)
 
 
-def check_output_pixels(variants: list[Variant], image: ImageHeader, limit: int) -> None:
-    """Refuse variants whose outputs from this image would add up to more than `limit` pixels."""
-    asked = output_pixels(variants, Size(image.width, image.height))
-    if asked > limit:
+def check_output_pixels(variants: list[Variant], image: ImageHeader, limits: Limits) -> None:
+    try:
+        check_outputs(variants, image, limits)
+    except TooManyOutputPixels as exc:
         raise InvalidRequest(
-            f"These variants would make {asked} output pixels from this image; "
-            f"a job may make at most {limit} (MAX_OUTPUT_PIXELS). Ask for smaller sizes "
-            "or fewer variants, or leave `upscale` off.",
+            str(exc),
             errors=[
                 {
                     "loc": ["body", VARIANTS_FIELD],
-                    "msg": f"{asked} output pixels over the limit of {limit}",
+                    "msg": f"{exc.asked} output pixels over the limit of {exc.limit}",
                     "type": "too_many_output_pixels",
                 }
             ],
-        )
+        ) from exc
 
 
-def probe(path: Path, max_pixels: int) -> ImageHeader:
+def probe(path: Path, limits: Limits) -> ImageHeader:
     """Read the upload's header only, and refuse what cannot or must not be resized."""
     try:
         header = read_header(path)
-        check_pixels(header, max_pixels)
-    except TooManyPixels as exc:
+        check_source(header, limits)
+    except TooLarge as exc:
         raise PayloadTooLarge(str(exc)) from exc
     except Unreadable as exc:
         raise UnsupportedMediaType(str(exc)) from exc

@@ -1,20 +1,22 @@
 """What a source image is, by rules both services apply: its format sniffed from the leading
 bytes, the one libvips loader that format may use, its size read from the header, and the pixel
-limit. The API applies them to an upload before it answers; the worker applies them again to
-whatever a task points at, since a task can reach it by other roads.
+limits a job must keep. The API applies them to an upload before it answers; the worker applies
+them again to whatever a task points at, since a task can reach it by other roads.
 
 Reading a header decodes no pixels (libvips loads lazily), so a decompression bomb is refused
 before it costs memory. Pixels are counted over every page of a multi-page or animated image.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyvips
 
-from shared.schemas import SourceFormat, SourceImage
+from shared.geometry import Size, output_pixels
+from shared.schemas import SourceFormat, SourceImage, Variant
+from shared.settings import Settings
 
 # EXIF orientations that turn the image a quarter, so its displayed width and height swap.
 _SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
@@ -28,8 +30,29 @@ class Unreadable(ImageRejected):
     """Not a readable image of the format its bytes announce."""
 
 
-class TooManyPixels(ImageRejected):
+class TooLarge(ImageRejected):
+    """A source bigger than the service reads."""
+
+
+class TooManyPixels(TooLarge):
     """More pixels than MAX_INPUT_PIXELS, counted over every page."""
+
+
+class TooManyPages(TooLarge):
+    """More pages or frames than MAX_INPUT_PAGES."""
+
+
+class TooManyOutputPixels(ImageRejected):
+    """Variants that would make more than MAX_OUTPUT_PIXELS from this source."""
+
+    def __init__(self, asked: int, limit: int) -> None:
+        super().__init__(
+            f"These variants would make {asked} output pixels from this image; "
+            f"a job may make at most {limit} (MAX_OUTPUT_PIXELS). Ask for smaller sizes "
+            "or fewer variants, or leave `upscale` off."
+        )
+        self.asked = asked
+        self.limit = limit
 
 
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
@@ -124,13 +147,38 @@ def read_header(path: Path) -> ImageHeader:
     return ImageHeader(fmt, width, height, max(1, int(fields.get("n-pages", 1))), hevc)
 
 
-def check_pixels(header: ImageHeader, max_pixels: int) -> None:
-    if header.pixels > max_pixels:
+@dataclass(frozen=True)
+class Limits:
+    """What one job may cost, from the settings both services read."""
+
+    input_pixels: int
+    input_pages: int
+    output_pixels: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Limits":
+        return cls(settings.max_input_pixels, settings.max_input_pages, settings.max_output_pixels)
+
+
+def check_source(header: ImageHeader, limits: Limits) -> None:
+    """Refuse a source with more pages, or more pixels over all of them, than `limits`."""
+    if header.pages > limits.input_pages:
+        raise TooManyPages(
+            f"The image has {header.pages} pages or frames; the limit is {limits.input_pages}."
+        )
+    if header.pixels > limits.input_pixels:
         pages = f" over {header.pages} pages" if header.pages > 1 else ""
         raise TooManyPixels(
             f"The image is {header.width}x{header.height}{pages} = {header.pixels} pixels; "
-            f"the limit is {max_pixels} pixels."
+            f"the limit is {limits.input_pixels} pixels."
         )
+
+
+def check_outputs(variants: Sequence[Variant], header: ImageHeader, limits: Limits) -> None:
+    """Refuse variants whose outputs from this source add up to more than `limits` allows."""
+    asked = output_pixels(variants, Size(header.width, header.height))
+    if asked > limits.output_pixels:
+        raise TooManyOutputPixels(asked, limits.output_pixels)
 
 
 def _fields(image: Any, *names: str) -> dict[str, Any]:

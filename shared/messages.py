@@ -41,6 +41,8 @@ class ErrorCode(StrEnum):
 
     UNDECODABLE_IMAGE = "undecodable_image"
     TOO_MANY_PIXELS = "too_many_pixels"
+    TOO_MANY_PAGES = "too_many_pages"
+    TOO_MANY_OUTPUT_PIXELS = "too_many_output_pixels"
     SOURCE_MISSING = "source_missing"
     INVALID_TASK = "invalid_task"
     TIMEOUT = "timeout"

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     job_timeout_seconds: PositiveFloat = 60.0
     max_upload_bytes: PositiveInt = 50 * 1024 * 1024
     max_input_pixels: PositiveInt = 100_000_000
+    # Pages of a multi-page TIFF or frames of an animated GIF/WebP, counted from the header: a
+    # long animation is a few hundred frames; a file of 10^5 tiny frames only costs time to read.
+    max_input_pages: PositiveInt = 1000
     # All outputs of one job together. 40 MP holds a full-size 24 MP rendition and its
     # thumbnails (the default variants of a 24 MP photo make 2.3 MP), and refuses what only
     # costs: one 8192x8192 upscaled PNG is 67 MP, a 45 MB file and 5 s of a core.

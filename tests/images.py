@@ -5,6 +5,11 @@ from typing import Any
 
 import pyvips
 
+from shared.images import Limits
+
+# The limits of the default settings.
+LIMITS = Limits(input_pixels=100_000_000, input_pages=1000, output_pixels=40_000_000)
+
 # Small files in the formats people upload, made by `python -m tests.fixtures.make`.
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,14 +9,27 @@ would cost as much as the resize itself.
 """
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pyvips
 
 from shared.geometry import Size
-from shared.images import ImageHeader, TooManyPixels, Unreadable, check_pixels, read_header
+from shared.images import (
+    ImageHeader,
+    ImageRejected,
+    Limits,
+    TooManyOutputPixels,
+    TooManyPages,
+    TooManyPixels,
+    Unreadable,
+    check_outputs,
+    check_source,
+    read_header,
+)
 from shared.messages import ErrorCode
+from shared.schemas import Variant
 from worker_service import colour, heif
 from worker_service.cancel import stop_when_set
 from worker_service.errors import PermanentFailure
@@ -24,15 +37,25 @@ from worker_service.errors import PermanentFailure
 _ICC = "icc-profile-data"
 
 
-def inspect_source(path: Path, max_pixels: int) -> ImageHeader:
-    """Read the header only; refuse a file that is no image we read, or has too many pixels."""
+# Each refusal of `shared.images` as the reason a job fails.
+_REFUSALS: tuple[tuple[type[Exception], ErrorCode], ...] = (
+    (TooManyPixels, ErrorCode.TOO_MANY_PIXELS),
+    (TooManyPages, ErrorCode.TOO_MANY_PAGES),
+    (TooManyOutputPixels, ErrorCode.TOO_MANY_OUTPUT_PIXELS),
+    (Unreadable, ErrorCode.UNDECODABLE_IMAGE),
+)
+
+
+def inspect_source(path: Path, variants: Sequence[Variant], limits: Limits) -> ImageHeader:
+    """Read the header only; refuse a file that is no image we read, or is over a limit, or
+    whose variants would make more output than a job may."""
     try:
         header = read_header(path)
-        check_pixels(header, max_pixels)
-    except TooManyPixels as exc:
-        raise PermanentFailure(ErrorCode.TOO_MANY_PIXELS, str(exc)) from exc
-    except Unreadable as exc:
-        raise PermanentFailure(ErrorCode.UNDECODABLE_IMAGE, str(exc)) from exc
+        check_source(header, limits)
+        check_outputs(variants, header, limits)
+    except ImageRejected as exc:
+        code = next(code for kind, code in _REFUSALS if isinstance(exc, kind))
+        raise PermanentFailure(code, str(exc)) from exc
     return header
 
 

@@ -31,6 +31,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError, ChannelInvalidStateError
 from pydantic import ValidationError
 
+from shared.images import Limits
 from shared.messages import ErrorCode, EventKind, FailureInfo, ResizeTask
 from shared.settings import Settings
 from shared.topology import Topology
@@ -98,6 +99,7 @@ class Handler:
         self._reporter = reporter
         self._executor = executor
         self._storage = storage
+        self._limits = Limits.of(settings)
 
     async def handle(self, message: AbstractIncomingMessage) -> Outcome:
         try:
@@ -157,7 +159,7 @@ class Handler:
             async with self._executor.slot():
                 source = await self._in_thread(
                     task,
-                    lambda _: inspect_task(task, self._storage, self._settings.max_input_pixels),
+                    lambda _: inspect_task(task, self._storage, self._limits),
                 )
                 await self._reporter.report(task, EventKind.PROCESSING, source=source.as_source())
                 logger.info("job %s attempt %d: processing", task.job_id, task.attempt)

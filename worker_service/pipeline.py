@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from shared import layout
-from shared.images import ImageHeader
+from shared.images import ImageHeader, Limits
 from shared.messages import ErrorCode, JobResult, RenderedOutput, ResizeTask
 from worker_service.cancel import RenderCancelled
 from worker_service.decode import inspect_source
@@ -15,9 +15,9 @@ from worker_service.render import render
 from worker_service.storage import OutputStorage
 
 
-def inspect_task(task: ResizeTask, storage: OutputStorage, max_pixels: int) -> ImageHeader:
+def inspect_task(task: ResizeTask, storage: OutputStorage, limits: Limits) -> ImageHeader:
     with _storage_errors():
-        return inspect_source(storage.path_of(task.source_key), max_pixels)
+        return inspect_source(storage.path_of(task.source_key), task.variants, limits)
 
 
 def run_task(

@@ -15,7 +15,7 @@ from typing import Any
 import pyvips
 
 from shared.geometry import Size, decode_size, output_size, resized_size
-from shared.images import ImageHeader, restrict_libvips
+from shared.images import ImageHeader, Limits, restrict_libvips
 from shared.messages import ErrorCode
 from shared.schemas import Fit, OutputFormat, Placeholder, Variant
 from worker_service.cancel import RenderCancelled, stop_when_set
@@ -59,11 +59,11 @@ def prepare_libvips() -> None:
 def render_job(
     path: Path,
     variants: Sequence[Variant],
-    max_pixels: int,
+    limits: Limits,
     cancel: threading.Event | None = None,
 ) -> RenderedJob:
     """Every variant of the image at `path`, encoded; `cancel` stops libvips mid-work."""
-    return render(path, inspect_source(path, max_pixels), variants, cancel)
+    return render(path, inspect_source(path, variants, limits), variants, cancel)
 
 
 def render(

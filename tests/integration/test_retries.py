@@ -4,14 +4,16 @@ import uuid
 from collections.abc import Callable
 
 import aio_pika
+import pytest
 
 from shared import layout
 from shared.messages import ErrorCode, EventKind
 from shared.schemas import OutputFormat, Variant
 from shared.settings import Settings
-from tests.images import jpeg_bytes
+from tests.images import FIXTURES, jpeg_bytes
 from tests.support import BrokerProbe, running_worker, wait_for
 
+ANIMATED_GIF = (FIXTURES / "animated.gif").read_bytes()
 THUMB = [Variant(name="thumb", width=120, format=OutputFormat.WEBP)]
 
 
@@ -71,17 +73,37 @@ async def test_after_max_attempts_transient_failures_the_job_fails_and_is_dead_l
         await wait_for(lambda: probe.ready_messages(probe.topology.dead_letter_queue))
 
 
-async def test_a_source_over_the_pixel_limit_fails_at_once(
+@pytest.mark.parametrize(
+    ("limit", "image", "variants", "code"),
+    [
+        ({"max_input_pixels": 1000}, jpeg_bytes(100, 100), THUMB, ErrorCode.TOO_MANY_PIXELS),
+        ({"max_input_pages": 2}, ANIMATED_GIF, THUMB, ErrorCode.TOO_MANY_PAGES),
+        (
+            {"max_output_pixels": 10_000},
+            jpeg_bytes(640, 480),
+            [Variant(name="big", width=4000, height=4000, upscale=True)],
+            ErrorCode.TOO_MANY_OUTPUT_PIXELS,
+        ),
+    ],
+    ids=["pixels", "pages", "output-pixels"],
+)
+async def test_a_task_over_a_limit_fails_at_once_from_the_header(
     broker_settings: Callable[..., Settings],
+    limit: dict[str, int],
+    image: bytes,
+    variants: list[Variant],
+    code: ErrorCode,
 ) -> None:
-    settings = broker_settings(max_input_pixels=1000)
+    """A task that never passed the API's checks (published by hand, or by an API with other
+    settings) is refused by the worker too."""
+    settings = broker_settings(**limit)
     async with BrokerProbe.open(settings) as probe, running_worker(settings):
-        await probe.submit_task(jpeg_bytes(100, 100), THUMB)
+        await probe.submit_task(image, variants)
         # Refused from its header, before it counts as processing.
         (failed,) = await probe.events(1)
     assert (failed.kind, failed.attempt) == (EventKind.FAILED, 1)
     assert failed.error is not None
-    assert failed.error.code is ErrorCode.TOO_MANY_PIXELS
+    assert failed.error.code is code
 
 
 async def test_a_delivery_its_holder_dropped_counts_as_an_attempt(broker: Settings) -> None:

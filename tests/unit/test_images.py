@@ -1,21 +1,23 @@
 """What a source is, by the rules both services apply: sniffing, the loader allow-list, the
 header's displayed size and the pixel limit over every page."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import pyvips
 
 from shared.images import (
+    TooManyPages,
     TooManyPixels,
     Unreadable,
-    check_pixels,
+    check_source,
     read_header,
     restrict_libvips,
     sniff,
 )
 from shared.schemas import SourceFormat
-from tests.images import FIXTURES, jpeg_bytes, photo, png_with_alpha, write
+from tests.images import FIXTURES, LIMITS, jpeg_bytes, photo, png_with_alpha, write
 
 
 @pytest.mark.parametrize(
@@ -65,11 +67,24 @@ def test_an_av1_heif_is_avif_and_an_hevc_one_is_marked(tmp_path: Path) -> None:
     assert read_header(FIXTURES / "phone.heic").hevc
 
 
-def test_pixels_are_counted_over_every_page() -> None:
+def test_pixels_are_counted_over_every_page_and_pages_are_limited() -> None:
     header = read_header(FIXTURES / "animated.gif")
-    check_pixels(header, max_pixels=96 * 64 * 3)
+    check_source(header, replace(LIMITS, input_pixels=96 * 64 * 3, input_pages=3))
     with pytest.raises(TooManyPixels, match="over 3 pages"):
-        check_pixels(header, max_pixels=96 * 64 * 3 - 1)
+        check_source(header, replace(LIMITS, input_pixels=96 * 64 * 3 - 1))
+    with pytest.raises(TooManyPages, match="3 pages or frames; the limit is 2"):
+        check_source(header, replace(LIMITS, input_pages=2))
+
+
+def test_a_gif_of_many_tiny_frames_is_refused_for_its_pages(tmp_path: Path) -> None:
+    # Each frame unlike the last, or the encoder would merge them.
+    frames = ((pyvips.Image.xyz(1, 5000)[1] % 2) * 255).cast("uchar").copy(interpretation="b-w")
+    frames.set_type(pyvips.GValue.gint_type, "page-height", 1)
+    path = write(tmp_path / "frames.gif", bytes(frames.gifsave_buffer()))
+    header = read_header(path)
+    assert header.pages == 5000
+    with pytest.raises(TooManyPages):
+        check_source(header, LIMITS)
 
 
 def test_a_file_that_only_starts_like_an_image_is_unreadable(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 import gc
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,16 @@ import pyvips
 
 from shared.messages import ErrorCode
 from shared.schemas import Crop, Fit, OutputFormat, Variant
-from tests.images import FIXTURES, jpeg_bytes, load, photo, png_with_alpha, undecodable_png, write
+from tests.images import (
+    FIXTURES,
+    LIMITS,
+    jpeg_bytes,
+    load,
+    photo,
+    png_with_alpha,
+    undecodable_png,
+    write,
+)
 from worker_service.cancel import RenderCancelled
 from worker_service.decode import inspect_source
 from worker_service.errors import PermanentFailure
@@ -24,7 +34,7 @@ def landscape(tmp_path: Path) -> Path:
 
 def render(path: Path, **fields: Any) -> tuple[Any, int, int]:
     variant = Variant.model_validate({"name": "v", **fields})
-    (rendered,) = render_job(path, [variant], max_pixels=10**8).outputs
+    (rendered,) = render_job(path, [variant], LIMITS).outputs
     return load(rendered.data), rendered.width, rendered.height
 
 
@@ -103,14 +113,14 @@ def test_lower_quality_gives_smaller_files(landscape: Path, output_format: Outpu
             Variant.model_validate({**variant, "quality": 20}),
             Variant.model_validate({**variant, "name": "high", "quality": 95}),
         ],
-        max_pixels=10**8,
+        LIMITS,
     ).outputs
     assert len(low.data) < len(high.data)
 
 
 def test_exif_orientation_is_applied_before_fitting(tmp_path: Path) -> None:
     path = write(tmp_path / "rotated.jpg", jpeg_bytes(640, 480, orientation=6))
-    source = inspect_source(path, max_pixels=10**8)
+    source = inspect_source(path, [], LIMITS)
     assert (source.width, source.height) == (480, 640)
     image, width, height = render(path, width=320, height=320)
     assert (width, height) == (240, 320)
@@ -145,21 +155,21 @@ def test_transparency_is_kept_in_png_and_flattened_on_white_in_jpeg(tmp_path: Pa
 
 def test_a_source_over_the_pixel_limit_is_refused_from_its_header(landscape: Path) -> None:
     with pytest.raises(PermanentFailure) as caught:
-        inspect_source(landscape, max_pixels=640 * 480 - 1)
+        inspect_source(landscape, [], replace(LIMITS, input_pixels=640 * 480 - 1))
     assert caught.value.code is ErrorCode.TOO_MANY_PIXELS
 
 
 def test_an_unreadable_header_is_a_permanent_failure(tmp_path: Path) -> None:
     path = write(tmp_path / "junk.jpg", b"\xff\xd8\xff" + b"\x00" * 500)
     with pytest.raises(PermanentFailure) as caught:
-        inspect_source(path, max_pixels=10**8)
+        inspect_source(path, [], LIMITS)
     assert caught.value.code is ErrorCode.UNDECODABLE_IMAGE
 
 
 def test_undecodable_pixel_data_is_a_permanent_failure(tmp_path: Path) -> None:
     path = write(tmp_path / "broken.png", undecodable_png())
     with pytest.raises(PermanentFailure) as caught:
-        render_job(path, [Variant(name="v", width=10)], max_pixels=10**8)
+        render_job(path, [Variant(name="v", width=10)], LIMITS)
     assert caught.value.code is ErrorCode.UNDECODABLE_IMAGE
 
 
@@ -168,7 +178,7 @@ def test_a_set_cancel_event_stops_libvips(tmp_path: Path) -> None:
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(RenderCancelled):
-        render_job(path, [Variant(name="v", width=1900)], max_pixels=10**8, cancel=cancel)
+        render_job(path, [Variant(name="v", width=1900)], LIMITS, cancel=cancel)
 
 
 def fixture(name: str) -> Path:
@@ -251,7 +261,7 @@ def test_the_source_is_decoded_once_for_all_variants(
     monkeypatch.setattr(pyvips.Image, "thumbnail", counted)
     variants = [Variant(name=f"v{side}", width=side) for side in (600, 300, 100)]
     rendered = render_job(
-        landscape, [*variants, Variant(name="c", width=50, height=50, fit=Fit.COVER)], 10**8
+        landscape, [*variants, Variant(name="c", width=50, height=50, fit=Fit.COVER)], LIMITS
     )
     assert [o.width for o in rendered.outputs] == [600, 300, 100, 50]
     assert len(decodes) == 1
@@ -288,6 +298,6 @@ def test_jobs_on_the_same_file_with_cancel_handlers_do_not_crash_libvips(tmp_pat
                 Variant(name="a", width=48, format=OutputFormat.WEBP),
                 Variant(name="b", width=32, height=32, fit=Fit.COVER),
             ]
-            render_job(path, variants, 10**8, cancel=threading.Event())
+            render_job(path, variants, LIMITS, cancel=threading.Event())
     finally:
         gc.set_threshold(*thresholds)

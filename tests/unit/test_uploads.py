@@ -3,6 +3,7 @@
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from producer_service.errors import (
 from producer_service.forms import receive_form
 from producer_service.uploads import parse_variants, probe, request_fingerprint
 from shared.schemas import DEFAULT_VARIANTS
-from tests.images import jpeg_bytes, write
+from tests.images import FIXTURES, LIMITS, jpeg_bytes, write
 
 BOUNDARY = "testboundary"
 HEADERS = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
@@ -158,7 +159,9 @@ async def test_a_disk_that_refuses_the_upload_is_storage_unavailable_and_keeps_n
 def test_the_probe_maps_too_many_pixels_to_413_and_unreadable_to_415(tmp_path: Path) -> None:
     path = write(tmp_path / "a.jpg", jpeg_bytes(300, 200))
     with pytest.raises(PayloadTooLarge, match="60000 pixels"):
-        probe(path, max_pixels=59_999)
+        probe(path, replace(LIMITS, input_pixels=59_999))
+    with pytest.raises(PayloadTooLarge, match="3 pages or frames; the limit is 2"):
+        probe(FIXTURES / "animated.gif", replace(LIMITS, input_pages=2))
     junk = write(tmp_path / "a.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
     with pytest.raises(UnsupportedMediaType):
-        probe(junk, max_pixels=10**6)
+        probe(junk, LIMITS)
