@@ -13,6 +13,7 @@ from types import FrameType
 import uvicorn
 
 from producer_service.app import create_app
+from producer_service.server import server_config
 from producer_service.store import JobStore
 from shared.logs import configure_logging
 from shared.settings import Settings
@@ -27,14 +28,14 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
 def serve(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
-    uvicorn.run(
+    config = server_config(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
+        settings.host,
+        settings.port,
         # Let in-flight submits finish their publish before the process exits.
         timeout_graceful_shutdown=int(settings.publish_timeout_seconds) + 5,
     )
+    uvicorn.Server(config).run()
 
 
 async def migrate(settings: Settings) -> None:

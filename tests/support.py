@@ -19,6 +19,7 @@ import uvicorn
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from producer_service.app import create_app
+from producer_service.server import server_config
 from shared import layout
 from shared.messages import TASK_TYPE, JobEvent, ResizeTask, message_properties
 from shared.schemas import Variant
@@ -64,9 +65,7 @@ async def running_api(
 @asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[int]:
     """`app` served by uvicorn on a free local port (the real HTTP server, keep-alive and all)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_config=None, lifespan="on")
-    )
+    server = uvicorn.Server(server_config(app, "127.0.0.1", free_port(), lifespan="on"))
     task = asyncio.create_task(server.serve())
     await wait_for(_started(server), what="uvicorn to start")
     try:
@@ -200,3 +199,32 @@ def stop(process: subprocess.Popen[bytes], log: Path) -> None:
     process.send_signal(signal.SIGTERM)
     code = process.wait(timeout=30)
     assert code == 0, log.read_text()
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, dict[str, str]]:
+    """One request on an open connection: the answer's status and headers (body read too)."""
+    writer.write(request)
+    await writer.drain()
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in head[1:] if line)
+    await reader.readexactly(int(headers.get("content-length", "0")))
+    return int(head[0].split()[1]), headers
+
+
+def multipart_request(path: str, image: bytes) -> bytes:
+    boundary = "boundary42"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: api\r\nContent-Length: {len(body)}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
+    )
+    return head.encode() + body

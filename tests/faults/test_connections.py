@@ -21,7 +21,15 @@ from tests.client import ApiClient, Tally
 from tests.conftest import TEST_AMQP_URL
 from tests.faults.proxy import CuttingProxy
 from tests.images import jpeg_bytes
-from tests.support import BrokerProbe, running_api, running_worker, serving, wait_for
+from tests.support import (
+    BrokerProbe,
+    exchange,
+    multipart_request,
+    running_api,
+    running_worker,
+    serving,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -96,35 +104,6 @@ async def test_an_api_cut_off_anywhere_in_its_broker_set_up_retries_and_takes_jo
             queued = await probe.ready_messages(probe.topology.work_queue)
     assert proxy.cuts == len(points)
     assert len(set(accepted)) == queued == len(points)
-
-
-async def exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, dict[str, str]]:
-    """One request on an open connection: the answer's status and headers (body read too)."""
-    writer.write(request)
-    await writer.drain()
-    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-    headers = dict(line.lower().split(": ", 1) for line in head[1:] if line)
-    await reader.readexactly(int(headers.get("content-length", "0")))
-    return int(head[0].split()[1]), headers
-
-
-def multipart_request(path: str, image: bytes) -> bytes:
-    boundary = "boundary42"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.jpg"\r\n'
-            f"Content-Type: image/jpeg\r\n\r\n"
-        ).encode()
-        + image
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: api\r\nContent-Length: {len(body)}\r\n"
-        f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
-    )
-    return head.encode() + body
 
 
 async def test_a_500_class_answer_leaves_the_keep_alive_connection_usable(
