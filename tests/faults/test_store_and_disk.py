@@ -99,7 +99,6 @@ async def test_after_a_read_only_spell_every_submit_succeeds_again(
     assert ready.status_code == 503
     assert [answer.status_code for answer in answers] == [202] * 20
     assert result == Tally(submitted=23, succeeded=23, failed=0, lost=0)
-    assert "Traceback" not in log.read_text()
 
 
 @contextmanager
