@@ -32,6 +32,7 @@ from producer_service.uploads import read_submission
 from shared.schemas import (
     DEFAULT_VARIANTS,
     JOB_EXAMPLES,
+    VARIANT_NAME,
     Job,
     JobError,
     JobPage,
@@ -119,7 +120,19 @@ def parse_job_id(raw: str) -> UUID:
     try:
         return UUID(raw)
     except ValueError:
-        raise JobNotFound(f"No job has id {raw!r}.") from None
+        raise JobNotFound(f"No job has id {_shown(raw)}.") from None
+
+
+def parse_output_name(job_id: UUID, raw: str) -> str:
+    """A name no variant could have names no output: 404 before anything is looked up."""
+    if VARIANT_NAME.fullmatch(raw) is None:
+        raise OutputNotFound(f"Job {job_id} has no output named {_shown(raw)}.")
+    return raw
+
+
+def _shown(raw: str) -> str:
+    """Client text quoted back in an error, cut short: an error is no echo chamber."""
+    return repr(raw if len(raw) <= 64 else raw[:64] + "...")
 
 
 _SUBMIT_BODY: dict[str, Any] = {
@@ -282,7 +295,10 @@ async def get_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> Jo
 )
 async def get_output(
     job_id: JobId,
-    name: Annotated[str, Path(description="The variant's name.", examples=["thumb"])],
+    name: Annotated[
+        str,
+        Path(description=f"The variant's name (`{VARIANT_NAME.pattern}`).", examples=["thumb"]),
+    ],
     services: ServicesDep,
     caller: CallerDep,
     if_none_match: Annotated[
@@ -290,7 +306,8 @@ async def get_output(
         Header(description="An `ETag` you have: `304` with no body if it still matches."),
     ] = None,
 ) -> Response:
-    output = await services.jobs.output_file(caller, parse_job_id(job_id), name)
+    job = parse_job_id(job_id)
+    output = await services.jobs.output_file(caller, job, parse_output_name(job, name))
     headers = {
         # A succeeded job never changes, so its outputs can be cached for good; with keys,
         # only by the caller's own cache, never a shared one.

@@ -3,7 +3,7 @@
 import os
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -16,7 +16,7 @@ from producer_service.events import EventConsumer
 from producer_service.jobs import JobService
 from producer_service.outbox import OutboxRelay
 from producer_service.problems import document_problems, install_problem_handlers
-from producer_service.publisher import TaskPublisher
+from producer_service.publisher import Publisher, TaskPublisher
 from producer_service.storage import LocalStorage
 from producer_service.store import JobStore
 from shared.images import restrict_libvips
@@ -37,7 +37,10 @@ Every error is `application/problem+json` (RFC 9457).
 """
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
+    """The API. `publisher` stands in for the broker (tests that need none): tasks go to it,
+    and no broker link or event consumer is opened."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         restrict_libvips()  # the upload probe reads headers with libvips
@@ -46,28 +49,29 @@ def create_app(settings: Settings) -> FastAPI:
         store = JobStore.open(settings.job_store_url, settings.database_timeout_seconds)
         await store.migrate()
         topology = Topology.from_settings(settings)
-        publisher = TaskPublisher(topology, settings.publish_timeout_seconds)
+        broker = TaskPublisher(topology, settings.publish_timeout_seconds)
+        tasks = broker if publisher is None else publisher
         # A replay waits for the first try's confirm, and for its clean-up when refused.
         replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
-        jobs = JobService(store, storage, publisher, replay_wait, settings.max_active_jobs_per_key)
-        consumer = EventConsumer(topology, jobs.apply_event)
-        link = BrokerLink(
-            settings.amqp_url,
-            f"producer_service {socket.gethostname()}:{os.getpid()}",
-            [publisher.attach, consumer.attach],
-            on_failure=publisher.note_failure,
-        )
-        relay = OutboxRelay(jobs, publisher)
-        link.start()
-        relay.start()
+        jobs = JobService(store, storage, tasks, replay_wait, settings.max_active_jobs_per_key)
+        relay = OutboxRelay(jobs, tasks)
         keys = KeyRing(settings.api_key_list)
-        app.state.services = Services(settings, jobs, store, storage, publisher, keys)
-        try:
+        app.state.services = Services(settings, jobs, store, storage, tasks, keys)
+        async with AsyncExitStack() as edges:
+            edges.push_async_callback(store.close)
+            if publisher is None:
+                consumer = EventConsumer(topology, jobs.apply_event)
+                link = BrokerLink(
+                    settings.amqp_url,
+                    f"producer_service {socket.gethostname()}:{os.getpid()}",
+                    [broker.attach, consumer.attach],
+                    on_failure=broker.note_failure,
+                )
+                link.start()
+                edges.push_async_callback(link.close)
+            relay.start()
+            edges.push_async_callback(relay.close)
             yield
-        finally:
-            await relay.close()
-            await link.close()
-            await store.close()
 
     app = FastAPI(
         title="Image resize service",

@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from producer_service.callers import Caller, KeyRing
 from producer_service.jobs import JobService
-from producer_service.publisher import TaskPublisher
+from producer_service.publisher import Publisher
 from producer_service.storage import LocalStorage
 from producer_service.store import JobStore
 from shared.settings import Settings
@@ -20,7 +20,7 @@ class Services:
     jobs: JobService
     store: JobStore
     storage: LocalStorage
-    publisher: TaskPublisher
+    publisher: Publisher
     keys: KeyRing
 
 

@@ -21,7 +21,7 @@ from producer_service.errors import (
     ServiceUnavailable,
     StoreUnavailable,
 )
-from producer_service.publisher import TaskPublisher
+from producer_service.publisher import Publisher
 from producer_service.records import JobRecord
 from producer_service.storage import LocalStorage, discard
 from producer_service.store import DuplicateIdempotencyKey, JobStore
@@ -48,7 +48,7 @@ class JobService:
         self,
         store: JobStore,
         storage: LocalStorage,
-        publisher: TaskPublisher,
+        publisher: Publisher,
         replay_wait_seconds: float,
         max_active_jobs: int | None = None,
     ) -> None:

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from producer_service.errors import ServiceUnavailable
 from producer_service.jobs import JobService
-from producer_service.publisher import TaskPublisher
+from producer_service.publisher import Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ NOT_CONNECTED_PAUSE_SECONDS = 1.0
 
 
 class OutboxRelay:
-    def __init__(self, jobs: JobService, publisher: TaskPublisher) -> None:
+    def __init__(self, jobs: JobService, publisher: Publisher) -> None:
         self._jobs = jobs
         self._publisher = publisher
         self._task: asyncio.Task[None] | None = None

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from typing import Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
@@ -13,6 +14,19 @@ from shared.messages import TASK_TYPE, ResizeTask, message_properties
 from shared.topology import Topology, declare_topology
 
 logger = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """Where the API sends tasks: the broker (`TaskPublisher`), or an in-memory fake in tests."""
+
+    @property
+    def is_ready(self) -> bool: ...
+
+    async def check(self) -> None:
+        """Return once a task sent now would be taken; else raise `BrokerUnavailable`."""
+
+    async def publish(self, task: ResizeTask) -> None:
+        """Return once the task is safely taken; else raise a `ServiceUnavailable` error."""
 
 
 def task_message(task: ResizeTask) -> aio_pika.Message:

@@ -1,5 +1,6 @@
 """HTTP models: what a client sends in `variants`, what it reads back, and the problem body."""
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -54,6 +55,10 @@ class SourceFormat(StrEnum):
 Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
 
 
+# A variant's name: it names the output's URL, so nothing a path or a shell would read.
+VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
 class Variant(BaseModel):
     """One resized output of a job."""
 
@@ -75,7 +80,7 @@ class Variant(BaseModel):
     )
 
     name: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+        pattern=VARIANT_NAME.pattern,
         description="Unique within the job; names the output's URL.",
     )
     width: Side | None = Field(default=None, description="Box width; at least one side is set.")

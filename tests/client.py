@@ -38,14 +38,19 @@ class ApiClient:
     async def post_job(
         self,
         image: bytes,
-        variants: Sequence[Mapping[str, object]] | None = None,
+        variants: Sequence[Mapping[str, object]] | str | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        part: str = "file",
     ) -> httpx.Response:
-        """`POST /v1/jobs` as a browser form would send it, whatever the answer."""
-        data = {} if variants is None else {"variants": json.dumps(list(variants))}
+        """`POST /v1/jobs` as a browser form would send it, whatever the answer. `variants`
+        as a string is sent as it is (to send what is not JSON)."""
+        data = {}
+        if variants is not None:
+            data["variants"] = variants if isinstance(variants, str) else json.dumps(variants)
         return await self.http.post(
             "/v1/jobs",
-            files={"file": ("photo.jpg", image, "image/jpeg")},
+            files={part: ("photo.jpg", image, "image/jpeg")},
             data=data,
             headers=dict(headers or {}),
         )
@@ -76,6 +81,11 @@ class ApiClient:
         except httpx.TransportError:
             return False
 
+    async def finished(self, job_id: str, within: float = 30) -> Json:
+        """The job once it has succeeded or failed."""
+        (status,) = await self.wait_for_status(FINAL, [job_id], 1, within)
+        return await self.job(status)
+
     async def tally(self, ids: Sequence[str], within: float = 60) -> Tally:
         """Wait for every job to finish; those still unfinished at the deadline are lost."""
         deadline = time.monotonic() + within
@@ -88,14 +98,29 @@ class ApiClient:
         return Tally(len(ids), succeeded, failed, len(ids) - succeeded - failed)
 
     async def wait_for_status(
-        self, status: str, ids: Sequence[str], count: int, within: float = 60
+        self, status: str | Sequence[str], ids: Sequence[str], count: int, within: float = 60
     ) -> list[str]:
-        """Wait until at least `count` of the jobs are in `status`; their ids."""
+        """Wait until at least `count` of the jobs are in `status` (or one of several); their
+        ids."""
+        wanted = {status} if isinstance(status, str) else set(status)
         deadline = time.monotonic() + within
         while True:
-            matching = [str(job["id"]) for job in await self.jobs(ids) if job["status"] == status]
+            matching = [str(job["id"]) for job in await self.jobs(ids) if job["status"] in wanted]
             if len(matching) >= count:
                 return matching
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {count} jobs {status}")
             await asyncio.sleep(0.05)
+
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int) -> Json:
+    """The answer is an RFC 9457 problem with `status`; its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: Json = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["status"] == status
+    return body

@@ -15,10 +15,13 @@ from typing import Any
 
 import aio_pika
 import httpx
+import sqlalchemy as sa
 import uvicorn
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from producer_service.app import create_app
+from producer_service.database import open_database
+from producer_service.publisher import Publisher
 from producer_service.server import server_config
 from shared import layout
 from shared.messages import TASK_TYPE, JobEvent, ResizeTask, message_properties
@@ -46,10 +49,11 @@ async def wait_for(
 
 @asynccontextmanager
 async def running_api(
-    settings: Settings, *, ready: bool = True
+    settings: Settings, *, ready: bool = True, publisher: Publisher | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The API in this process (lifespan included), with a client; waits for /readyz by default."""
-    app = create_app(settings)
+    """The API in this process (lifespan included), with a client; waits for /readyz by default.
+    With `publisher`, tasks go to it instead of a broker."""
+    app = create_app(settings, publisher)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
@@ -187,14 +191,6 @@ def started(
             process.wait()
 
 
-def poll(check: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def stop(process: subprocess.Popen[bytes], log: Path) -> None:
     process.send_signal(signal.SIGTERM)
     code = process.wait(timeout=30)
@@ -228,3 +224,21 @@ def multipart_request(path: str, image: bytes) -> bytes:
         f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
     )
     return head.encode() + body
+
+
+async def job_count(settings: Settings) -> int:
+    """Rows in the job store."""
+    database = open_database(settings.job_store_url)
+    try:
+        return await database.run(
+            lambda session: int(session.execute(sa.text("SELECT count(*) FROM jobs")).scalar_one()),
+            write=False,
+        )
+    finally:
+        await database.dispose()
+
+
+def originals(settings: Settings) -> list[Path]:
+    """The uploads kept in storage."""
+    folder = settings.data_dir / "originals"
+    return list(folder.iterdir()) if folder.exists() else []

@@ -126,9 +126,7 @@ async def test_a_broker_outage_gives_503_then_everything_recovers_by_itself(
 
             await private_broker.stop()
             started_at = time.monotonic()
-            refused = await http.post(
-                "/v1/jobs", files={"file": ("p.jpg", jpeg_bytes(), "image/jpeg")}
-            )
+            refused = await api.post_job(jpeg_bytes())
             assert time.monotonic() - started_at < 5
             assert refused.status_code == 503
             assert refused.headers["content-type"] == "application/problem+json"

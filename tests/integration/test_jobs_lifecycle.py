@@ -1,12 +1,9 @@
 """API and worker together: listing, retry by hand, and jobs an API died before confirming."""
 
 import dataclasses
-import json
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-
-import httpx
 
 from producer_service.records import JobRecord
 from producer_service.store import JobStore
@@ -14,35 +11,19 @@ from shared import layout
 from shared.messages import utc_now
 from shared.schemas import DEFAULT_VARIANTS
 from shared.settings import Settings
+from tests.client import ApiClient, Tally
 from tests.images import jpeg_bytes, undecodable_png
-from tests.support import running_api, running_worker, wait_for
+from tests.support import running_api, running_worker
 
-THUMB = json.dumps([{"name": "thumb", "width": 100, "format": "webp"}])
-
-
-async def submit(client: httpx.AsyncClient, image: bytes) -> str:
-    response = await client.post(
-        "/v1/jobs", files={"file": ("p.jpg", image, "image/jpeg")}, data={"variants": THUMB}
-    )
-    assert response.status_code == 202, response.text
-    return str(response.json()["id"])
-
-
-async def final_status(client: httpx.AsyncClient, job_id: str) -> dict[str, object]:
-    async def finished() -> dict[str, object] | None:
-        job: dict[str, object] = (await client.get(f"/v1/jobs/{job_id}")).json()
-        return job if job["status"] in ("succeeded", "failed") else None
-
-    result: dict[str, object] = await wait_for(finished, what=f"job {job_id} to finish")
-    return result
+THUMB = [{"name": "thumb", "width": 100, "format": "webp"}]
 
 
 async def test_jobs_are_listed_newest_first_by_status_with_cursor_pages(broker: Settings) -> None:
     async with running_api(broker) as client, running_worker(broker):
-        good = [await submit(client, jpeg_bytes()) for _ in range(3)]
-        bad = [await submit(client, undecodable_png()) for _ in range(3)]
-        for job_id in good + bad:
-            await final_status(client, job_id)
+        api = ApiClient(client)
+        good = [await api.submit(jpeg_bytes(), THUMB) for _ in range(3)]
+        bad = [await api.submit(undecodable_png(), THUMB) for _ in range(3)]
+        assert await api.tally(good + bad) == Tally(6, 3, 3, 0)
         pages, cursor = [], None
         while True:
             params = {"status": "failed", "limit": "2", **({"cursor": cursor} if cursor else {})}
@@ -64,8 +45,9 @@ async def test_a_failed_job_can_be_retried_by_hand_and_then_succeeds(
 ) -> None:
     settings = broker_settings(max_attempts=1)
     async with running_api(settings) as client, running_worker(settings):
-        job_id = await submit(client, undecodable_png())
-        failed = await final_status(client, job_id)
+        api = ApiClient(client)
+        job_id = await api.submit(undecodable_png(), THUMB)
+        failed = await api.finished(job_id)
         assert failed["status"] == "failed"
         error = failed["error"]
         assert isinstance(error, dict)
@@ -81,7 +63,7 @@ async def test_a_failed_job_can_be_retried_by_hand_and_then_succeeds(
         assert retried.status_code == 202, retried.text
         assert retried.json()["status"] == "queued"
         assert retried.json()["error"] is None
-        done = await final_status(client, job_id)
+        done = await api.finished(job_id)
         assert done["status"] == "succeeded"
         assert done["attempts"] == 1
 
@@ -107,5 +89,5 @@ async def test_a_job_left_unconfirmed_by_a_dead_api_is_published_at_start_up(
     await store.close()
 
     async with running_api(broker) as client, running_worker(broker):
-        job = await final_status(client, str(job_id))
+        job = await ApiClient(client).finished(str(job_id))
     assert job["status"] == "succeeded"

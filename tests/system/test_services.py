@@ -4,12 +4,14 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from shared.settings import Settings
+from tests.client import ApiClient
 from tests.images import jpeg_bytes, load
-from tests.support import free_port, poll, service_env, started, stop
+from tests.support import free_port, service_env, started, stop, wait_for
+
+THUMB = [{"name": "thumb", "width": 300, "format": "webp"}]
 
 
 def nice_values(pid: int) -> set[int]:
@@ -21,44 +23,27 @@ def nice_values(pid: int) -> set[int]:
 
 
 @pytest.mark.timeout(120)
-def test_upload_poll_and_download_through_both_processes(
+async def test_upload_poll_and_download_through_both_processes(
     broker_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     port = free_port()
     env = service_env(broker_settings(port=port, worker_concurrency=2))
     api_log, worker_log = tmp_path / "api.log", tmp_path / "worker.log"
-    base = f"http://127.0.0.1:{port}"
     with (
         started("producer_service", env, api_log) as api,
         started("worker_service", env, worker_log) as worker,
-        httpx.Client(base_url=base, timeout=10) as client,
     ):
-
-        def ready() -> bool:
-            try:
-                return client.get("/readyz").status_code == 200
-            except httpx.TransportError:
-                return False
-
-        poll(ready, 30, "the API to be ready")
-        response = client.post(
-            "/v1/jobs",
-            files={"file": ("cat.jpg", jpeg_bytes(1200, 800), "image/jpeg")},
-            data={"variants": '[{"name": "thumb", "width": 300, "format": "webp"}]'},
-        )
-        assert response.status_code == 202, response.text
-        location = response.headers["location"]
-
-        def finished() -> bool:
-            return client.get(location).json()["status"] in ("succeeded", "failed")
-
-        poll(finished, 30, "the job to finish")
-        job = client.get(location).json()
-        assert job["status"] == "succeeded", job
-        assert job["attempts"] == 1
-        (thumb,) = job["outputs"]
+        async with ApiClient.at(port) as client:
+            await wait_for(client.is_ready, within=30, what="the API to be ready")
+            response = await client.post_job(jpeg_bytes(1200, 800), THUMB)
+            assert response.status_code == 202, response.text
+            assert response.headers["location"] == f"/v1/jobs/{response.json()['id']}"
+            job = await client.finished(response.json()["id"])
+            assert job["status"] == "succeeded", job
+            assert job["attempts"] == 1
+            (thumb,) = job["outputs"]
+            image = await client.http.get(thumb["url"])
         assert (thumb["width"], thumb["height"]) == (300, 200)
-        image = client.get(thumb["url"])
         assert image.status_code == 200
         assert image.headers["content-type"] == "image/webp"
         assert len(image.content) == thumb["size_bytes"]

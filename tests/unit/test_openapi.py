@@ -1,0 +1,37 @@
+"""The OpenAPI document and its docs page: every route, every answer, with examples."""
+
+from tests.unit.conftest import Serve
+
+
+async def test_the_openapi_document_describes_every_route_with_examples(serve: Serve) -> None:
+    async with serve() as served:
+        spec = (await served.api.http.get("/openapi.json")).json()
+        docs = await served.api.http.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+    expected = {
+        ("/v1/jobs", "post"): {"202", "401", "413", "415", "422", "503"},
+        ("/v1/jobs/{job_id}", "get"): {"200", "401", "404"},
+        ("/v1/jobs/{job_id}/outputs/{name}", "get"): {"200", "304", "401", "404", "409"},
+        ("/v1/jobs", "get"): {"200", "401", "422"},
+        ("/v1/jobs/{job_id}/retry", "post"): {"202", "401", "404", "409", "503"},
+        ("/healthz", "get"): {"200"},
+        ("/readyz", "get"): {"200", "503"},
+    }
+    for (path, method), statuses in expected.items():
+        operation = spec["paths"][path][method]
+        assert operation["summary"]
+        assert statuses <= operation["responses"].keys(), (path, operation["responses"].keys())
+        for status, response in operation["responses"].items():
+            # Every answer with a body shows what it looks like (a 304 has none).
+            for media_type, content in response.get("content", {}).items():
+                binary = content.get("schema", {}).get("format") == "binary"
+                assert binary or "example" in content or "examples" in content, (
+                    path,
+                    status,
+                    media_type,
+                )
+    body = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert body["schema"]["required"] == ["file"]
+    assert spec["components"]["schemas"]["Job"]["examples"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
