@@ -11,7 +11,7 @@ from producer_service import api, health
 from producer_service.broker import BrokerLink
 from producer_service.browsers import allow_browsers
 from producer_service.callers import KeyRing
-from producer_service.dependencies import Services
+from producer_service.dependencies import Services, document_keys
 from producer_service.events import EventConsumer
 from producer_service.jobs import JobService
 from producer_service.outbox import OutboxRelay
@@ -82,6 +82,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     install_problem_handlers(app)
     allow_browsers(app, settings.cors_origin_list)
     document_problems(app)
+    document_keys(app, keys_on=bool(settings.api_key_list))
     app.include_router(api.router)
     app.include_router(health.router)
     return app

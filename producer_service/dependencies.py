@@ -1,9 +1,9 @@
 """What routes get from the app: the objects the lifespan built, as `Annotated` aliases."""
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from producer_service.callers import Caller, KeyRing
@@ -37,6 +37,25 @@ _bearer = HTTPBearer(
     auto_error=False,
     description="An API key, when the service runs with API_KEYS; otherwise not needed.",
 )
+
+
+def document_keys(app: FastAPI, keys_on: bool) -> None:
+    """Without API_KEYS no route needs a key: say so, instead of the bearer requirement the
+    caller dependency declares on every /v1 route."""
+    if keys_on:
+        return
+    stock_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = stock_openapi()
+            for path in schema["paths"].values():
+                for operation in path.values():
+                    operation.pop("security", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def get_caller(

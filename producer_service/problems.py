@@ -9,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from producer_service.errors import InvalidRequest, ServiceError
@@ -62,13 +63,23 @@ async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
     return problem_for(InvalidRequest.from_errors(exc.errors()))
 
 
-async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
+async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, HTTPException)
     phrase = HTTPStatus(exc.status_code).phrase
     slug = phrase.lower().replace(" ", "-")
-    return problem_response(
-        exc.status_code, slug, phrase, str(exc.detail), dict(exc.headers or {}) or None
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem_response(exc.status_code, slug, phrase, str(exc.detail), headers or None)
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods the OpenAPI document gives this path. Starlette's 405 names only those of
+    the first route it tried, and the GET and the POST of one path are two routes."""
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            return ", ".join(sorted(method.upper() for method in operations))
+    return ""
 
 
 class UnexpectedErrors:

@@ -24,13 +24,14 @@ from producer_service.database import open_database
 from producer_service.publisher import Publisher
 from producer_service.server import server_config
 from shared import layout
-from shared.messages import TASK_TYPE, JobEvent, ResizeTask, message_properties
+from shared.messages import TASK_TYPE, EventKind, JobEvent, ResizeTask, message_properties
 from shared.schemas import Variant
 from shared.settings import Settings
 from shared.topology import Topology, declare_topology
 from worker_service.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[1]
+FINAL_EVENTS = (EventKind.SUCCEEDED, EventKind.FAILED)
 
 
 async def wait_for(
@@ -148,6 +149,14 @@ class BrokerProbe:
                 if len(received) == count:
                     break
         return received
+
+    async def final_event(self, job_id: uuid.UUID, within: float = 30) -> JobEvent:
+        """Events up to the one that ends `job_id` (succeeded or failed); that one."""
+        async with asyncio.timeout(within):
+            while True:
+                (event,) = await self.events(1, within)
+                if event.job_id == job_id and event.kind in FINAL_EVENTS:
+                    return event
 
     async def ready_messages(self, queue: str) -> int:
         declared = await self.channel.declare_queue(queue, passive=True)

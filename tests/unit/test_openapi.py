@@ -1,5 +1,7 @@
 """The OpenAPI document and its docs page: every route, every answer, with examples."""
 
+from pydantic import SecretStr
+
 from tests.unit.conftest import Serve
 
 
@@ -35,3 +37,15 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
     assert body["schema"]["required"] == ["file"]
     assert spec["components"]["schemas"]["Job"]["examples"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+async def test_routes_ask_for_a_bearer_key_only_when_keys_are_on(serve: Serve) -> None:
+    async with serve() as served:
+        open_spec = (await served.api.http.get("/openapi.json")).json()
+    async with serve(api_keys=SecretStr("k-1")) as served:
+        keyed_spec = (await served.api.http.get("/openapi.json")).json()
+    for spec, required in ((open_spec, None), (keyed_spec, [{"HTTPBearer": []}])):
+        for path, operations in spec["paths"].items():
+            if path.startswith("/v1/"):
+                for operation in operations.values():
+                    assert operation.get("security") == required, path
