@@ -55,6 +55,11 @@ class ResizeExecutor:
             cancel.set()
             await asyncio.gather(future, return_exceptions=True)
             raise
+        finally:
+            # A failure's traceback holds this frame and the future holds the failure: without
+            # this, the cycle (and the pixels the failed job decoded, hundreds of MB for a
+            # bomb) would wait for the cyclic garbage collector.
+            del future
 
     def close(self) -> None:
         """Start no more jobs; running ones go on."""
