@@ -80,6 +80,16 @@ class ServiceClient:
     async def status(self, job_id: str) -> str:
         return str((await self._get(f"/v1/jobs/{job_id}"))["status"])
 
+    async def finished(self, job_id: str, within: float = 120) -> dict[str, Any]:
+        """The job once it has succeeded or failed."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            job = await self._get(f"/v1/jobs/{job_id}")
+            if job["status"] in ("succeeded", "failed"):
+                return job
+            await asyncio.sleep(POLL_SECONDS)
+        raise BenchError(f"job {job_id} did not finish in {within:.0f} s")
+
     async def wait_succeeded(self, ids: Collection[str]) -> float:
         """Wait until every job has succeeded; the monotonic time that was first seen."""
         deadline = time.monotonic() + 60 + 2 * len(ids)

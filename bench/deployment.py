@@ -62,10 +62,14 @@ class Deployment:
 
 @asynccontextmanager
 async def deployed(
-    amqp_url: str, overrides: Mapping[str, str], extra_env: Mapping[str, str]
+    amqp_url: str,
+    overrides: Mapping[str, str],
+    extra_env: Mapping[str, str],
+    api_overrides: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Deployment]:
     """Both processes, the API ready; stopped with SIGTERM and their queues deleted after.
-    `overrides` are settings (as `Settings` fields), `extra_env` other environment variables."""
+    `overrides` are settings (as `Settings` fields), `extra_env` other environment variables,
+    `api_overrides` settings of the API alone."""
     await _check_broker(amqp_url)
     with tempfile.TemporaryDirectory(prefix="bench-") as temporary:
         folder = Path(temporary)
@@ -77,9 +81,10 @@ async def deployed(
             port=_free_port(),
         )
         env = {**_env(settings), **extra_env}
+        api_env = {**env, **{name.upper(): value for name, value in (api_overrides or {}).items()}}
         try:
             async with (
-                _started("producer_service", env, folder) as api,
+                _started("producer_service", api_env, folder) as api,
                 _started("worker_service", env, folder) as worker,
             ):
                 deployment = Deployment(settings, api, worker)

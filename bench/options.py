@@ -9,11 +9,18 @@ from pathlib import Path
 from bench.settings import default_settings
 from shared.settings import SERVICE_VARIABLES
 
-SECTIONS = ("limits", "service", "latency", "ceiling", "memory")
+SECTIONS = ("limits", "service", "latency", "ceiling", "memory", "bombs")
 DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 # Enough to run every section once, for the smoke test.
-SMOKE = {"photos": 2, "passes": 1, "latency_requests": 20, "ceiling_jobs": 20, "memory_jobs": 10}
+SMOKE = {
+    "photos": 2,
+    "passes": 1,
+    "latency_requests": 20,
+    "ceiling_jobs": 20,
+    "memory_jobs": 10,
+    "bomb_side": 1000,
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,8 @@ class Options:
     latency_requests: int
     ceiling_jobs: int
     memory_jobs: int
+    # Side of the bombs under the limits; None: the largest MAX_INPUT_PIXELS lets through.
+    bomb_side: int | None
     sections: tuple[str, ...]
     amqp_url: str
     output: Path | None
@@ -70,6 +79,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         latency_requests=args.latency_requests,
         ceiling_jobs=args.ceiling_jobs,
         memory_jobs=args.memory_jobs,
+        bomb_side=args.bomb_side,
         sections=tuple(section for section in SECTIONS if section in chosen),
         amqp_url=args.amqp_url,
         output=args.output,
@@ -110,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--ceiling-jobs", type=_positive, default=500, help="tiny jobs (default: %(default)s)")
     add("--memory-jobs", type=_positive, default=2000, help="corpus jobs (default: %(default)s)")
     add(
+        "--bomb-side",
+        type=_positive,
+        help="side of the square bombs under the pixel limit (default: the largest it allows)",
+    )
+    add(
         "--only",
         type=_sections,
         default=list(SECTIONS),
@@ -137,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
         "VIPS_CONCURRENCY applies to the limits loops too",
     )
     add("--output", type=Path, help="also write the table to this file")
-    parser.set_defaults(photos=None)
+    parser.set_defaults(photos=None, bomb_side=None)
     return parser
 
 

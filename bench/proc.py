@@ -17,6 +17,14 @@ def status_mib(pid: int, field: str) -> float:
     raise BenchError(f"/proc/{pid}/status has no {field}")
 
 
+def reset_peak(pid: int) -> None:
+    """Start VmHWM again from the current RSS (Linux: `5` to /proc/<pid>/clear_refs)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError as exc:
+        raise BenchError(f"cannot reset the peak RSS of process {pid}: {exc}") from exc
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of the process (all its threads) so far."""
     # The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.

@@ -11,6 +11,7 @@ from functools import partial
 
 import httpx
 
+from bench.bombs import OPEN_API, decoded_whole, detonate, make_bombs, salvo
 from bench.client import ServiceClient
 from bench.corpus import Photo, load_corpus, nearest, smallest
 from bench.deployment import Deployment, deployed
@@ -19,7 +20,7 @@ from bench.limits import naive_job, own_job, run_loop
 from bench.machine import machine_line
 from bench.memory import measure_memory
 from bench.options import Options
-from bench.proc import CpuMeter
+from bench.proc import CpuMeter, status_mib
 from bench.report import Report
 from bench.settings import default_settings
 from bench.throughput import Rate, ServiceRate, measure_throughput
@@ -97,6 +98,12 @@ class ServiceRun:
     report: Report
 
     async def run(self) -> None:
+        if set(self.options.sections) - {"limits", "bombs"}:
+            await self.run_main()
+        if "bombs" in self.options.sections:
+            await self.bombs()
+
+    async def run_main(self) -> None:
         sections = self.options.sections
         started = time.monotonic()
         async with (
@@ -211,6 +218,51 @@ class ServiceRun:
             "ratio",
         )
         self._refusal_row("memory", client)
+
+    async def bombs(self) -> None:
+        """On a deployment of its own, whose API lets every bomb through to the worker."""
+        settings = default_settings(**self.options.setting_overrides)
+        limits = Limits.of(settings)
+        logger.info("bombs: making them")
+        bombs = make_bombs(limits, self.options.bomb_side)
+        async with (
+            deployed(
+                self.options.amqp_url,
+                self.options.setting_overrides,
+                self.options.extra_env,
+                api_overrides=OPEN_API,
+            ) as deployment,
+            httpx.AsyncClient(base_url=deployment.base_url, timeout=120) as http,
+        ):
+            pid = deployment.worker.process.pid
+            # One small job first, so the worker has loaded its codecs: its RSS at rest.
+            client = ServiceClient(http)
+            await client.finished(await client.submit(tiny_upload()))
+            self.report.add("bombs", "worker RSS at rest", status_mib(pid, "VmRSS"), "MiB")
+            logger.info("bombs: %d, one at a time", len(bombs))
+            with self.report.timed("bombs"):
+                results = await detonate(client, pid, bombs)
+                together = decoded_whole(bombs)
+                copies = deployment.settings.worker_concurrency // len(together)
+                salvo_peak = await salvo(client, pid, together, copies)
+        for result in results:
+            self.report.add(
+                "bombs",
+                f"{result.bomb.name}: worker peak RSS",
+                result.peak_mib,
+                "MiB",
+                f"{len(result.bomb.data) / 1e3:,.0f} kB file, {result.outcome}; "
+                f"RSS before it {result.rss_before_mib:.0f} MiB",
+            )
+        names = " and ".join(bomb.name for bomb in together)
+        self.report.add(
+            "bombs",
+            "all at once: worker peak RSS",
+            salvo_peak,
+            "MiB",
+            f"{copies} each of {names}, submitted together; "
+            f"WORKER_MEMORY_MB {deployment.settings.worker_memory_mb}",
+        )
 
     def _backlog_jobs(self, service: ServiceRate) -> int:
         """Jobs that keep the worker busy while they are uploaded and then for the whole latency

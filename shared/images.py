@@ -18,6 +18,8 @@ from shared.geometry import Size, output_pixels
 from shared.schemas import SourceFormat, SourceImage, Variant
 from shared.settings import Settings
 
+# Bytes of one sample of each libvips band format.
+_SAMPLE_BYTES = {"uchar": 1, "char": 1, "ushort": 2, "short": 2, "uint": 4, "int": 4, "float": 4}
 # EXIF orientations that turn the image a quarter, so its displayed width and height swap.
 _SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 
@@ -114,6 +116,11 @@ class ImageHeader:
     pages: int
     # A HEIF file whose pictures are HEVC-coded, which this libvips cannot decode.
     hevc: bool = False
+    # Samples a pixel, and bytes a sample, as decoded.
+    bands: int = 3
+    sample_bytes: int = 1
+    # An interlaced PNG or progressive JPEG, which cannot be decoded a few lines at a time.
+    interlaced: bool = False
 
     @property
     def pixels(self) -> int:
@@ -133,7 +140,7 @@ def read_header(path: Path) -> ImageHeader:
     try:
         image = pyvips.Image.new_from_file(str(path))
         loader = str(image.get("vips-loader"))
-        fields = _fields(image, "orientation", "n-pages", "heif-compression")
+        fields = _fields(image, "orientation", "n-pages", "heif-compression", "interlaced")
     except pyvips.Error as exc:
         raise Unreadable(f"The file is not a readable {fmt} image.") from exc
     if not loader.startswith(_LOADERS[fmt]):
@@ -144,7 +151,16 @@ def read_header(path: Path) -> ImageHeader:
     width, height = int(image.width), int(image.height)
     if fields.get("orientation") in _SWAPPING_ORIENTATIONS:
         width, height = height, width
-    return ImageHeader(fmt, width, height, max(1, int(fields.get("n-pages", 1))), hevc)
+    return ImageHeader(
+        fmt,
+        width,
+        height,
+        pages=max(1, int(fields.get("n-pages", 1))),
+        hevc=hevc,
+        bands=int(image.bands),
+        sample_bytes=_SAMPLE_BYTES.get(str(image.format), 8),
+        interlaced=bool(fields.get("interlaced", 0)),
+    )
 
 
 @dataclass(frozen=True)

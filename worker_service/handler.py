@@ -37,7 +37,8 @@ from shared.settings import Settings
 from shared.topology import Topology
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import Draining, ResizeExecutor
-from worker_service.pipeline import inspect_task, run_task
+from worker_service.memory import MIB, MemoryBudget
+from worker_service.pipeline import inspect_task, memory_needed, run_task
 from worker_service.reporter import Reporter
 from worker_service.storage import OutputStorage
 
@@ -100,6 +101,7 @@ class Handler:
         self._executor = executor
         self._storage = storage
         self._limits = Limits.of(settings)
+        self._memory = MemoryBudget(settings.worker_memory_mb * MIB)
 
     async def handle(self, message: AbstractIncomingMessage) -> Outcome:
         try:
@@ -161,11 +163,14 @@ class Handler:
                     task,
                     lambda _: inspect_task(task, self._storage, self._limits),
                 )
-                await self._reporter.report(task, EventKind.PROCESSING, source=source.as_source())
-                logger.info("job %s attempt %d: processing", task.job_id, task.attempt)
-                result = await self._in_thread(
-                    task, functools.partial(run_task, task, source, self._storage)
-                )
+                async with self._memory.reserve(memory_needed(task, source)):
+                    await self._reporter.report(
+                        task, EventKind.PROCESSING, source=source.as_source()
+                    )
+                    logger.info("job %s attempt %d: processing", task.job_id, task.attempt)
+                    result = await self._in_thread(
+                        task, functools.partial(run_task, task, source, self._storage)
+                    )
         except Draining:
             return Forward(task, self._topology.retry_queue)
         except PermanentFailure as failure:

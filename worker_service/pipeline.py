@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from shared import layout
+from shared.geometry import Size, decode_size
 from shared.images import ImageHeader, Limits
 from shared.messages import ErrorCode, JobResult, RenderedOutput, ResizeTask
 from worker_service.cancel import RenderCancelled
 from worker_service.decode import inspect_source
 from worker_service.errors import TransientFailure
+from worker_service.memory import decode_bytes
 from worker_service.render import render
 from worker_service.storage import OutputStorage
 
@@ -18,6 +20,12 @@ from worker_service.storage import OutputStorage
 def inspect_task(task: ResizeTask, storage: OutputStorage, limits: Limits) -> ImageHeader:
     with _storage_errors():
         return inspect_source(storage.path_of(task.source_key), task.variants, limits)
+
+
+def memory_needed(task: ResizeTask, source: ImageHeader) -> int:
+    """What the attempt's decode will hold, from the header and the largest variant."""
+    size = Size(source.width, source.height)
+    return decode_bytes(source, decode_size(list(task.variants), size))
 
 
 def run_task(

@@ -26,6 +26,10 @@ EXPECTED = [
     ("memory", "worker peak RSS"),
     ("memory", "worker RSS after"),
     ("memory", "RSS growth"),
+    ("bombs", "worker RSS at rest"),
+    ("bombs", "PNG"),
+    ("bombs", "interlaced PNG"),
+    ("bombs", "all at once"),
 ]
 ROW = re.compile(r"^\| (?P<section>\w+) \| (?P<measure>[^|]+?) \| (?P<value>[^|]+?) \|")
 
