@@ -12,9 +12,9 @@ from types import FrameType
 
 import uvicorn
 
+from producer_service.api.server import server_config
 from producer_service.app import create_app
-from producer_service.server import server_config
-from producer_service.store import JobStore
+from producer_service.db.store import JobStore
 from shared.logs import configure_logging
 from shared.settings import Settings
 

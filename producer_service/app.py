@@ -7,18 +7,19 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
-from producer_service import api, health
-from producer_service.broker import BrokerLink
-from producer_service.browsers import allow_browsers
+from producer_service.api.browsers import allow_browsers
+from producer_service.api.deps import Services, document_keys
+from producer_service.api.problems import document_problems, install_problem_handlers
+from producer_service.api.routes import health
+from producer_service.api.routes.jobs import router as jobs_router
+from producer_service.background.outbox import OutboxRelay
+from producer_service.broker.events import EventConsumer
+from producer_service.broker.link import BrokerLink
+from producer_service.broker.publisher import Publisher, TaskPublisher
 from producer_service.callers import KeyRing
-from producer_service.dependencies import Services, document_keys
-from producer_service.events import EventConsumer
+from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
-from producer_service.outbox import OutboxRelay
-from producer_service.problems import document_problems, install_problem_handlers
-from producer_service.publisher import Publisher, TaskPublisher
 from producer_service.storage import LocalStorage
-from producer_service.store import JobStore
 from shared.images import restrict_libvips
 from shared.settings import Settings
 from shared.topology import Topology
@@ -83,6 +84,6 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     allow_browsers(app, settings.cors_origin_list)
     document_problems(app)
     document_keys(app, keys_on=bool(settings.api_key_list))
-    app.include_router(api.router)
+    app.include_router(jobs_router)
     app.include_router(health.router)
     return app

@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+from producer_service.broker.publisher import Publisher
 from producer_service.callers import Caller
+from producer_service.db.store import DuplicateIdempotencyKey, JobStore
 from producer_service.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -21,10 +23,8 @@ from producer_service.errors import (
     ServiceUnavailable,
     StoreUnavailable,
 )
-from producer_service.publisher import Publisher
 from producer_service.records import JobRecord
 from producer_service.storage import LocalStorage, discard
-from producer_service.store import DuplicateIdempotencyKey, JobStore
 from producer_service.uploads import Submission
 from shared.messages import JobEvent, ResizeTask, utc_now
 from shared.schemas import JobStatus

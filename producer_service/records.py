@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from producer_service.tables import JobRow
+from producer_service.db.tables import JobRow
 from shared.messages import FailureInfo, RenderedOutput, utc_now
 from shared.schemas import JobStatus, Placeholder, SourceImage, Variant
 

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 import uvicorn
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
+from producer_service.api.server import server_config
 from producer_service.app import create_app
-from producer_service.database import open_database
-from producer_service.publisher import Publisher
-from producer_service.server import server_config
+from producer_service.broker.publisher import Publisher
+from producer_service.db.database import open_database
 from shared import layout
 from shared.messages import TASK_TYPE, EventKind, JobEvent, ResizeTask, message_properties
 from shared.schemas import Variant

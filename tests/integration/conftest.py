@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from producer_service.database import Database, open_database
+from producer_service.db.database import Database, open_database
 from tests.conftest import TEST_POSTGRES_URL
 
 

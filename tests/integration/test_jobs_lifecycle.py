@@ -5,8 +5,8 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
+from producer_service.db.store import JobStore
 from producer_service.records import JobRecord
-from producer_service.store import JobStore
 from shared import layout
 from shared.messages import utc_now
 from shared.schemas import DEFAULT_VARIANTS

@@ -13,11 +13,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.orm import Session
 
-from producer_service.database import Database
-from producer_service.migrate import MIGRATIONS
+from producer_service.db.database import Database
+from producer_service.db.migrate import MIGRATIONS
+from producer_service.db.store import JobStore
+from producer_service.db.tables import Base
 from producer_service.records import JobRecord
-from producer_service.store import JobStore
-from producer_service.tables import Base
 from shared.schemas import DEFAULT_VARIANTS
 from shared.settings import SERVICE_VARIABLES
 from tests.integration.conftest import EmptyDatabase

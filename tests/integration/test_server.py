@@ -3,8 +3,8 @@
 import asyncio
 import json
 
+from producer_service.api.server import MAX_HEAD_BYTES
 from producer_service.app import create_app
-from producer_service.server import MAX_HEAD_BYTES
 from shared.settings import Settings
 from tests.client import ApiClient
 from tests.images import jpeg_bytes

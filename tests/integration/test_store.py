@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
+from producer_service.db.store import DuplicateIdempotencyKey, JobStore
 from producer_service.errors import TooManyActiveJobs
 from producer_service.records import JobRecord
-from producer_service.store import DuplicateIdempotencyKey, JobStore
 from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
 from shared.schemas import (
     DEFAULT_VARIANTS,

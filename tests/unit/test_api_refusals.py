@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from producer_service.db.store import JobStore
 from producer_service.records import JobRecord
-from producer_service.store import JobStore
 from producer_service.uploads import request_fingerprint
 from shared.schemas import DEFAULT_VARIANTS, variant_list_adapter
 from tests.client import assert_problem

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from producer_service.engine import failure_reason as store_failure
+from producer_service.db.engine import failure_reason as store_failure
 from producer_service.storage import failure_reason as storage_failure
 from shared.connection import MAX_BACKOFF_SECONDS, backoff_seconds
 

@@ -11,9 +11,9 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from producer_service.broker.publisher import Publisher
 from producer_service.errors import ServiceUnavailable
 from producer_service.jobs import JobService
-from producer_service.publisher import Publisher
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from producer_service.broker.publisher import Publisher
 from producer_service.callers import Caller, KeyRing
+from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
-from producer_service.publisher import Publisher
 from producer_service.storage import LocalStorage
-from producer_service.store import JobStore
 from shared.settings import Settings
 
 

@@ -1,10 +1,10 @@
-"""Alembic's entry point. Migrations run on the connection `producer_service.migrate` passes in
+"""Alembic's entry point. Migrations run on the connection `producer_service.db.migrate` passes in
 (`config.attributes["connection"]`), inside its transaction and lock; offline SQL is not used."""
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from producer_service.tables import Base
+from producer_service.db.tables import Base
 
 connection: Connection | None = context.config.attributes.get("connection")
 if connection is None:

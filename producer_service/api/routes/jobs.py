@@ -6,8 +6,10 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.pagination import decode_cursor, encode_cursor
+from producer_service.api.problems import problem_responses
 from producer_service.callers import Caller
-from producer_service.dependencies import CallerDep, ServicesDep
 from producer_service.errors import (
     BrokerUnavailable,
     IdempotencyKeyInFlight,
@@ -25,8 +27,6 @@ from producer_service.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from producer_service.pagination import decode_cursor, encode_cursor
-from producer_service.problems import problem_responses
 from producer_service.records import JobRecord
 from producer_service.uploads import read_submission
 from shared.schemas import (

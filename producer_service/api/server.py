@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from producer_service.problems import problem_response
+from producer_service.api.problems import problem_response
 
 # The request line and every header together. nginx allows 4 x 8 KiB by default; a bearer
 # key, an Idempotency-Key and a browser's headers are a few KiB.

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from producer_service.dependencies import ServicesDep
+from producer_service.api.deps import ServicesDep
+from producer_service.api.problems import PROBLEM_MEDIA_TYPE, problem_response
 from producer_service.errors import ServiceUnavailable
-from producer_service.problems import PROBLEM_MEDIA_TYPE, problem_response
 
 router = APIRouter(tags=["operations"])
 

@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from producer_service.database import Database, Work, open_database
-from producer_service.engine import failure_reason
+from producer_service.db.database import Database, Work, open_database
+from producer_service.db.engine import failure_reason
+from producer_service.db.migrate import migrate
+from producer_service.db.tables import JobRow
 from producer_service.errors import StoreUnavailable, TooManyActiveJobs
-from producer_service.migrate import migrate
 from producer_service.records import JobRecord
-from producer_service.tables import JobRow
 from producer_service.transitions import FINAL_STATUSES, Transition, transition_for
 from shared.messages import JobEvent, utc_now
 from shared.schemas import JobStatus
@@ -82,7 +82,7 @@ class JobStore:
         return cls(open_database(url, timeout))
 
     async def migrate(self) -> None:
-        """Bring the schema up to date (see `producer_service.migrate`)."""
+        """Bring the schema up to date (see `producer_service.db.migrate`)."""
         async with _store_errors():
             await self._database.run(lambda session: migrate(session.connection()), write=True)
 

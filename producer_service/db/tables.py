@@ -1,6 +1,6 @@
 """The job table. The API owns it; workers never open the database.
 
-A change here needs a migration beside it (`producer_service/migrations/versions`).
+A change here needs a migration beside it (`producer_service/db/migrations/versions`).
 """
 
 from datetime import UTC, datetime

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from producer_service.engine import (
+from producer_service.db.engine import (
     WRITES,
     WriteLockTimeout,
     create_postgresql_engine,

@@ -1,0 +1,1 @@
+"""The HTTP edge: routes, their dependencies, problem answers, CORS and the server."""

@@ -1,0 +1,1 @@
+"""The job store: the database engine, tables, queries and migrations."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the job store; `producer_service.db.migrate` runs them."""

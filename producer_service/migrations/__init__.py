@@ -1,1 +1,0 @@
-"""Alembic migrations of the job store; `producer_service.migrate` runs them."""
