@@ -11,13 +11,20 @@ import pyvips
 _BANDS = {"RGB": 3, "RGBA": 4, "L": 1, "LA": 2}
 
 
+class HeifDecodeError(Exception):
+    """libheif could not decode the picture (a truncated or corrupt file)."""
+
+
 def load_hevc(path: Path) -> Any:
     """The primary picture, 8 bits per sample, with its ICC profile if it has one."""
     heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
     picture = heif[heif.primary_index]
     width, height = picture.size
     bands = _BANDS[picture.mode]
-    data = bytes(picture.data)
+    try:
+        data = bytes(picture.data)
+    except (ValueError, RuntimeError) as exc:  # what pillow-heif raises for a broken file
+        raise HeifDecodeError(str(exc)) from exc
     row = width * bands
     if picture.stride != row:  # rows padded for alignment: pack them
         data = b"".join(

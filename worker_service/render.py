@@ -21,6 +21,7 @@ from shared.schemas import Fit, OutputFormat, Placeholder, Variant
 from worker_service.cancel import RenderCancelled, stop_when_set
 from worker_service.decode import decode, inspect_source
 from worker_service.errors import PermanentFailure
+from worker_service.heif import HeifDecodeError
 from worker_service.placeholder import placeholder_of
 
 logger = logging.getLogger(__name__)
@@ -82,11 +83,11 @@ def render(
                 raise RenderCancelled
             outputs.append(render_variant(base, variant, size, cancel))
         placeholder = placeholder_of(base)
-    except pyvips.Error as exc:
+    except (pyvips.Error, HeifDecodeError) as exc:
         if cancel is not None and cancel.is_set():
             raise RenderCancelled from exc
-        # libvips' own words name the file's path on this server: logs only.
-        logger.info("libvips could not decode %s: %s", path.name, _first_line(exc))
+        # The decoder's own words can name the file's path on this server: logs only.
+        logger.info("could not decode %s: %s", path.name, _first_line(exc))
         raise PermanentFailure(ErrorCode.UNDECODABLE_IMAGE, UNDECODABLE) from exc
     return RenderedJob(source, outputs, placeholder)
 

@@ -301,3 +301,12 @@ def test_jobs_on_the_same_file_with_cancel_handlers_do_not_crash_libvips(tmp_pat
             render_job(path, variants, LIMITS, cancel=threading.Event())
     finally:
         gc.set_threshold(*thresholds)
+
+
+def test_a_truncated_hevc_heic_is_undecodable_not_an_internal_error(tmp_path: Path) -> None:
+    """Found by tests/fuzz: its header reads, libheif fails on the pixels."""
+    whole = (FIXTURES / "phone.heic").read_bytes()
+    path = write(tmp_path / "cut.heic", whole[:-1])
+    with pytest.raises(PermanentFailure) as caught:
+        render_job(path, [Variant(name="v", width=10)], LIMITS)
+    assert caught.value.code is ErrorCode.UNDECODABLE_IMAGE
