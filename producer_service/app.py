@@ -11,9 +11,11 @@ from producer_service.api.browsers import allow_browsers
 from producer_service.api.deps import Services, document_keys
 from producer_service.api.problems import document_problems, install_problem_handlers
 from producer_service.api.routes import health
+from producer_service.api.routes.events import router as events_router
 from producer_service.api.routes.jobs import router as jobs_router
 from producer_service.background.outbox import OutboxRelay
 from producer_service.broker.events import EventConsumer
+from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.link import BrokerLink
 from producer_service.broker.publisher import Publisher, TaskPublisher
 from producer_service.callers import KeyRing
@@ -57,15 +59,16 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         jobs = JobService(store, storage, tasks, replay_wait, settings.max_active_jobs_per_key)
         relay = OutboxRelay(jobs, tasks)
         keys = KeyRing(settings.api_key_list)
-        app.state.services = Services(settings, jobs, store, storage, tasks, keys)
+        feed = ChangeFeed(topology)
+        app.state.services = Services(settings, jobs, store, storage, tasks, keys, feed)
         async with AsyncExitStack() as edges:
             edges.push_async_callback(store.close)
             if publisher is None:
-                consumer = EventConsumer(topology, jobs.apply_event)
+                consumer = EventConsumer(topology, jobs.apply_event, feed.announce)
                 link = BrokerLink(
                     settings.amqp_url,
                     f"producer_service {socket.gethostname()}:{os.getpid()}",
-                    [broker.attach, consumer.attach],
+                    [broker.attach, feed.attach, consumer.attach],
                     on_failure=broker.note_failure,
                 )
                 link.start()
@@ -85,5 +88,6 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     document_problems(app)
     document_keys(app, keys_on=bool(settings.api_key_list))
     app.include_router(jobs_router)
+    app.include_router(events_router)
     app.include_router(health.router)
     return app

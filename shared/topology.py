@@ -8,6 +8,8 @@ Every name derives from `QUEUE_NAME`, so two deployments with different names ne
                                            dead-lettered into {q}.retry
     worker ──reject──▶ {q}.dead            failed deliveries, kept for people to inspect
     worker ──event───▶ {q}.events (topic) ─▶ {q}.events.store   status updates the API applies
+    API ──notice────▶ {q}.changes (topic) ─▶ one exclusive queue per API replica: "job X
+                                           changed in the store", for its live event streams
 
 Re-runs have their own uncapped queue because a full work queue would silently drop a message
 dead-lettered into it; only new submissions meet the cap, and they get a 503 instead.
@@ -92,6 +94,10 @@ class Topology:
         return f"{self.queue_name}.events.store"
 
     @property
+    def changes_exchange(self) -> str:
+        return f"{self.queue_name}.changes"
+
+    @property
     def readiness_probe_key(self) -> str:
         """A routing key no queue is bound to: the API's readiness probe is dropped on it."""
         return f"{self.queue_name}.readiness-probe"
@@ -120,7 +126,7 @@ class Topology:
         ]
 
     def topic_exchanges(self) -> list[str]:
-        return [self.events_exchange]
+        return [self.events_exchange, self.changes_exchange]
 
     def bindings(self) -> list[BindingSpec]:
         return [BindingSpec(self.events_queue, self.events_exchange, "#")]

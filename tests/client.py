@@ -15,6 +15,15 @@ Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Event:
+    """One Server-Sent Event of a job's stream."""
+
+    id: str
+    event: str
+    job: Json
+
+
+@dataclass(frozen=True)
 class Tally:
     """How a batch of accepted jobs ended; `lost` are those that never finished."""
 
@@ -74,6 +83,32 @@ class ApiClient:
 
     async def jobs(self, ids: Sequence[str]) -> list[Json]:
         return [await self.job(job_id) for job_id in ids]
+
+    async def events(self, job_id: str, last_event_id: str | None = None) -> list[Event]:
+        """The job's event stream, read until the server ends it."""
+        return [event async for event in self.follow(job_id, last_event_id)]
+
+    async def follow(
+        self, job_id: str, last_event_id: str | None = None, within: float = 30
+    ) -> AsyncIterator[Event]:
+        """The job's events as they arrive, until the server ends the stream."""
+        headers = {} if last_event_id is None else {"Last-Event-ID": last_event_id}
+        fields: dict[str, str] = {}
+        async with (
+            asyncio.timeout(within),
+            self.http.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers) as response,
+        ):
+            assert response.status_code == 200, await response.aread()
+            assert response.headers["content-type"].startswith("text/event-stream")
+            async for line in response.aiter_lines():
+                if line.startswith(":"):
+                    continue  # a keep-alive comment
+                if line:
+                    name, _, value = line.partition(": ")
+                    fields[name] = value
+                elif "data" in fields:
+                    yield Event(fields["id"], fields["event"], json.loads(fields["data"]))
+                    fields = {}
 
     async def is_ready(self) -> bool:
         try:

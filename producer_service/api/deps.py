@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.publisher import Publisher
 from producer_service.callers import Caller, KeyRing
 from producer_service.db.store import JobStore
@@ -22,6 +23,7 @@ class Services:
     storage: LocalStorage
     publisher: Publisher
     keys: KeyRing
+    feed: ChangeFeed
 
 
 def get_services(request: Request) -> Services:

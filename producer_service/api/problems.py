@@ -192,9 +192,9 @@ def document_problems(app: FastAPI) -> None:
     def as_problem(status: str, response: dict[str, Any]) -> dict[str, Any]:
         if status == "422":
             response = {**validation, "content": dict(validation["content"])}
-        content = response["content"]
-        content.pop("application/json", None)
-        content[PROBLEM_MEDIA_TYPE] = {"schema": problem_schema, **content[PROBLEM_MEDIA_TYPE]}
+        # Only problem+json: not the route's own media type (JSON, an event stream).
+        problem = response["content"].get(PROBLEM_MEDIA_TYPE, {})
+        response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_schema, **problem}}
         response.pop("model", None)
         return response
 

@@ -1,12 +1,14 @@
 """Applying workers' status events to the job store.
 
 Every API replica consumes the one durable events queue, so each event is applied once by
-some replica; the store's conditional updates make a repeated or late event harmless.
+some replica; the store's conditional updates make a repeated or late event harmless. An event
+that changed the job is then announced to every replica's live streams (`feed.py`).
 """
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from uuid import UUID
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
@@ -25,9 +27,15 @@ STORE_FAILURE_PAUSE_SECONDS = 1.0
 
 
 class EventConsumer:
-    def __init__(self, topology: Topology, apply: Callable[[JobEvent], Awaitable[bool]]) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        apply: Callable[[JobEvent], Awaitable[bool]],
+        announce: Callable[[UUID], Awaitable[None]],
+    ) -> None:
         self._topology = topology
         self._apply = apply
+        self._announce = announce
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()
@@ -61,6 +69,8 @@ class EventConsumer:
             "" if applied else " (stale, ignored)",
         )
         await _settle(message, ack=True)
+        if applied:
+            await self._announce(event.job_id)
 
 
 async def _settle(message: AbstractIncomingMessage, *, ack: bool, requeue: bool = False) -> None:

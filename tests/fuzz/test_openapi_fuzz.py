@@ -1,7 +1,7 @@
 """schemathesis against the live `/openapi.json` of the API started as an operator starts it
-(`python -m producer_service`, on the real broker), with API keys off and on: no 5xx, and no
-answer that breaks the document (status, content type, headers, body schema, `Allow`), for
-requests made from the schema and requests that break it.
+(`python -m producer_service`, with a worker, on the real broker), with API keys off and on:
+no 5xx, and no answer that breaks the document (status, content type, headers, body schema,
+`Allow`), for requests made from the schema and requests that break it.
 
 Bounded for CI (`--max-examples`, about 10 s a run); the seed is printed on a failure, and
 `st run ... --seed N` replays it. One check is left out: `positive_data_acceptance` expects
@@ -35,7 +35,11 @@ async def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_schema(
     keys = {"api_keys": SecretStr(KEY)} if keys_on else {}
     env = service_env(broker_settings(port=port, **keys))
     log = tmp_path / "api.log"
-    with started("producer_service", env, log) as api:
+    # A worker too: a job's event stream ends only once the job has.
+    with (
+        started("producer_service", env, log) as api,
+        started("worker_service", env, tmp_path / "worker.log") as worker,
+    ):
         async with ApiClient.at(port) as client:
             await wait_for(client.is_ready, within=30, what="the API to be ready")
         command = [
@@ -57,3 +61,4 @@ async def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_schema(
         assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
         assert api.poll() is None, log.read_text()[-3000:]
         stop(api, log)
+        stop(worker, tmp_path / "worker.log")

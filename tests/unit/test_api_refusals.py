@@ -64,6 +64,8 @@ async def test_unknown_and_malformed_ids_and_names_are_404_problems(serve: Serve
             "/v1/jobs/not-a-uuid",
             f"/v1/jobs/{'9' * 5000}",
             f"/v1/jobs/{uuid.uuid4()}/outputs/thumb",
+            f"/v1/jobs/{uuid.uuid4()}/events",
+            "/v1/jobs/not-a-uuid/events",
             f"/v1/jobs/{job_id}/outputs/nope",
             f"/v1/jobs/{job_id}/outputs/..%2F..%2Fjobs.db",
             f"/v1/jobs/{job_id}/outputs/Thumb",
@@ -298,6 +300,7 @@ async def test_another_keys_job_is_404_everywhere_and_each_key_lists_its_own(
             ("GET", f"/v1/jobs/{alice}"),
             ("GET", f"/v1/jobs/{alice}/outputs/thumb"),
             ("POST", f"/v1/jobs/{alice}/retry"),
+            ("GET", f"/v1/jobs/{alice}/events"),
         ]:
             response = await http.request(method, url, headers=as_key(BOB))
             assert assert_problem(response, 404)["type"] == "/problems/job-not-found", url

@@ -17,6 +17,7 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
         ("/v1/jobs/{job_id}/outputs/{name}", "get"): {"200", "304", "401", "404", "409"},
         ("/v1/jobs", "get"): {"200", "401", "422"},
         ("/v1/jobs/{job_id}/retry", "post"): {"202", "401", "404", "409", "503"},
+        ("/v1/jobs/{job_id}/events", "get"): {"200", "401", "404"},
         ("/healthz", "get"): {"200"},
         ("/readyz", "get"): {"200", "503"},
     }

@@ -1,7 +1,6 @@
 """The v1 REST routes: thin, they read the request, call `jobs.py` and shape the answer."""
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -9,6 +8,13 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from producer_service.api.deps import CallerDep, ServicesDep
 from producer_service.api.pagination import decode_cursor, encode_cursor
 from producer_service.api.problems import problem_responses
+from producer_service.api.views import (
+    JobId,
+    job_url,
+    job_view,
+    parse_job_id,
+    parse_output_name,
+)
 from producer_service.callers import Caller
 from producer_service.errors import (
     BrokerUnavailable,
@@ -34,16 +40,12 @@ from shared.schemas import (
     JOB_EXAMPLES,
     VARIANT_NAME,
     Job,
-    JobError,
     JobPage,
     JobStatus,
-    Output,
     OutputFormat,
 )
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
-
-EXAMPLE_ID = "0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10"
 
 
 def job_examples(description: str, *names: str) -> dict[str, Any]:
@@ -56,7 +58,6 @@ _DEFAULTS = ", ".join(
     f"`{v.name}` ({v.width}x{v.height} {v.fit}, {v.format} q{v.quality})" for v in DEFAULT_VARIANTS
 )
 
-JobId = Annotated[str, Path(description="The job's id (a UUID4).", examples=[EXAMPLE_ID])]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -67,39 +68,6 @@ IdempotencyKey = Annotated[
         "waits for the broker, a repeat waits with it, or gets 409 with Retry-After.",
     ),
 ]
-
-
-def job_url(job_id: UUID) -> str:
-    return f"/v1/jobs/{job_id}"
-
-
-def job_view(record: JobRecord) -> Job:
-    outputs = [
-        Output(
-            name=o.name,
-            format=o.format,
-            width=o.width,
-            height=o.height,
-            size_bytes=o.size_bytes,
-            url=f"{job_url(record.id)}/outputs/{o.name}",
-        )
-        for o in record.outputs
-    ]
-    error = None
-    if record.status is JobStatus.FAILED and record.error is not None:
-        error = JobError(code=record.error.code, message=record.error.message)
-    return Job(
-        id=record.id,
-        status=record.status,
-        attempts=record.attempts,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        error=error,
-        variants=record.variants,
-        source=record.source,
-        placeholder=record.placeholder,
-        outputs=outputs,
-    )
 
 
 def accepted(record: JobRecord) -> JSONResponse:
@@ -113,26 +81,6 @@ def accepted(record: JobRecord) -> JSONResponse:
 
 def _cache_scope(caller: Caller) -> str:
     return "public" if caller.sees_every_job else "private"
-
-
-def parse_job_id(raw: str) -> UUID:
-    """A malformed id names no job, so it is a 404 like any unknown one."""
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise JobNotFound(f"No job has id {_shown(raw)}.") from None
-
-
-def parse_output_name(job_id: UUID, raw: str) -> str:
-    """A name no variant could have names no output: 404 before anything is looked up."""
-    if VARIANT_NAME.fullmatch(raw) is None:
-        raise OutputNotFound(f"Job {job_id} has no output named {_shown(raw)}.")
-    return raw
-
-
-def _shown(raw: str) -> str:
-    """Client text quoted back in an error, cut short: an error is no echo chamber."""
-    return repr(raw if len(raw) <= 64 else raw[:64] + "...")
 
 
 _SUBMIT_BODY: dict[str, Any] = {
