@@ -8,6 +8,7 @@ from typing import Any
 
 import aio_pika
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from shared.settings import SERVICE_VARIABLES, Settings
 from shared.topology import Topology, delete_topology
@@ -17,6 +18,11 @@ TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:56
 TEST_POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+
+# CI (`.ci/run`) fuzzes the same cases every run, so a red build always means a change broke
+# something; `make test` draws new cases each time, to find what is still there.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

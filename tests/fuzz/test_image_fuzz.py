@@ -31,7 +31,7 @@ VARIANTS = [
 ]
 # Why a mutated image may fail: what it is, never a bug or a hang (internal_error, timeout).
 REASONS = {ErrorCode.UNDECODABLE_IMAGE, ErrorCode.TOO_MANY_PIXELS, ErrorCode.TOO_MANY_PAGES}
-FUZZ = settings(max_examples=300, deadline=5000, derandomize=False)
+FUZZ = settings(max_examples=300, deadline=5000)
 
 
 @pytest.fixture(scope="module", autouse=True)
