@@ -9,8 +9,8 @@ an older run are ignored.
 
 from dataclasses import dataclass
 
-from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput
-from shared.schemas import JobStatus, Placeholder, SourceImage
+from shared.messages import EventKind, FailureInfo, JobEvent, RenderedOutput
+from shared.schemas import ErrorCode, JobStatus, Placeholder, SourceImage
 
 FINAL_STATUSES = frozenset(status for status in JobStatus if status.is_final)
 

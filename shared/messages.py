@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from shared.schemas import OutputFormat, Placeholder, SourceImage, Variant
+from shared.schemas import ErrorCode, OutputFormat, Placeholder, SourceImage, Variant
 
 TASK_TYPE = "image_resize.task.v1"
 EVENT_TYPE = "image_resize.event.v1"
@@ -34,21 +34,6 @@ def message_properties(
         "timestamp": utc_now(),
         "expiration": None if expiration_ms is None else timedelta(milliseconds=expiration_ms),
     }
-
-
-class ErrorCode(StrEnum):
-    """Stable reasons a job fails; clients may branch on them."""
-
-    UNDECODABLE_IMAGE = "undecodable_image"
-    TOO_MANY_PIXELS = "too_many_pixels"
-    TOO_MANY_PAGES = "too_many_pages"
-    TOO_MANY_OUTPUT_PIXELS = "too_many_output_pixels"
-    SOURCE_MISSING = "source_missing"
-    INVALID_TASK = "invalid_task"
-    TIMEOUT = "timeout"
-    STORAGE_ERROR = "storage_error"
-    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
-    INTERNAL_ERROR = "internal_error"
 
 
 class ResizeTask(BaseModel):

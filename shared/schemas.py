@@ -134,8 +134,23 @@ class JobStatus(StrEnum):
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
+class ErrorCode(StrEnum):
+    """Stable reasons a job fails; clients may branch on them."""
+
+    UNDECODABLE_IMAGE = "undecodable_image"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    TOO_MANY_PAGES = "too_many_pages"
+    TOO_MANY_OUTPUT_PIXELS = "too_many_output_pixels"
+    SOURCE_MISSING = "source_missing"
+    INVALID_TASK = "invalid_task"
+    TIMEOUT = "timeout"
+    STORAGE_ERROR = "storage_error"
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+    INTERNAL_ERROR = "internal_error"
+
+
 class JobError(BaseModel):
-    code: str = Field(description="Stable, machine-readable reason, such as `undecodable_image`.")
+    code: ErrorCode = Field(description="Stable, machine-readable reason a client may branch on.")
     message: str = Field(description="What went wrong, for people.")
 
 

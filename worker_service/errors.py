@@ -5,7 +5,8 @@ JobFailure                  carries a stable `ErrorCode` and a message for peopl
 └── TransientFailure        the moment was bad: retry with backoff, up to MAX_ATTEMPTS
 """
 
-from shared.messages import ErrorCode, FailureInfo
+from shared.messages import FailureInfo
+from shared.schemas import ErrorCode
 
 
 class JobFailure(Exception):

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from shared.messages import ErrorCode
+from shared.schemas import ErrorCode
 from worker_service.errors import TransientFailure
 
 T = TypeVar("T")

@@ -32,7 +32,8 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError, ChannelInvalid
 from pydantic import ValidationError
 
 from shared.images import Limits
-from shared.messages import ErrorCode, EventKind, FailureInfo, ResizeTask
+from shared.messages import EventKind, FailureInfo, ResizeTask
+from shared.schemas import ErrorCode
 from shared.settings import Settings
 from shared.topology import Topology
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure

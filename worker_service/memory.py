@@ -15,8 +15,7 @@ from contextlib import asynccontextmanager
 
 from shared.geometry import Size
 from shared.images import ImageHeader
-from shared.messages import ErrorCode
-from shared.schemas import SourceFormat
+from shared.schemas import ErrorCode, SourceFormat
 from worker_service.errors import PermanentFailure
 
 MIB = 1024 * 1024

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from shared import layout
 from shared.geometry import Size, decode_size
 from shared.images import ImageHeader, Limits
-from shared.messages import ErrorCode, JobResult, RenderedOutput, ResizeTask
+from shared.messages import JobResult, RenderedOutput, ResizeTask
+from shared.schemas import ErrorCode
 from worker_service.cancel import RenderCancelled
 from worker_service.decode import inspect_source
 from worker_service.errors import TransientFailure

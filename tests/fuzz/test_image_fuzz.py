@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, event, given, settings
 from producer_service.errors import PayloadTooLarge, UnsupportedMediaType
 from producer_service.uploads import probe
 from shared.images import restrict_libvips
-from shared.messages import ErrorCode, EventKind, JobEvent
-from shared.schemas import Fit, OutputFormat, Variant
+from shared.messages import EventKind, JobEvent
+from shared.schemas import ErrorCode, Fit, OutputFormat, Variant
 from shared.settings import Settings
 from shared.topology import Topology
 from tests.conftest import TEST_AMQP_URL, delete_queues, make_settings, require_broker

@@ -19,6 +19,7 @@ async def test_an_output_is_nosniff_with_a_strong_etag_and_304_when_unchanged(
         first = await client.get(url)
         again = await client.get(url, headers={"If-None-Match": first.headers["etag"]})
         changed = await client.get(url, headers={"If-None-Match": '"something-else"'})
+        head = await client.head(url)
     assert first.status_code == 200
     assert first.headers["x-content-type-options"] == "nosniff"
     etag = first.headers["etag"]
@@ -29,3 +30,7 @@ async def test_an_output_is_nosniff_with_a_strong_etag_and_304_when_unchanged(
     assert again.headers["etag"] == etag
     assert changed.status_code == 200
     assert changed.content == first.content
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == etag
+    assert head.headers["content-length"] == str(len(first.content))

@@ -7,8 +7,8 @@ import aio_pika
 import pytest
 
 from shared import layout
-from shared.messages import ErrorCode, EventKind
-from shared.schemas import OutputFormat, Variant
+from shared.messages import EventKind
+from shared.schemas import ErrorCode, OutputFormat, Variant
 from shared.settings import Settings
 from tests.images import FIXTURES, jpeg_bytes
 from tests.support import BrokerProbe, running_worker, wait_for

@@ -12,9 +12,10 @@ import pytest
 from producer_service.db.store import DuplicateIdempotencyKey, JobStore
 from producer_service.errors import TooManyActiveJobs
 from producer_service.records import JobRecord
-from shared.messages import ErrorCode, EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
+from shared.messages import EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
 from shared.schemas import (
     DEFAULT_VARIANTS,
+    ErrorCode,
     JobStatus,
     OutputFormat,
     Placeholder,

@@ -9,8 +9,8 @@ import pytest
 from aio_pika.message import IncomingMessage
 
 from shared import layout
-from shared.messages import ErrorCode, EventKind, JobEvent, ResizeTask
-from shared.schemas import Fit, OutputFormat, Variant
+from shared.messages import EventKind, JobEvent, ResizeTask
+from shared.schemas import ErrorCode, Fit, OutputFormat, Variant
 from shared.settings import Settings
 from tests.images import jpeg_bytes, load
 from tests.support import BrokerProbe, output_path, running_worker, wait_for

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.messages import ErrorCode
+from shared.schemas import ErrorCode
 from worker_service.errors import PermanentFailure
 from worker_service.executor import ResizeExecutor
 

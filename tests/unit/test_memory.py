@@ -8,7 +8,7 @@ import pyvips
 
 from shared.geometry import Size
 from shared.images import read_header
-from shared.messages import ErrorCode
+from shared.schemas import ErrorCode
 from tests.images import photo, write
 from worker_service.errors import PermanentFailure
 from worker_service.memory import JOB_OVERHEAD, MIB, MemoryBudget, decode_bytes

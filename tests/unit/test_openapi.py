@@ -2,6 +2,7 @@
 
 from pydantic import SecretStr
 
+from shared.schemas import ErrorCode
 from tests.unit.conftest import Serve
 
 
@@ -15,6 +16,7 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
         ("/v1/jobs", "post"): {"202", "401", "413", "415", "422", "503"},
         ("/v1/jobs/{job_id}", "get"): {"200", "401", "404"},
         ("/v1/jobs/{job_id}/outputs/{name}", "get"): {"200", "304", "401", "404", "409"},
+        ("/v1/jobs/{job_id}/outputs/{name}", "head"): {"200", "304", "401", "404", "409"},
         ("/v1/jobs", "get"): {"200", "401", "422"},
         ("/v1/jobs/{job_id}/retry", "post"): {"202", "401", "404", "409", "503"},
         ("/v1/jobs/{job_id}/events", "get"): {"200", "401", "404"},
@@ -50,3 +52,13 @@ async def test_routes_ask_for_a_bearer_key_only_when_keys_are_on(serve: Serve) -
             if path.startswith("/v1/"):
                 for operation in operations.values():
                     assert operation.get("security") == required, path
+
+
+async def test_a_failed_jobs_error_code_is_documented_as_the_enum_of_real_codes(
+    serve: Serve,
+) -> None:
+    async with serve() as served:
+        spec = (await served.api.http.get("/openapi.json")).json()
+    code = spec["components"]["schemas"]["ErrorCode"]
+    assert set(code["enum"]) == {c.value for c in ErrorCode}
+    assert "too_many_pages" in code["enum"]

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import pyvips
 
-from shared.messages import ErrorCode
-from shared.schemas import Crop, Fit, OutputFormat, Variant
+from shared.schemas import Crop, ErrorCode, Fit, OutputFormat, Variant
 from tests.images import (
     FIXTURES,
     LIMITS,

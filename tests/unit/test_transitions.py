@@ -3,8 +3,8 @@
 import uuid
 
 from producer_service.transitions import transition_for
-from shared.messages import ErrorCode, EventKind, JobEvent
-from shared.schemas import JobStatus
+from shared.messages import EventKind, JobEvent
+from shared.schemas import ErrorCode, JobStatus
 
 
 def event(kind: EventKind, attempt: int) -> JobEvent:

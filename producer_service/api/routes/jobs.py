@@ -223,23 +223,33 @@ async def get_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> Jo
     return job_view(await services.jobs.get(caller, parse_job_id(job_id)))
 
 
+OUTPUT_PATH = "/jobs/{job_id}/outputs/{name}"
+_OUTPUT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The image bytes, with the output format's content type.",
+        "content": {
+            fmt.media_type: {"schema": {"type": "string", "format": "binary"}}
+            for fmt in OutputFormat
+        },
+    },
+    304: {"description": "Not modified: `If-None-Match` named the output's `ETag`."},
+    **problem_responses(
+        Unauthorized, JobNotFound, OutputNotFound, OutputNotReady, StoreUnavailable
+    ),
+}
+
+
 @router.get(
-    "/jobs/{job_id}/outputs/{name}",
+    OUTPUT_PATH,
     summary="Download one resized image",
     response_class=FileResponse,
-    responses={
-        200: {
-            "description": "The image bytes, with the output format's content type.",
-            "content": {
-                fmt.media_type: {"schema": {"type": "string", "format": "binary"}}
-                for fmt in OutputFormat
-            },
-        },
-        304: {"description": "Not modified: `If-None-Match` named the output's `ETag`."},
-        **problem_responses(
-            Unauthorized, JobNotFound, OutputNotFound, OutputNotReady, StoreUnavailable
-        ),
-    },
+    responses=_OUTPUT_RESPONSES,
+)
+@router.head(
+    OUTPUT_PATH,
+    summary="An output's headers only (type, size, ETag), without its bytes",
+    response_class=FileResponse,
+    responses=_OUTPUT_RESPONSES,
 )
 async def get_output(
     job_id: JobId,
