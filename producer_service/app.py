@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from producer_service.api.browsers import allow_browsers
 from producer_service.api.deps import Services, document_keys
+from producer_service.api.docs import serve_docs
 from producer_service.api.problems import document_problems, install_problem_handlers
 from producer_service.api.routes import health
 from producer_service.api.routes.events import router as events_router
@@ -82,8 +83,11 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by serve_docs, without a CDN
+        redoc_url=None,
     )
     install_problem_handlers(app)
+    serve_docs(app)
     allow_browsers(app, settings.cors_origin_list)
     document_problems(app)
     document_keys(app, keys_on=bool(settings.api_key_list))
