@@ -8,9 +8,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from producer_service.api.browsers import allow_browsers
-from producer_service.api.deps import Services, document_keys
+from producer_service.api.deps import Services, without_key_requirement
 from producer_service.api.docs import serve_docs
-from producer_service.api.problems import document_problems, install_problem_handlers
+from producer_service.api.openapi import amend_openapi
+from producer_service.api.problems import errors_as_problems, install_problem_handlers
 from producer_service.api.routes import health
 from producer_service.api.routes.events import router as events_router
 from producer_service.api.routes.jobs import router as jobs_router
@@ -89,8 +90,8 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     install_problem_handlers(app)
     serve_docs(app)
     allow_browsers(app, settings.cors_origin_list)
-    document_problems(app)
-    document_keys(app, keys_on=bool(settings.api_key_list))
+    keys_optional = [] if settings.api_key_list else [without_key_requirement]
+    amend_openapi(app, errors_as_problems, *keys_optional)
     app.include_router(jobs_router)
     app.include_router(events_router)
     app.include_router(health.router)

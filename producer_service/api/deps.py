@@ -1,11 +1,12 @@
 """What routes get from the app: the objects the lifespan built, as `Annotated` aliases."""
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from producer_service.api.openapi import Schema, operations
 from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.publisher import Publisher
 from producer_service.callers import Caller, KeyRing
@@ -41,23 +42,11 @@ _bearer = HTTPBearer(
 )
 
 
-def document_keys(app: FastAPI, keys_on: bool) -> None:
+def without_key_requirement(schema: Schema) -> None:
     """Without API_KEYS no route needs a key: say so, instead of the bearer requirement the
     caller dependency declares on every /v1 route."""
-    if keys_on:
-        return
-    stock_openapi = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = stock_openapi()
-            for path in schema["paths"].values():
-                for operation in path.values():
-                    operation.pop("security", None)
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    for operation in operations(schema):
+        operation.pop("security", None)
 
 
 def get_caller(

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from producer_service.api.openapi import Schema, operations
 from producer_service.errors import InvalidRequest, ServiceError
 from shared.schemas import Problem
 
@@ -76,9 +77,9 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
 def _allowed_methods(request: Request) -> str:
     """The methods the OpenAPI document gives this path. Starlette's 405 names only those of
     the first route it tried, and the GET and the POST of one path are two routes."""
-    for template, operations in request.app.openapi()["paths"].items():
+    for template, path_item in request.app.openapi()["paths"].items():
         if compile_path(template)[0].match(request.url.path):
-            return ", ".join(sorted(method.upper() for method in operations))
+            return ", ".join(sorted(method.upper() for method in path_item))
     return ""
 
 
@@ -182,10 +183,9 @@ _EXAMPLE_DETAILS = {
 }
 
 
-def document_problems(app: FastAPI) -> None:
+def errors_as_problems(schema: Schema) -> None:
     """Make the OpenAPI document tell the truth: every error answer is problem+json, FastAPI's
     stock 422 included, with the `Problem` schema and an example."""
-    stock_openapi = app.openapi
     validation = problem_responses(InvalidRequest)[422]
     problem_schema = {"$ref": "#/components/schemas/Problem"}
 
@@ -198,18 +198,10 @@ def document_problems(app: FastAPI) -> None:
         response.pop("model", None)
         return response
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = stock_openapi()
-            for path in schema["paths"].values():
-                for operation in path.values():
-                    responses = operation.get("responses", {})
-                    for status, response in responses.items():
-                        if status[0] in "45":
-                            responses[status] = as_problem(status, response)
-            for unused in ("HTTPValidationError", "ValidationError"):
-                schema["components"]["schemas"].pop(unused, None)
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    for operation in operations(schema):
+        responses = operation.get("responses", {})
+        for status, response in responses.items():
+            if status[0] in "45":
+                responses[status] = as_problem(status, response)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema["components"]["schemas"].pop(unused, None)
