@@ -10,12 +10,12 @@ before it costs memory. Pixels are counted over every page of a multi-page or an
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pyvips
 
 from shared.geometry import Size, output_pixels
-from shared.schemas import SourceFormat, SourceImage, Variant
+from shared.schemas import ErrorCode, SourceFormat, SourceImage, Variant
 from shared.settings import Settings
 
 # Bytes of one sample of each libvips band format.
@@ -26,6 +26,9 @@ _SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 
 class ImageRejected(Exception):
     """The file is not an image the service will read."""
+
+    # Why a job fails when the worker refuses its source so.
+    code: ClassVar[ErrorCode] = ErrorCode.UNDECODABLE_IMAGE
 
 
 class Unreadable(ImageRejected):
@@ -39,13 +42,19 @@ class TooLarge(ImageRejected):
 class TooManyPixels(TooLarge):
     """More pixels than MAX_INPUT_PIXELS, counted over every page."""
 
+    code = ErrorCode.TOO_MANY_PIXELS
+
 
 class TooManyPages(TooLarge):
     """More pages or frames than MAX_INPUT_PAGES."""
 
+    code = ErrorCode.TOO_MANY_PAGES
+
 
 class TooManyOutputPixels(ImageRejected):
     """Variants that would make more than MAX_OUTPUT_PIXELS from this source."""
+
+    code = ErrorCode.TOO_MANY_OUTPUT_PIXELS
 
     def __init__(self, asked: int, limit: int) -> None:
         super().__init__(

@@ -20,29 +20,16 @@ from shared.images import (
     ImageHeader,
     ImageRejected,
     Limits,
-    TooManyOutputPixels,
-    TooManyPages,
-    TooManyPixels,
-    Unreadable,
     check_outputs,
     check_source,
     read_header,
 )
-from shared.schemas import ErrorCode, Variant
+from shared.schemas import Variant
 from worker_service import colour, heif
 from worker_service.cancel import stop_when_set
 from worker_service.errors import PermanentFailure
 
 _ICC = "icc-profile-data"
-
-
-# Each refusal of `shared.images` as the reason a job fails.
-_REFUSALS: tuple[tuple[type[Exception], ErrorCode], ...] = (
-    (TooManyPixels, ErrorCode.TOO_MANY_PIXELS),
-    (TooManyPages, ErrorCode.TOO_MANY_PAGES),
-    (TooManyOutputPixels, ErrorCode.TOO_MANY_OUTPUT_PIXELS),
-    (Unreadable, ErrorCode.UNDECODABLE_IMAGE),
-)
 
 
 def inspect_source(path: Path, variants: Sequence[Variant], limits: Limits) -> ImageHeader:
@@ -53,8 +40,7 @@ def inspect_source(path: Path, variants: Sequence[Variant], limits: Limits) -> I
         check_source(header, limits)
         check_outputs(variants, header, limits)
     except ImageRejected as exc:
-        code = next(code for kind, code in _REFUSALS if isinstance(exc, kind))
-        raise PermanentFailure(code, str(exc)) from exc
+        raise PermanentFailure(exc.code, str(exc)) from exc
     return header
 
 

@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, event, given, settings
 
 from producer_service.errors import PayloadTooLarge, UnsupportedMediaType
 from producer_service.uploads import probe
-from shared.images import restrict_libvips
 from shared.messages import EventKind, JobEvent
 from shared.schemas import ErrorCode, Fit, OutputFormat, Variant
 from shared.settings import Settings
@@ -37,7 +36,6 @@ FUZZ = settings(max_examples=300, deadline=5000)
 @pytest.fixture(scope="module", autouse=True)
 def libvips_as_the_services_set_it() -> None:
     prepare_libvips()
-    restrict_libvips()
 
 
 @pytest.mark.timeout(300)
