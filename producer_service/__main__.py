@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 from types import FrameType
 
 import uvicorn
@@ -15,6 +16,7 @@ import uvicorn
 from producer_service.api.server import server_config
 from producer_service.app import create_app
 from producer_service.db.store import JobStore
+from producer_service.presets import PresetsFileError
 from shared.logs import configure_logging
 from shared.settings import Settings
 
@@ -26,10 +28,14 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
 
 
 def serve(settings: Settings) -> None:
+    try:
+        app = create_app(settings)
+    except PresetsFileError as exc:
+        sys.exit(str(exc))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     config = server_config(
-        create_app(settings),
+        app,
         settings.host,
         settings.port,
         # Let in-flight submits finish their publish before the process exits.

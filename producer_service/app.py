@@ -15,6 +15,7 @@ from producer_service.api.problems import errors_as_problems, install_problem_ha
 from producer_service.api.routes import health
 from producer_service.api.routes.events import router as events_router
 from producer_service.api.routes.jobs import router as jobs_router
+from producer_service.api.routes.presets import router as presets_router
 from producer_service.background.outbox import OutboxRelay
 from producer_service.broker.events import EventConsumer
 from producer_service.broker.feed import ChangeFeed
@@ -23,6 +24,7 @@ from producer_service.broker.publisher import Publisher, TaskPublisher
 from producer_service.callers import KeyRing
 from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
+from producer_service.presets import Presets
 from producer_service.storage import LocalStorage
 from shared.images import restrict_libvips
 from shared.settings import Settings
@@ -44,7 +46,9 @@ Every error is `application/problem+json` (RFC 9457).
 
 def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
     """The API. `publisher` stands in for the broker (tests that need none): tasks go to it,
-    and no broker link or event consumer is opened."""
+    and no broker link or event consumer is opened. A PRESETS_FILE that cannot be used raises
+    `PresetsFileError` here, before anything starts."""
+    presets = Presets.of(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +66,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         relay = OutboxRelay(jobs, tasks)
         keys = KeyRing(settings.api_key_list)
         feed = ChangeFeed(topology)
-        app.state.services = Services(settings, jobs, store, storage, tasks, keys, feed)
+        app.state.services = Services(settings, jobs, store, storage, tasks, keys, feed, presets)
         async with AsyncExitStack() as edges:
             edges.push_async_callback(store.close)
             if publisher is None:
@@ -94,5 +98,6 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     amend_openapi(app, errors_as_problems, *keys_optional)
     app.include_router(jobs_router)
     app.include_router(events_router)
+    app.include_router(presets_router)
     app.include_router(health.router)
     return app

@@ -107,7 +107,13 @@ class JobService:
         job_id = uuid.uuid4()
         source_key = await self._storage.keep_original(submission.path, job_id)
         record = JobRecord.new(
-            job_id, submission.variants, source_key, key, submission.fingerprint, owner=caller.owner
+            job_id,
+            submission.variants,
+            source_key,
+            key,
+            submission.fingerprint,
+            owner=caller.owner,
+            preset=submission.preset,
         )
         try:
             await self._store.add(record, self._max_active)

@@ -17,6 +17,8 @@ class JobRecord:
     run: int
     attempts: int
     variants: list[Variant]
+    # The preset that named the variants; None when they were spelled out.
+    preset: str | None
     outputs: list[RenderedOutput]
     source: SourceImage | None
     placeholder: Placeholder | None
@@ -40,6 +42,7 @@ class JobRecord:
         request_fingerprint: str | None = None,
         *,
         owner: str = "",
+        preset: str | None = None,
     ) -> "JobRecord":
         now = utc_now()
         return cls(
@@ -48,6 +51,7 @@ class JobRecord:
             run=1,
             attempts=0,
             variants=list(variants),
+            preset=preset,
             outputs=[],
             source=None,
             placeholder=None,
@@ -74,6 +78,7 @@ class JobRecord:
             run=row.run,
             attempts=row.attempts,
             variants=[Variant.model_validate(v) for v in row.variants],
+            preset=row.preset,
             outputs=[RenderedOutput.model_validate(o) for o in row.outputs],
             source=None if row.source is None else SourceImage.model_validate(row.source),
             placeholder=(
@@ -97,6 +102,7 @@ class JobRecord:
             attempts=self.attempts,
             progress=0,
             variants=[v.model_dump(mode="json") for v in self.variants],
+            preset=self.preset,
             outputs=[o.model_dump(mode="json") for o in self.outputs],
             source=None if self.source is None else self.source.model_dump(mode="json"),
             placeholder=(

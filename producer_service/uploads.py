@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from producer_service.forms import receive_form
+from producer_service.presets import Presets
 from producer_service.storage import discard
 from shared.images import (
     ImageHeader,
@@ -21,16 +22,15 @@ from shared.images import (
     check_source,
     read_header,
 )
-from shared.schemas import DEFAULT_VARIANTS, Variant, variant_list_adapter
+from shared.schemas import Variant, variant_list_adapter
 from shared.settings import Settings
 
 VARIANTS_FIELD = "variants"
+PRESET_FIELD = "preset"
 
 
-def parse_variants(raw: str | None) -> list[Variant]:
-    """The `variants` field: a JSON array of variants; absent or blank means the defaults."""
-    if raw is None or not raw.strip():
-        return list(DEFAULT_VARIANTS)
+def parse_variants(raw: str) -> list[Variant]:
+    """The `variants` field: a JSON array of variants."""
     try:
         return variant_list_adapter.validate_json(raw)
     except ValidationError as exc:
@@ -38,19 +38,61 @@ def parse_variants(raw: str | None) -> list[Variant]:
 
 
 @dataclass(frozen=True)
+class Chosen:
+    """The variants a submit asked for, and the preset that named them (None: spelled out)."""
+
+    variants: list[Variant]
+    preset: str | None
+
+
+def choose_variants(fields: Mapping[str, str], presets: Presets, presets_only: bool) -> Chosen:
+    """`variants` or `preset` (one, not both); neither means the `default` preset, unless the
+    deployment takes presets only."""
+    raw = fields.get(VARIANTS_FIELD, "").strip()
+    name = fields.get(PRESET_FIELD, "").strip()
+    if raw and name:
+        raise _field_error(PRESET_FIELD, "Send `variants` or `preset`, not both.", "conflict")
+    if presets_only and not name:
+        raise _field_error(
+            PRESET_FIELD,
+            f"This service takes presets only: send `preset`, one of {_names(presets)}.",
+            "missing" if not raw else "presets_only",
+        )
+    if raw:
+        return Chosen(parse_variants(raw), None)
+    preset = presets.get(name) if name else presets.default
+    if preset is None:
+        raise _field_error(
+            PRESET_FIELD, f"No preset is named {name[:64]!r}; there are {_names(presets)}.", "enum"
+        )
+    return Chosen(list(preset.variants), preset.name)
+
+
+def _names(presets: Presets) -> str:
+    return ", ".join(f"`{name}`" for name in presets.names)
+
+
+def _field_error(field: str, message: str, kind: str) -> InvalidRequest:
+    return InvalidRequest(message, errors=[{"loc": ["body", field], "msg": message, "type": kind}])
+
+
+@dataclass(frozen=True)
 class Submission:
     path: Path
     variants: list[Variant]
     image: ImageHeader
+    preset: str | None = None
     # What makes two submits the same request, for an Idempotency-Key; None when not asked for.
     fingerprint: str | None = None
 
 
-def request_fingerprint(file_digest: bytes, variants: list[Variant]) -> str:
-    """SHA-256 over the file's digest and the variants as the service reads them (defaults
-    filled in), so the same request spelled differently still matches."""
+def request_fingerprint(file_digest: bytes, chosen: Chosen) -> str:
+    """SHA-256 over the file's digest, the variants as the service reads them (defaults
+    filled in, so the same request spelled differently still matches) and the preset."""
     hasher = hashlib.sha256(file_digest)
-    hasher.update(variant_list_adapter.dump_json(variants))
+    hasher.update(variant_list_adapter.dump_json(chosen.variants))
+    if chosen.preset is not None:
+        hasher.update(b"\0preset:" + chosen.preset.encode())
     return hasher.hexdigest()
 
 
@@ -59,21 +101,22 @@ async def read_submission(
     body: AsyncIterator[bytes],
     path: Path,
     settings: Settings,
+    presets: Presets,
     *,
     fingerprint: bool = False,
 ) -> Submission:
     """Receive, check and probe an upload; on any refusal the received file is removed."""
     form = await receive_form(headers, body, path, settings.max_upload_bytes, digest=fingerprint)
     try:
-        variants = parse_variants(form.fields.get(VARIANTS_FIELD))
+        chosen = choose_variants(form.fields, presets, settings.presets_only)
         limits = Limits.of(settings)
         image = await asyncio.to_thread(probe, form.path, limits)
-        check_output_pixels(variants, image, limits)
+        check_output_pixels(chosen.variants, image, limits)
     except BaseException:
         await discard(form.path)
         raise
-    digest = None if form.digest is None else request_fingerprint(form.digest, variants)
-    return Submission(form.path, variants, image, digest)
+    digest = None if form.digest is None else request_fingerprint(form.digest, chosen)
+    return Submission(form.path, chosen.variants, image, chosen.preset, digest)
 
 
 def check_output_pixels(variants: list[Variant], image: ImageHeader, limits: Limits) -> None:

@@ -122,6 +122,22 @@ DEFAULT_VARIANTS: tuple[Variant, ...] = (
     Variant(name="large", width=1600, height=1600, format=OutputFormat.JPEG, quality=85),
 )
 
+# A preset's name: it is sent in a form field and recorded on the job, like a variant's name.
+PRESET_NAME = VARIANT_NAME
+
+
+class Preset(BaseModel):
+    """A named list of variants a submit may ask for by name instead of spelling them out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(pattern=PRESET_NAME.pattern, description="What a submit sends as `preset`.")
+    variants: VariantList
+
+
+class PresetList(BaseModel):
+    presets: list[Preset] = Field(description="Every preset, by name.")
+
 
 class JobStatus(StrEnum):
     QUEUED = "queued"
@@ -209,6 +225,7 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "updated_at": "2026-11-23T10:00:00Z",
         "error": None,
         "variants": _EXAMPLE_VARIANTS,
+        "preset": None,
         "source": None,
         "placeholder": None,
         "outputs": [],
@@ -221,6 +238,7 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "updated_at": "2026-11-23T10:00:01Z",
         "error": None,
         "variants": _EXAMPLE_VARIANTS,
+        "preset": None,
         "source": {"format": "jpeg", "width": 4032, "height": 3024},
         "placeholder": {"thumbhash": "VAgKHYK9moifhoaFmHZ2mHJAAydU", "dominant_color": "#4f6b2a"},
         "outputs": [
@@ -245,6 +263,7 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
             "message": "libvips could not read the image: vipspng: libpng read error",
         },
         "variants": _EXAMPLE_VARIANTS,
+        "preset": None,
         "source": None,
         "placeholder": None,
         "outputs": [],
@@ -262,6 +281,9 @@ class Job(BaseModel):
     updated_at: datetime
     error: JobError | None = Field(description="Why the job failed; null unless `failed`.")
     variants: list[Variant]
+    preset: str | None = Field(
+        default=None, description="The preset the job was submitted with; null for `variants`."
+    )
     source: SourceImage | None = Field(
         default=None,
         description="The uploaded image's format and size; null until a worker read it.",

@@ -51,12 +51,15 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         *,
         part: str = "file",
+        preset: str | None = None,
     ) -> httpx.Response:
         """`POST /v1/jobs` as a browser form would send it, whatever the answer. `variants`
         as a string is sent as it is (to send what is not JSON)."""
         data = {}
         if variants is not None:
             data["variants"] = variants if isinstance(variants, str) else json.dumps(variants)
+        if preset is not None:
+            data["preset"] = preset
         return await self.http.post(
             "/v1/jobs",
             files={part: ("photo.jpg", image, "image/jpeg")},

@@ -42,6 +42,7 @@ def job_view(record: JobRecord) -> Job:
         updated_at=record.updated_at,
         error=error,
         variants=record.variants,
+        preset=record.preset,
         source=record.source,
         placeholder=record.placeholder,
         outputs=outputs,

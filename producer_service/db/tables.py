@@ -50,6 +50,7 @@ class JobRow(Base):
     # Orders the non-final events of a run; see transitions.py.
     progress: Mapped[int] = mapped_column(default=0)
     variants: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    preset: Mapped[str | None] = mapped_column(sa.String(64))
     outputs: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     # What the worker found the upload to be, and the preview it made; JSON, null until known.
     source: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)

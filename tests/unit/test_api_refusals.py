@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from producer_service.db.store import JobStore
 from producer_service.records import JobRecord
-from producer_service.uploads import request_fingerprint
+from producer_service.uploads import Chosen, request_fingerprint
 from shared.schemas import DEFAULT_VARIANTS, variant_list_adapter
 from tests.client import assert_problem
 from tests.images import FIXTURES, jpeg_bytes, photo
@@ -241,7 +241,7 @@ async def test_a_key_whose_first_try_is_unconfirmed_is_409_until_it_is_confirmed
 ) -> None:
     thumb = variant_list_adapter.validate_python([{"name": "thumb", "width": 120}])
     image = jpeg_bytes()
-    fingerprint = request_fingerprint(hashlib.sha256(image).digest(), thumb)
+    fingerprint = request_fingerprint(hashlib.sha256(image).digest(), Chosen(thumb, None))
     # The row of an API that died waiting for its confirm, before the outbox relay found it.
     job_id = uuid.uuid4()
     key = IDEMPOTENCY["Idempotency-Key"]

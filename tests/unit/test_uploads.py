@@ -15,8 +15,7 @@ from producer_service.errors import (
     UnsupportedMediaType,
 )
 from producer_service.forms import receive_form
-from producer_service.uploads import parse_variants, probe, request_fingerprint
-from shared.schemas import DEFAULT_VARIANTS
+from producer_service.uploads import Chosen, parse_variants, probe, request_fingerprint
 from tests.images import FIXTURES, LIMITS, jpeg_bytes, write
 
 BOUNDARY = "testboundary"
@@ -113,11 +112,6 @@ async def test_two_file_parts_are_invalid(tmp_path: Path) -> None:
         )
 
 
-def test_absent_or_blank_variants_mean_the_defaults() -> None:
-    assert parse_variants(None) == list(DEFAULT_VARIANTS)
-    assert parse_variants("  ") == list(DEFAULT_VARIANTS)
-
-
 @pytest.mark.parametrize(
     "raw", ["not json", "{}", '[{"name": "a"}]', '[{"name": "a", "width": 9000}]', "[]"]
 )
@@ -138,12 +132,16 @@ async def test_a_requested_digest_is_the_sha256_of_the_file_bytes(tmp_path: Path
 
 def test_the_request_fingerprint_follows_the_file_and_what_the_variants_mean() -> None:
     file_a, file_b = hashlib.sha256(b"a").digest(), hashlib.sha256(b"b").digest()
-    terse = parse_variants('[{"name": "t", "width": 100}]')
-    spelled_out = parse_variants('[{"name": "t", "width": 100, "fit": "contain", "quality": 80}]')
-    other = parse_variants('[{"name": "t", "width": 101}]')
+    terse = Chosen(parse_variants('[{"name": "t", "width": 100}]'), None)
+    spelled_out = Chosen(
+        parse_variants('[{"name": "t", "width": 100, "fit": "contain", "quality": 80}]'), None
+    )
+    other = Chosen(parse_variants('[{"name": "t", "width": 101}]'), None)
+    as_preset = Chosen(terse.variants, "small")
     assert request_fingerprint(file_a, terse) == request_fingerprint(file_a, spelled_out)
     assert request_fingerprint(file_a, terse) != request_fingerprint(file_b, terse)
     assert request_fingerprint(file_a, terse) != request_fingerprint(file_a, other)
+    assert request_fingerprint(file_a, terse) != request_fingerprint(file_a, as_preset)
 
 
 async def test_a_disk_that_refuses_the_upload_is_storage_unavailable_and_keeps_nothing(

@@ -101,10 +101,18 @@ _SUBMIT_BODY: dict[str, Any] = {
                         "variants": {
                             "type": "string",
                             "description": "A JSON array of up to 10 `Variant` objects. "
-                            f"Absent or blank: {_DEFAULTS}.",
+                            f"Absent or blank (and no `preset`): the `default` preset, {_DEFAULTS}"
+                            " unless the deployment redefined it.",
                             "example": '[{"name": "thumb", "width": 320, "height": 320, '
                             '"format": "webp"}, {"name": "square", "width": 512, "height": 512, '
                             '"fit": "cover", "crop": "attention"}]',
+                        },
+                        "preset": {
+                            "type": "string",
+                            "description": "The name of a preset (`GET /v1/presets`) instead of "
+                            "`variants`; both at once is 422. Required where the deployment "
+                            "takes presets only (PRESETS_ONLY).",
+                            "example": "thumbnail",
                         },
                     },
                 }
@@ -155,6 +163,7 @@ async def submit_job(
         request.stream(),
         services.storage.new_temp_path(),
         services.settings,
+        services.presets,
         fingerprint=idempotency_key is not None,
     )
     return accepted(await services.jobs.submit(caller, submission, idempotency_key))

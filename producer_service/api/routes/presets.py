@@ -1,0 +1,22 @@
+"""`GET /v1/presets`: the named variant lists a submit may ask for with `preset`."""
+
+from fastapi import APIRouter
+
+from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.problems import problem_responses
+from producer_service.errors import Unauthorized
+from shared.schemas import PresetList
+
+router = APIRouter(prefix="/v1", tags=["presets"])
+
+
+@router.get(
+    "/presets",
+    summary="List the presets",
+    description="Each preset's name and the variants it stands for. A submit sends the name as "
+    "`preset`; `default` is what a submit without `variants` or `preset` gets.",
+    response_model=PresetList,
+    responses=problem_responses(Unauthorized),
+)
+async def list_presets(services: ServicesDep, _: CallerDep) -> PresetList:
+    return PresetList(presets=list(services.presets))
