@@ -16,11 +16,13 @@ from producer_service.api.routes import health
 from producer_service.api.routes.events import router as events_router
 from producer_service.api.routes.jobs import router as jobs_router
 from producer_service.api.routes.presets import router as presets_router
+from producer_service.api.routes.stats import router as stats_router
 from producer_service.background.outbox import OutboxRelay
 from producer_service.broker.events import EventConsumer
 from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.link import BrokerLink
 from producer_service.broker.publisher import Publisher, TaskPublisher
+from producer_service.broker.queue_stats import QueueInspector
 from producer_service.callers import KeyRing
 from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
@@ -66,7 +68,18 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         relay = OutboxRelay(jobs, tasks)
         keys = KeyRing(settings.api_key_list)
         feed = ChangeFeed(topology)
-        app.state.services = Services(settings, jobs, store, storage, tasks, keys, feed, presets)
+        queues = QueueInspector(topology.work_queue, settings.publish_timeout_seconds)
+        app.state.services = Services(
+            settings=settings,
+            jobs=jobs,
+            store=store,
+            storage=storage,
+            publisher=tasks,
+            keys=keys,
+            feed=feed,
+            presets=presets,
+            queues=queues,
+        )
         async with AsyncExitStack() as edges:
             edges.push_async_callback(store.close)
             if publisher is None:
@@ -74,7 +87,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
                 link = BrokerLink(
                     settings.amqp_url,
                     f"producer_service {socket.gethostname()}:{os.getpid()}",
-                    [broker.attach, feed.attach, consumer.attach],
+                    [broker.attach, feed.attach, consumer.attach, queues.attach],
                     on_failure=broker.note_failure,
                 )
                 link.start()
@@ -99,5 +112,6 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     app.include_router(jobs_router)
     app.include_router(events_router)
     app.include_router(presets_router)
+    app.include_router(stats_router)
     app.include_router(health.router)
     return app

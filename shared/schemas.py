@@ -316,3 +316,41 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = Field(
         default=None, description="Field errors, for 422 answers."
     )
+
+
+class QueueStats(BaseModel):
+    name: str = Field(description="The work queue.")
+    ready: int = Field(description="Tasks waiting for a worker, as the broker counts them now.")
+    unacked: int = Field(
+        description="Tasks a worker holds and has not finished: the jobs `processing` now."
+    )
+    consumers: int = Field(description="Worker channels consuming the queue now.")
+
+
+class JobCounts(BaseModel):
+    queued: int
+    processing: int
+    succeeded: int
+    failed: int
+
+
+class Stats(BaseModel):
+    """What an operator or an autoscaler reads: read afresh from the broker and store."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "queue": {"name": "image_resize", "ready": 42, "unacked": 8, "consumers": 2},
+                    "jobs": {"queued": 50, "processing": 8, "succeeded": 1204, "failed": 3},
+                    "oldest_queued_seconds": 12.5,
+                }
+            ]
+        }
+    )
+
+    queue: QueueStats
+    jobs: JobCounts = Field(description="Jobs in the store by status (every key's).")
+    oldest_queued_seconds: float = Field(
+        description="How long the oldest queued job has waited; 0 when none is queued."
+    )

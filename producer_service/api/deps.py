@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from producer_service.api.openapi import Schema, operations
 from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.publisher import Publisher
+from producer_service.broker.queue_stats import QueueInspector
 from producer_service.callers import Caller, KeyRing
 from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
@@ -27,6 +28,7 @@ class Services:
     keys: KeyRing
     feed: ChangeFeed
     presets: Presets
+    queues: QueueInspector
 
 
 def get_services(request: Request) -> Services:

@@ -9,6 +9,7 @@ error.
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
@@ -28,6 +29,12 @@ from shared.messages import JobEvent, utc_now
 from shared.schemas import JobStatus
 
 ACTIVE_STATUSES = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
+
+
+@dataclass(frozen=True)
+class JobTally:
+    by_status: dict[JobStatus, int]
+    oldest_queued_at: datetime | None
 
 
 class DuplicateIdempotencyKey(Exception):
@@ -163,6 +170,21 @@ class JobStore:
                 )
             )
         return await self._all(statement.limit(limit))
+
+    async def tally(self) -> "JobTally":
+        """Every job by status, and when the oldest queued one was submitted: one grouped
+        count and one lookup, both answered by the (status, created_at) index."""
+        counts = sa.select(JobRow.status, sa.func.count()).group_by(JobRow.status)
+        oldest = sa.select(sa.func.min(JobRow.created_at)).where(
+            JobRow.status == JobStatus.QUEUED.value
+        )
+
+        def read(session: Session) -> JobTally:
+            by_status = {status: int(count) for status, count in session.execute(counts)}
+            first = session.execute(oldest).scalar_one_or_none()
+            return JobTally({s: by_status.get(s.value, 0) for s in JobStatus}, first)
+
+        return await self._run(read)
 
     async def unpublished(self, unchanged_since: datetime) -> list[JobRecord]:
         """Jobs whose task the broker never confirmed, left so by an API that died mid-submit

@@ -1,0 +1,39 @@
+"""`GET /v1/stats`: queue depth, consumers and jobs by status, for operators and autoscalers."""
+
+from fastapi import APIRouter
+
+from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.problems import problem_responses
+from producer_service.errors import BrokerUnavailable, StoreUnavailable, Unauthorized
+from shared.messages import utc_now
+from shared.schemas import JobCounts, JobStatus, QueueStats, Stats
+
+router = APIRouter(prefix="/v1", tags=["operations"])
+
+
+@router.get(
+    "/stats",
+    summary="Queue depth, consumers and jobs by status",
+    description="Read afresh from the broker (a passive declare of the work queue) and the job "
+    "store on every call, so an autoscaler can poll it (KEDA's `metrics-api` scaler with "
+    "`valueLocation: queue.ready`, for example). Figures are service-wide: with API keys, any "
+    "key sees the same counts, and no job ids.",
+    response_model=Stats,
+    responses=problem_responses(Unauthorized, BrokerUnavailable, StoreUnavailable),
+)
+async def read_stats(services: ServicesDep, _: CallerDep) -> Stats:
+    queue = await services.queues.read()
+    tally = await services.store.tally()
+    oldest = tally.oldest_queued_at
+    waited = 0.0 if oldest is None else max(0.0, (utc_now() - oldest).total_seconds())
+    counts = tally.by_status
+    return Stats(
+        queue=QueueStats(
+            name=services.settings.queue_name,
+            ready=queue.ready,
+            unacked=counts[JobStatus.PROCESSING],
+            consumers=queue.consumers,
+        ),
+        jobs=JobCounts(**{status.value: count for status, count in counts.items()}),
+        oldest_queued_seconds=round(waited, 3),
+    )

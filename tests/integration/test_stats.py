@@ -1,0 +1,47 @@
+"""`GET /v1/stats` against a real broker: figures read afresh on every call."""
+
+from pathlib import Path
+
+from shared.settings import Settings
+from tests.client import ApiClient, assert_problem
+from tests.conftest import make_settings
+from tests.images import jpeg_bytes
+from tests.support import running_api, running_worker
+
+THUMB = [{"name": "thumb", "width": 32}]
+
+
+async def test_stats_follow_the_queue_and_the_jobs_as_they_change(broker: Settings) -> None:
+    async with running_api(broker) as http:
+        api = ApiClient(http)
+        empty = (await http.get("/v1/stats")).json()
+        ids = [await api.submit(jpeg_bytes(), THUMB) for _ in range(3)]
+        waiting = (await http.get("/v1/stats")).json()
+        async with running_worker(broker):
+            assert (await api.tally(ids)).succeeded == 3
+            drained = (await http.get("/v1/stats")).json()
+
+    assert empty == {
+        "queue": {"name": broker.queue_name, "ready": 0, "unacked": 0, "consumers": 0},
+        "jobs": {"queued": 0, "processing": 0, "succeeded": 0, "failed": 0},
+        "oldest_queued_seconds": 0.0,
+    }
+    assert waiting["queue"]["ready"] == 3
+    assert waiting["jobs"]["queued"] == 3
+    assert waiting["oldest_queued_seconds"] > 0
+    assert drained["queue"] == {
+        "name": broker.queue_name,
+        "ready": 0,
+        "unacked": 0,
+        "consumers": 1,
+    }
+    assert drained["jobs"] == {"queued": 0, "processing": 0, "succeeded": 3, "failed": 0}
+    assert drained["oldest_queued_seconds"] == 0.0
+
+
+async def test_stats_are_503_with_retry_after_while_the_broker_is_down(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, amqp_url="amqp://guest:guest@127.0.0.1:1/")
+    async with running_api(settings, ready=False) as http:
+        response = await http.get("/v1/stats")
+    assert_problem(response, 503)
+    assert int(response.headers["retry-after"]) > 0
