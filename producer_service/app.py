@@ -10,12 +10,17 @@ from fastapi import FastAPI
 from producer_service.api.browsers import allow_browsers
 from producer_service.api.deps import Services, without_key_requirement
 from producer_service.api.docs import serve_docs
-from producer_service.api.openapi import amend_openapi
-from producer_service.api.problems import errors_as_problems, install_problem_handlers
+from producer_service.api.openapi import Amendment, amend_openapi
+from producer_service.api.problems import (
+    errors_as_problems,
+    install_problem_handlers,
+    without_status,
+)
 from producer_service.api.routes import health
 from producer_service.api.routes.events import router as events_router
 from producer_service.api.routes.jobs import router as jobs_router
 from producer_service.api.routes.presets import router as presets_router
+from producer_service.api.routes.problem_pages import router as problem_pages_router
 from producer_service.api.routes.stats import router as stats_router
 from producer_service.background.outbox import OutboxRelay
 from producer_service.broker.events import EventConsumer
@@ -44,6 +49,16 @@ each key sees only the jobs it created.
 
 Every error is `application/problem+json` (RFC 9457).
 """
+
+
+def _unused_answers(settings: Settings) -> list[Amendment]:
+    """What the OpenAPI document drops because this deployment never answers it."""
+    amendments: list[Amendment] = []
+    if not settings.api_key_list:
+        amendments += [without_key_requirement, without_status(401)]
+    if settings.max_active_jobs_per_key is None:
+        amendments.append(without_status(429))
+    return amendments
 
 
 def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
@@ -107,11 +122,11 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     install_problem_handlers(app)
     serve_docs(app)
     allow_browsers(app, settings.cors_origin_list)
-    keys_optional = [] if settings.api_key_list else [without_key_requirement]
-    amend_openapi(app, errors_as_problems, *keys_optional)
+    amend_openapi(app, errors_as_problems, *_unused_answers(settings))
     app.include_router(jobs_router)
     app.include_router(events_router)
     app.include_router(presets_router)
     app.include_router(stats_router)
     app.include_router(health.router)
+    app.include_router(problem_pages_router)
     return app

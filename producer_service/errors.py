@@ -27,6 +27,10 @@ from typing import Any, ClassVar
 
 
 class ServiceError(Exception):
+    """The service failed in a way it did not expect. It has been logged with the request;
+    trying again may work. If it keeps happening, tell the operators the time and the
+    request."""
+
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal server error"
@@ -42,6 +46,9 @@ class ServiceError(Exception):
 
 
 class Unauthorized(ServiceError):
+    """The service runs with API keys and this request had none, or not one it knows. Send
+    `Authorization: Bearer <key>`, with the key exactly as you were given it."""
+
     status = 401
     slug = "unauthorized"
     title = "Unauthorized"
@@ -49,18 +56,30 @@ class Unauthorized(ServiceError):
 
 
 class PayloadTooLarge(ServiceError):
+    """The upload is over the service's limits: its bytes (`MAX_UPLOAD_BYTES`), its pixels
+    (`MAX_INPUT_PIXELS`) or its pages or frames (`MAX_INPUT_PAGES`), as read from its
+    header before anything was decoded. Send a smaller image; `detail` names the limit."""
+
     status = 413
     slug = "payload-too-large"
     title = "Payload too large"
 
 
 class UnsupportedMediaType(ServiceError):
+    """The body is not a multipart form, or its `file` is not an image this service reads
+    (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF). The type is read from the file's bytes, not
+    its name or `Content-Type`, so renaming a file does not help."""
+
     status = 415
     slug = "unsupported-media-type"
     title = "Unsupported media type"
 
 
 class InvalidRequest(ServiceError):
+    """The request does not say what the service needs: a bad `variants` JSON, an unknown
+    `preset`, both at once, a missing `file` part, or a bad query parameter. `errors` lists
+    each field at fault (`loc`), with a message (`msg`)."""
+
     status = 422
     slug = "validation-error"
     title = "Invalid request"
@@ -79,36 +98,54 @@ class InvalidRequest(ServiceError):
 
 
 class JobNotFound(ServiceError):
+    """No job has this id, or it is another API key's job (each key sees only its own). Ids
+    are UUIDs as the submit returned them."""
+
     status = 404
     slug = "job-not-found"
     title = "Job not found"
 
 
 class OutputNotFound(ServiceError):
+    """The job has no output of this name: an output is named after the `name` of one of
+    the job's variants."""
+
     status = 404
     slug = "output-not-found"
     title = "Output not found"
 
 
 class OutputNotReady(ServiceError):
+    """The job has not succeeded (yet): outputs exist once its status is `succeeded`.
+    Follow `GET /v1/jobs/{id}/events` or poll the job, then download."""
+
     status = 409
     slug = "output-not-ready"
     title = "Output not ready"
 
 
 class JobNotFailed(ServiceError):
+    """Only a `failed` job can be retried; this one is queued, processing or has succeeded."""
+
     status = 409
     slug = "job-not-failed"
     title = "Job has not failed"
 
 
 class IdempotencyKeyReused(ServiceError):
+    """This `Idempotency-Key` was first sent with a different file, `variants` or `preset`.
+    A key stands for one request; use a new key for a new request."""
+
     status = 422
     slug = "idempotency-key-reused"
     title = "Idempotency key reused"
 
 
 class IdempotencyKeyInFlight(ServiceError):
+    """The first request with this `Idempotency-Key` is still waiting for the broker to
+    confirm its task. Send the same request again after `Retry-After` seconds: it gets the
+    first request's job."""
+
     status = 409
     slug = "idempotency-key-in-flight"
     title = "Idempotency key in flight"
@@ -116,6 +153,10 @@ class IdempotencyKeyInFlight(ServiceError):
 
 
 class TooManyActiveJobs(ServiceError):
+    """This API key (or, without keys, the service) already holds `MAX_ACTIVE_JOBS_PER_KEY`
+    jobs that are queued or processing. Submit more as they finish; `Retry-After` says when
+    to try."""
+
     status = 429
     slug = "too-many-active-jobs"
     title = "Too many active jobs"
@@ -123,6 +164,9 @@ class TooManyActiveJobs(ServiceError):
 
 
 class ServiceUnavailable(ServiceError):
+    """The service cannot take this request right now. Try again after `Retry-After`
+    seconds."""
+
     status = 503
     slug = "service-unavailable"
     title = "Service unavailable"
@@ -130,22 +174,34 @@ class ServiceUnavailable(ServiceError):
 
 
 class BrokerUnavailable(ServiceUnavailable):
+    """The message broker is not reachable, or did not confirm the task in time, so the job
+    was not accepted (nothing was kept). Try again after `Retry-After` seconds."""
+
     slug = "broker-unavailable"
     title = "Broker unavailable"
 
 
 class QueueFull(ServiceUnavailable):
+    """Too many jobs are waiting (`MAX_QUEUED_JOBS`): the broker refused the task, and
+    nothing was kept. Try again after `Retry-After` seconds."""
+
     slug = "queue-full"
     title = "Queue full"
     retry_after_seconds = 10
 
 
 class StoreUnavailable(ServiceUnavailable):
+    """The job store (the database) did not answer in time or failed. Nothing half-done was
+    kept; try again after `Retry-After` seconds."""
+
     slug = "store-unavailable"
     title = "Job store unavailable"
 
 
 class StorageUnavailable(ServiceUnavailable):
+    """The service could not write files (its disk is full or read-only). Nothing half-
+    written was kept; try again after `Retry-After` seconds."""
+
     slug = "storage-unavailable"
     title = "Storage unavailable"
     retry_after_seconds = 30

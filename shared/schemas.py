@@ -334,20 +334,17 @@ class JobCounts(BaseModel):
     failed: int
 
 
+STATS_EXAMPLE: dict[str, Any] = {
+    "queue": {"name": "image_resize", "ready": 42, "unacked": 8, "consumers": 2},
+    "jobs": {"queued": 50, "processing": 8, "succeeded": 1204, "failed": 3},
+    "oldest_queued_seconds": 12.5,
+}
+
+
 class Stats(BaseModel):
     """What an operator or an autoscaler reads: read afresh from the broker and store."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "queue": {"name": "image_resize", "ready": 42, "unacked": 8, "consumers": 2},
-                    "jobs": {"queued": 50, "processing": 8, "succeeded": 1204, "failed": 3},
-                    "oldest_queued_seconds": 12.5,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [STATS_EXAMPLE]})
 
     queue: QueueStats
     jobs: JobCounts = Field(description="Jobs in the store by status (every key's).")

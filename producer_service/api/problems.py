@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from producer_service.api.openapi import Schema, operations
+from producer_service.api.openapi import Amendment, Schema, operations
 from producer_service.errors import InvalidRequest, ServiceError
 from shared.schemas import Problem
 
@@ -183,15 +183,17 @@ _EXAMPLE_DETAILS = {
 }
 
 
+# FastAPI's own 422 answer, which it adds to every route with parameters, whether or not they
+# can fail validation; a route that can answer 422 declares `InvalidRequest` instead.
+_STOCK_422 = "Validation Error"
+
+
 def errors_as_problems(schema: Schema) -> None:
-    """Make the OpenAPI document tell the truth: every error answer is problem+json, FastAPI's
-    stock 422 included, with the `Problem` schema and an example."""
-    validation = problem_responses(InvalidRequest)[422]
+    """Make the OpenAPI document tell the truth: every error answer is problem+json, with the
+    `Problem` schema and an example, and a route lists only the errors it can answer with."""
     problem_schema = {"$ref": "#/components/schemas/Problem"}
 
-    def as_problem(status: str, response: dict[str, Any]) -> dict[str, Any]:
-        if status == "422":
-            response = {**validation, "content": dict(validation["content"])}
+    def as_problem(response: dict[str, Any]) -> dict[str, Any]:
         # Only problem+json: not the route's own media type (JSON, an event stream).
         problem = response["content"].get(PROBLEM_MEDIA_TYPE, {})
         response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_schema, **problem}}
@@ -200,8 +202,21 @@ def errors_as_problems(schema: Schema) -> None:
 
     for operation in operations(schema):
         responses = operation.get("responses", {})
+        if responses.get("422", {}).get("description") == _STOCK_422:
+            del responses["422"]
         for status, response in responses.items():
             if status[0] in "45":
-                responses[status] = as_problem(status, response)
+                responses[status] = as_problem(response)
     for unused in ("HTTPValidationError", "ValidationError"):
         schema["components"]["schemas"].pop(unused, None)
+
+
+def without_status(status: int) -> Amendment:
+    """An amendment for an answer this deployment never gives (429 without
+    MAX_ACTIVE_JOBS_PER_KEY, 401 without API_KEYS): no route lists it."""
+
+    def amend(schema: Schema) -> None:
+        for operation in operations(schema):
+            operation.get("responses", {}).pop(str(status), None)
+
+    return amend

@@ -15,20 +15,24 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
     expected = {
-        ("/v1/jobs", "post"): {"202", "401", "413", "415", "422", "503"},
-        ("/v1/jobs/{job_id}", "get"): {"200", "401", "404"},
-        ("/v1/jobs/{job_id}/outputs/{name}", "get"): {"200", "304", "401", "404", "409"},
-        ("/v1/jobs/{job_id}/outputs/{name}", "head"): {"200", "304", "401", "404", "409"},
-        ("/v1/jobs", "get"): {"200", "401", "422"},
-        ("/v1/jobs/{job_id}/retry", "post"): {"202", "401", "404", "409", "503"},
-        ("/v1/jobs/{job_id}/events", "get"): {"200", "401", "404"},
+        ("/v1/jobs", "post"): {"202", "409", "413", "415", "422", "503"},
+        ("/v1/jobs/{job_id}", "get"): {"200", "404", "503"},
+        ("/v1/jobs/{job_id}/outputs/{name}", "get"): {"200", "304", "404", "409", "503"},
+        ("/v1/jobs/{job_id}/outputs/{name}", "head"): {"200", "304", "404", "409", "503"},
+        ("/v1/jobs", "get"): {"200", "422", "503"},
+        ("/v1/jobs/{job_id}/retry", "post"): {"202", "404", "409", "503"},
+        ("/v1/jobs/{job_id}/events", "get"): {"200", "404", "503"},
+        ("/v1/presets", "get"): {"200"},
+        ("/v1/stats", "get"): {"200", "503"},
         ("/healthz", "get"): {"200"},
         ("/readyz", "get"): {"200", "503"},
     }
     for (path, method), statuses in expected.items():
         operation = spec["paths"][path][method]
         assert operation["summary"]
-        assert statuses <= operation["responses"].keys(), (path, operation["responses"].keys())
+        # Only what the route can answer: no 401 without keys, no 429 without a job limit,
+        # no 422 where nothing can fail validation.
+        assert operation["responses"].keys() == statuses, (path, operation["responses"].keys())
         for status, response in operation["responses"].items():
             # Every answer with a body shows what it looks like (a 304 has none).
             for media_type, content in response.get("content", {}).items():
@@ -47,13 +51,49 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
 async def test_routes_ask_for_a_bearer_key_only_when_keys_are_on(serve: Serve) -> None:
     async with serve() as served:
         open_spec = (await served.api.http.get("/openapi.json")).json()
-    async with serve(api_keys=SecretStr("k-1")) as served:
+    async with serve(api_keys=SecretStr("k-1"), max_active_jobs_per_key=3) as served:
         keyed_spec = (await served.api.http.get("/openapi.json")).json()
     for spec, required in ((open_spec, None), (keyed_spec, [{"HTTPBearer": []}])):
         for path, operations in spec["paths"].items():
             if path.startswith("/v1/"):
                 for operation in operations.values():
                     assert operation.get("security") == required, path
+                    assert ("401" in operation["responses"]) == bool(required), path
+    assert "429" in keyed_spec["paths"]["/v1/jobs"]["post"]["responses"]
+
+
+async def test_every_problem_type_resolves_to_a_page_that_explains_it(serve: Serve) -> None:
+    async with serve(api_keys=SecretStr("k-1"), max_active_jobs_per_key=3) as served:
+        http = served.api.http
+        spec = (await http.get("/openapi.json")).json()
+        types = {
+            example["value"]["type"]
+            for operations in spec["paths"].values()
+            for operation in operations.values()
+            for response in operation["responses"].values()
+            for content in response.get("content", {}).values()
+            for example in [
+                *content.get("examples", {}).values(),
+                *([{"value": content["example"]}] if "example" in content else []),
+            ]
+            if "type" in example["value"]
+        }
+        types |= {
+            (await http.get("/nowhere")).json()["type"],
+            (await http.put("/v1/jobs")).json()["type"],
+        }
+        pages = {problem_type: await http.get(problem_type) for problem_type in types}
+        index = await http.get("/problems")
+        unknown = await http.get("/problems/no-such-problem")
+    assert len(types) >= 15
+    for problem_type, page in pages.items():
+        assert page.status_code == 200, problem_type
+        assert page.headers["content-type"].startswith("text/html")
+        assert f"<code>{problem_type}</code>" in page.text
+    too_many = pages["/problems/too-many-active-jobs"].text
+    assert "<code>MAX_ACTIVE_JOBS_PER_KEY</code>" in too_many
+    assert all(f'href="{problem_type}"' in index.text for problem_type in types)
+    assert unknown.status_code == 404
 
 
 async def test_a_failed_jobs_error_code_is_documented_as_the_enum_of_real_codes(

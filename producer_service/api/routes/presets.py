@@ -5,9 +5,14 @@ from fastapi import APIRouter
 from producer_service.api.deps import CallerDep, ServicesDep
 from producer_service.api.problems import problem_responses
 from producer_service.errors import Unauthorized
+from producer_service.presets import BUILT_IN
 from shared.schemas import PresetList
 
 router = APIRouter(prefix="/v1", tags=["presets"])
+
+_EXAMPLE = PresetList(presets=[p for p in BUILT_IN if p.name == "thumbnail"]).model_dump(
+    mode="json"
+)
 
 
 @router.get(
@@ -16,7 +21,13 @@ router = APIRouter(prefix="/v1", tags=["presets"])
     description="Each preset's name and the variants it stands for. A submit sends the name as "
     "`preset`; `default` is what a submit without `variants` or `preset` gets.",
     response_model=PresetList,
-    responses=problem_responses(Unauthorized),
+    responses={
+        200: {
+            "description": "Every preset of this deployment.",
+            "content": {"application/json": {"example": _EXAMPLE}},
+        },
+        **problem_responses(Unauthorized),
+    },
 )
 async def list_presets(services: ServicesDep, _: CallerDep) -> PresetList:
     return PresetList(presets=list(services.presets))

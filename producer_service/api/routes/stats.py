@@ -6,7 +6,7 @@ from producer_service.api.deps import CallerDep, ServicesDep
 from producer_service.api.problems import problem_responses
 from producer_service.errors import BrokerUnavailable, StoreUnavailable, Unauthorized
 from shared.messages import utc_now
-from shared.schemas import JobCounts, JobStatus, QueueStats, Stats
+from shared.schemas import STATS_EXAMPLE, JobCounts, JobStatus, QueueStats, Stats
 
 router = APIRouter(prefix="/v1", tags=["operations"])
 
@@ -19,7 +19,13 @@ router = APIRouter(prefix="/v1", tags=["operations"])
     "`valueLocation: queue.ready`, for example). Figures are service-wide: with API keys, any "
     "key sees the same counts, and no job ids.",
     response_model=Stats,
-    responses=problem_responses(Unauthorized, BrokerUnavailable, StoreUnavailable),
+    responses={
+        200: {
+            "description": "The figures now.",
+            "content": {"application/json": {"example": STATS_EXAMPLE}},
+        },
+        **problem_responses(Unauthorized, BrokerUnavailable, StoreUnavailable),
+    },
 )
 async def read_stats(services: ServicesDep, _: CallerDep) -> Stats:
     queue = await services.queues.read()
