@@ -7,14 +7,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run test test-unit bench lint format compose-check check clean
+.PHONY: help install system-packages run test test-unit bench lint format compose-check check clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 # The virtualenv is rebuilt only when pyproject.toml changes.
+# Debian's python3 makes a venv only with python3-venv installed.
 $(INSTALLED): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) 2> /dev/null \
+		|| { scripts/debian-packages.sh python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
@@ -24,8 +26,13 @@ install: $(INSTALLED) ## create .venv and install the project with its dev tools
 run: $(INSTALLED) ## run the API and one worker (a private RabbitMQ if none answers at AMQP_URL)
 	@scripts/run.sh
 
-test: $(INSTALLED) ## run every test against a real RabbitMQ (AMQP_URL of the test run: TEST_AMQP_URL)
-	$(PY) -m pytest
+# The fault tests start private RabbitMQ and PostgreSQL nodes, so both are needed even where
+# shared ones answer.
+system-packages: ## install the Debian packages the tests need (RabbitMQ, PostgreSQL) when missing
+	@scripts/debian-packages.sh rabbitmq-server postgresql
+
+test: $(INSTALLED) system-packages ## every test, against TEST_AMQP_URL and TEST_POSTGRES_URL (private ones if none answers)
+	@scripts/test.sh
 
 test-unit: $(INSTALLED) ## run the unit tests only (no broker, seconds)
 	$(PY) -m pytest tests/unit

@@ -7,23 +7,8 @@ cd "$(dirname "$0")/.."
 py=.venv/bin/python
 url=${AMQP_URL:-${CLOUDAMQP_URL:-amqp://guest:guest@localhost:5672/}}
 
-# "answers", or "start PORT" for a local URL nobody answers; fails for an unreachable remote one.
-probe=$($py - "$url" <<'PY'
-import socket
-import sys
-from urllib.parse import urlsplit
-
-url = urlsplit(sys.argv[1])
-host, port = url.hostname or "localhost", url.port or 5672
-try:
-    socket.create_connection((host, port), timeout=2).close()
-    print("answers")
-except OSError:
-    if host not in ("localhost", "127.0.0.1"):
-        sys.exit(f"No broker answers at {host}:{port}; start one or set AMQP_URL.")
-    print(f"start {port}")
-PY
-)
+# Empty when a broker answers; the port for a private node when none does on this machine.
+private_port=$($py scripts/ports.py local-port "$url")
 
 pids=()
 node_dir=.run/rabbitmq
@@ -36,10 +21,11 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-if [[ $probe == start* ]]; then
-    echo "No broker at $url: starting a private RabbitMQ node on port ${probe#start } ($node_dir)."
+if [[ -n $private_port ]]; then
+    scripts/debian-packages.sh rabbitmq-server
+    echo "No broker answers: starting a private RabbitMQ node on port $private_port ($node_dir)."
     private_node=yes
-    scripts/rabbitmq-node.sh start "$node_dir" "${probe#start }"
+    scripts/rabbitmq-node.sh start "$node_dir" "$private_port"
 fi
 
 $py -m producer_service & pids+=($!)
