@@ -1,12 +1,12 @@
 """Port checks for the shell scripts (stdlib only: it runs before anything is installed).
 
-    python3 scripts/ports.py answers URL   exit 0 if something accepts TCP at URL's host:port
-    python3 scripts/ports.py local-port URL
-                                           nothing if something answers at URL; its port if
-                                           not and it is on this machine (start a private
-                                           node there); else fail saying so
-    python3 scripts/ports.py spare         print a free port P with P + 20000 free too (a
-                                           private RabbitMQ node's distribution port)
+python3 scripts/ports.py answers URL   exit 0 if something accepts TCP at URL's host:port
+python3 scripts/ports.py local-port URL
+                                       nothing if something answers at URL; its port if
+                                       not and it is on this machine (start a private
+                                       node there); else fail saying so
+python3 scripts/ports.py spare         print a free port P with P + 20000 free too (a
+                                       private RabbitMQ node's distribution port)
 """
 
 import socket
@@ -60,9 +60,9 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["answers"] and len(sys.argv) == 3:
         sys.exit(0 if answers(sys.argv[2]) else 1)
     if sys.argv[1:2] == ["local-port"] and len(sys.argv) == 3:
-        print(local_port(sys.argv[2]))
+        sys.stdout.write(local_port(sys.argv[2]) + "\n")
         sys.exit(0)
     if sys.argv[1:] == ["spare"]:
-        print(spare())
+        sys.stdout.write(f"{spare()}\n")
         sys.exit(0)
     sys.exit(__doc__)
