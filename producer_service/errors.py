@@ -9,6 +9,7 @@
     ├── OutputNotFound           404
     ├── OutputNotReady           409
     ├── JobNotFailed             409  a manual retry of a job that has not failed
+    ├── JobNotFinished           409  a delete of a job still queued or processing
     ├── IdempotencyKeyReused     422  the key came with a different file or variants
     ├── IdempotencyKeyInFlight   409  with Retry-After: the first request with the key is
     │                                 still waiting for the broker's confirm
@@ -130,6 +131,15 @@ class JobNotFailed(ServiceError):
     status = 409
     slug = "job-not-failed"
     title = "Job has not failed"
+
+
+class JobNotFinished(ServiceError):
+    """Only a finished job (`succeeded` or `failed`) can be deleted; this one is still queued or
+    processing. Wait for it to finish (follow its events), then delete it."""
+
+    status = 409
+    slug = "job-not-finished"
+    title = "Job not finished"
 
 
 class IdempotencyKeyReused(ServiceError):

@@ -17,6 +17,7 @@ from producer_service.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     JobNotFailed,
+    JobNotFinished,
     JobNotFound,
     OutputNotFound,
     OutputNotReady,
@@ -150,6 +151,17 @@ class JobService:
             raise
         logger.info("job %s retried by hand as run %d", job_id, restarted.run)
         return restarted
+
+    async def delete(self, caller: Caller, job_id: UUID) -> None:
+        """Forget a finished job and remove its files; a job still queued or processing is
+        refused (a worker may be writing its outputs)."""
+        if not await self._store.delete_finished(job_id, caller.scope):
+            current = await self.get(caller, job_id)  # JobNotFound when there is no such job
+            raise JobNotFinished(
+                f"The job is {current.status}; only a finished job can be deleted."
+            )
+        await self._storage.delete_job_files(job_id)
+        logger.info("job %s deleted", job_id)
 
     async def list_page(
         self,

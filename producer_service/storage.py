@@ -10,6 +10,7 @@ import contextlib
 import errno
 import logging
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -81,6 +82,13 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         await discard(self.path_of(key))
 
+    async def delete_job_files(self, job_id: UUID) -> None:
+        """The job's original and every output it has (or half has): nothing of it is left."""
+        outputs = self.path_of(layout.outputs_prefix(job_id))
+        with storage_errors():
+            await asyncio.to_thread(_remove_tree, outputs)
+        await self.delete(layout.original_key(job_id))
+
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self.path_of(key).is_file)
 
@@ -88,6 +96,11 @@ class LocalStorage:
         """Raise `StorageUnavailable` unless a small file can be written and synced now."""
         with storage_errors():
             await asyncio.to_thread(_write_probe, self.tmp_dir / f".probe-{uuid.uuid4().hex}")
+
+
+def _remove_tree(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(path)
 
 
 async def discard(path: Path) -> None:

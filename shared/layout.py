@@ -22,6 +22,10 @@ def output_key(job_id: UUID, name: str, output_format: OutputFormat) -> str:
     return f"outputs/{job_id}/{name}.{output_format.extension}"
 
 
+def outputs_prefix(job_id: UUID) -> str:
+    return f"outputs/{job_id}"
+
+
 def manifest_key(job_id: UUID) -> str:
     return f"outputs/{job_id}/manifest.json"
 

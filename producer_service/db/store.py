@@ -147,6 +147,16 @@ class JobStore:
     async def delete(self, job_id: UUID) -> None:
         await self._execute(sa.delete(JobRow).where(JobRow.id == str(job_id)))
 
+    async def delete_finished(self, job_id: UUID, owner: str | None) -> bool:
+        """Delete the job if it is `owner`'s (anyone's when None) and has finished; whether it
+        did. One conditional DELETE, so a retry that starts at the same moment cannot lose it."""
+        statement = sa.delete(JobRow).where(
+            JobRow.id == str(job_id), JobRow.status.in_([s.value for s in FINAL_STATUSES])
+        )
+        if owner is not None:
+            statement = statement.where(JobRow.owner == owner)
+        return await self._execute(statement) > 0
+
     async def list_page(
         self,
         owner: str | None,

@@ -17,6 +17,7 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
     expected = {
         ("/v1/jobs", "post"): {"202", "409", "413", "415", "422", "503"},
         ("/v1/jobs/{job_id}", "get"): {"200", "404", "503"},
+        ("/v1/jobs/{job_id}", "delete"): {"204", "404", "409", "503"},
         ("/v1/jobs/{job_id}/outputs/{name}", "get"): {"200", "304", "404", "409", "503"},
         ("/v1/jobs/{job_id}/outputs/{name}", "head"): {"200", "304", "404", "409", "503"},
         ("/v1/jobs", "get"): {"200", "422", "503"},

@@ -22,6 +22,7 @@ from producer_service.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
     JobNotFailed,
+    JobNotFinished,
     JobNotFound,
     OutputNotFound,
     OutputNotReady,
@@ -217,6 +218,23 @@ async def list_jobs(
 async def retry_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> JSONResponse:
     record = await services.jobs.retry(caller, parse_job_id(job_id))
     return accepted(record)
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    status_code=204,
+    summary="Delete a finished job, its original and its outputs",
+    description="The job is `404` from then on. A job still `queued` or `processing` is not "
+    "cancelled: it is `409` until it has finished.",
+    response_class=Response,
+    responses={
+        204: {"description": "Deleted: the job, its original and every output are gone."},
+        **problem_responses(Unauthorized, JobNotFound, JobNotFinished, StoreUnavailable),
+    },
+)
+async def delete_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> Response:
+    await services.jobs.delete(caller, parse_job_id(job_id))
+    return Response(status_code=204)
 
 
 @router.get(
