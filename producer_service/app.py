@@ -22,7 +22,8 @@ from producer_service.api.routes.jobs import router as jobs_router
 from producer_service.api.routes.presets import router as presets_router
 from producer_service.api.routes.problem_pages import router as problem_pages_router
 from producer_service.api.routes.stats import router as stats_router
-from producer_service.background.outbox import OutboxRelay
+from producer_service.background.outbox import outbox_relay
+from producer_service.background.retention import retention_sweep
 from producer_service.broker.events import EventConsumer
 from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.link import BrokerLink
@@ -80,7 +81,9 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         # A replay waits for the first try's confirm, and for its clean-up when refused.
         replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
         jobs = JobService(store, storage, tasks, replay_wait, settings.max_active_jobs_per_key)
-        relay = OutboxRelay(jobs, tasks)
+        background = [outbox_relay(jobs, tasks)]
+        if settings.job_retention_hours is not None:
+            background.append(retention_sweep(jobs, settings.job_retention_hours))
         keys = KeyRing(settings.api_key_list)
         feed = ChangeFeed(topology)
         queues = QueueInspector(topology.work_queue, settings.publish_timeout_seconds)
@@ -107,8 +110,9 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
                 )
                 link.start()
                 edges.push_async_callback(link.close)
-            relay.start()
-            edges.push_async_callback(relay.close)
+            for loop in background:
+                loop.start()
+                edges.push_async_callback(loop.close)
             yield
 
     app = FastAPI(

@@ -155,13 +155,38 @@ class JobService:
     async def delete(self, caller: Caller, job_id: UUID) -> None:
         """Forget a finished job and remove its files; a job still queued or processing is
         refused (a worker may be writing its outputs)."""
-        if not await self._store.delete_finished(job_id, caller.scope):
+        if not await self._remove(job_id, caller.scope):
             current = await self.get(caller, job_id)  # JobNotFound when there is no such job
             raise JobNotFinished(
                 f"The job is {current.status}; only a finished job can be deleted."
             )
-        await self._storage.delete_job_files(job_id)
         logger.info("job %s deleted", job_id)
+
+    async def expire(self, older_than: timedelta, batch: int) -> int:
+        """Delete every job that finished more than `older_than` ago, with its files, `batch`
+        at a time (each its own short transactions, so submits never wait long behind it);
+        how many went."""
+        cutoff = utc_now() - older_than
+        expired = 0
+        while True:
+            found = await self._store.finished_before(cutoff, batch)
+            for job_id in found:
+                expired += await self._remove(job_id, None, finished_before=cutoff)
+            if len(found) < batch:
+                break
+        if expired:
+            logger.info("deleted %d jobs finished more than %s ago", expired, older_than)
+        return expired
+
+    async def _remove(
+        self, job_id: UUID, owner: str | None, finished_before: datetime | None = None
+    ) -> bool:
+        """The job's row, then its files; whether the job was there to remove. (A crash in
+        between leaves files no job names; never a job whose files are gone.)"""
+        if not await self._store.delete_finished(job_id, owner, finished_before):
+            return False
+        await self._storage.delete_job_files(job_id)
+        return True
 
     async def list_page(
         self,

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         default=None,
         description="Origins (comma-separated, exact) whose browser pages may call the API.",
     )
+    job_retention_hours: PositiveFloat | None = Field(
+        default=None,
+        description="Finished jobs, their original and outputs are deleted this long after "
+        "they finished; unset: kept until deleted.",
+    )
     presets_file: Path | None = Field(
         default=None,
         description="A JSON or YAML file of presets ({name: [variant, ...]}) added to the "

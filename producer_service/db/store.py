@@ -29,6 +29,7 @@ from shared.messages import JobEvent, utc_now
 from shared.schemas import JobStatus
 
 ACTIVE_STATUSES = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
+_FINISHED = JobRow.status.in_([status.value for status in FINAL_STATUSES])
 
 
 @dataclass(frozen=True)
@@ -147,15 +148,32 @@ class JobStore:
     async def delete(self, job_id: UUID) -> None:
         await self._execute(sa.delete(JobRow).where(JobRow.id == str(job_id)))
 
-    async def delete_finished(self, job_id: UUID, owner: str | None) -> bool:
-        """Delete the job if it is `owner`'s (anyone's when None) and has finished; whether it
-        did. One conditional DELETE, so a retry that starts at the same moment cannot lose it."""
-        statement = sa.delete(JobRow).where(
-            JobRow.id == str(job_id), JobRow.status.in_([s.value for s in FINAL_STATUSES])
-        )
+    async def delete_finished(
+        self, job_id: UUID, owner: str | None, finished_before: datetime | None = None
+    ) -> bool:
+        """Delete the job if it is `owner`'s (anyone's when None) and has finished (before
+        `finished_before`, when given); whether it did. One conditional DELETE, so a retry that
+        starts at the same moment cannot lose it."""
+        statement = sa.delete(JobRow).where(JobRow.id == str(job_id), _FINISHED)
         if owner is not None:
             statement = statement.where(JobRow.owner == owner)
+        if finished_before is not None:
+            statement = statement.where(JobRow.updated_at < finished_before)
         return await self._execute(statement) > 0
+
+    async def finished_before(self, cutoff: datetime, limit: int) -> list[UUID]:
+        """Up to `limit` jobs that finished before `cutoff`, oldest first (an index range)."""
+        statement = (
+            sa.select(JobRow.id)
+            .where(_FINISHED, JobRow.updated_at < cutoff)
+            .order_by(JobRow.updated_at)
+            .limit(limit)
+        )
+
+        def select(session: Session) -> list[UUID]:
+            return [UUID(job_id) for job_id in session.execute(statement).scalars()]
+
+        return await self._run(select)
 
     async def list_page(
         self,
