@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from producer_service.cli import client
-from producer_service.cli.__main__ import main
+from producer_service.cli.__main__ import build_parser, form_fields, main
 from producer_service.cli.client import Refused, ResizeApi, retry_after
 from producer_service.cli.files import collect, output_folders
 from shared.schemas import JOB_EXAMPLES, JobStatus
@@ -165,3 +165,14 @@ def test_usage_errors_exit_with_status_2(arguments: list[str], tmp_path: Path) -
     with pytest.raises(SystemExit) as exited:
         main(arguments)
     assert exited.value.code == 2
+
+
+def test_variants_or_a_preset_become_the_submits_form_fields() -> None:
+    def fields(*options: str) -> dict[str, str]:
+        return form_fields(build_parser().parse_args(["submit", "a.jpg", "--out", "o", *options]))
+
+    assert fields("--variants", '[{"name": "a", "width": 9}]') == {
+        "variants": '[{"name": "a", "width": 9}]'
+    }
+    assert fields("--preset", "avatar") == {"preset": "avatar"}
+    assert fields() == {}  # the service's default variants
