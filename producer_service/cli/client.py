@@ -1,0 +1,161 @@
+"""The REST API as the command line uses it: submit, follow a job, download its outputs.
+
+Every request is retried, a bounded number of times, when the API answers 429 or 503 (waiting
+its `Retry-After`), 409 to an idempotent replay still in flight, or does not answer at all. A
+submit carries an `Idempotency-Key`, so a retried one returns the first job instead of a new one.
+
+    ApiError       what stops one file; its text is the reason the summary shows
+    ├── Refused    the API answered with a problem (415, 413, 422, 401, 404, ...)
+    └── Unreachable  no answer, every try
+"""
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import time
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from pathlib import Path
+
+import httpx
+
+from shared.schemas import VARIANT_NAME, Job, Output
+
+RETRIED_STATUSES = frozenset({409, 429, 503})
+# The wait when a retried answer has no usable Retry-After, or there was no answer.
+DEFAULT_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 120.0
+POLL_SECONDS = 1.0
+# Longer than the API's SSE keep-alive (15 s), so a quiet stream is not taken for a dead one.
+TIMEOUT = httpx.Timeout(60.0)
+
+
+class ApiError(Exception):
+    """One file cannot go on; `str()` says why."""
+
+
+class Refused(ApiError):
+    """The API answered with an error."""
+
+
+class Unreachable(ApiError):
+    """The API did not answer."""
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait before sending the request again, or None when it should not be."""
+    if response.status_code not in RETRIED_STATUSES:
+        return None
+    value = response.headers.get("Retry-After", "")
+    if response.status_code == 409 and not value:
+        return None  # a conflict that waiting does not resolve
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            seconds = DEFAULT_RETRY_SECONDS
+    return min(max(seconds, 0.0), MAX_RETRY_SECONDS)
+
+
+def refusal(response: httpx.Response) -> Refused:
+    """The problem's `detail` (RFC 9457), or the status line when the body is not one."""
+    try:
+        detail = str(response.json()["detail"])
+    except (ValueError, KeyError, TypeError):
+        detail = response.reason_phrase
+    return Refused(f"{response.status_code}: {detail}")
+
+
+class ResizeApi:
+    def __init__(self, http: httpx.AsyncClient, retries: int) -> None:
+        self.http = http
+        self.retries = retries
+
+    async def send(self, request: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+        """`request()`, again after each retryable answer or transport error, `retries` times."""
+        for retries_left in range(self.retries, -1, -1):
+            try:
+                response = await request()
+            except httpx.TransportError as exc:
+                if not retries_left:
+                    raise Unreachable(f"no answer from the API: {exc!r}") from exc
+                await asyncio.sleep(DEFAULT_RETRY_SECONDS)
+                continue
+            delay = retry_after(response)
+            if delay is None or not retries_left:
+                return response
+            await asyncio.sleep(delay)
+        raise AssertionError("the loop returns or raises")
+
+    async def submit(self, path: Path, form: Mapping[str, str], key: str) -> Job:
+        """`POST /v1/jobs` with the file and `form`; the job once the API accepted it."""
+        content = await asyncio.to_thread(path.read_bytes)
+        response = await self.send(
+            lambda: self.http.post(
+                "/v1/jobs",
+                files={"file": (path.name, content)},
+                data=dict(form),
+                headers={"Idempotency-Key": key},
+            )
+        )
+        if response.status_code != 202:
+            raise refusal(response)
+        return Job.model_validate_json(response.content)
+
+    async def job(self, job_id: uuid.UUID) -> Job:
+        response = await self.send(lambda: self.http.get(f"/v1/jobs/{job_id}"))
+        if response.status_code != 200:
+            raise refusal(response)
+        return Job.model_validate_json(response.content)
+
+    async def follow(self, job_id: uuid.UUID, seen: Callable[[Job], None]) -> Job:
+        """The job once it has succeeded or failed, `seen` called with each state on the way.
+        Over its event stream; by polling when the stream breaks or ends early."""
+        try:
+            async with contextlib.aclosing(self.events(job_id)) as events:
+                async for job in events:
+                    seen(job)
+                    if job.status.is_final:
+                        return job
+        except (httpx.TransportError, Refused):
+            pass
+        while True:
+            job = await self.job(job_id)
+            seen(job)
+            if job.status.is_final:
+                return job
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def events(self, job_id: uuid.UUID) -> AsyncGenerator[Job, None]:
+        """The jobs in `GET /v1/jobs/{id}/events` (Server-Sent Events) as they arrive."""
+        async with self.http.stream("GET", f"/v1/jobs/{job_id}/events") as response:
+            if response.status_code != 200:
+                await response.aread()
+                raise refusal(response)
+            data: list[str] = []
+            async for line in response.aiter_lines():
+                field, _, value = line.partition(":")
+                if field == "data":
+                    data.append(value.removeprefix(" "))
+                elif not line and data:
+                    yield Job.model_validate(json.loads("\n".join(data)))
+                    data = []
+
+    async def download(self, output: Output, path: Path) -> None:
+        """The output's bytes, written to `path` through a temporary file and a rename."""
+        if not VARIANT_NAME.fullmatch(output.name):
+            raise Refused(f"unexpected output name {output.name!r}")  # never a path outside
+        response = await self.send(lambda: self.http.get(output.url))
+        if response.status_code != 200:
+            raise refusal(response)
+        await asyncio.to_thread(write_file, path, response.content)
+
+
+def write_file(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_bytes(content)
+    partial.replace(path)

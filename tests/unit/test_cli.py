@@ -1,0 +1,178 @@
+"""The command-line client's parts, against fake HTTP answers (httpx.MockTransport)."""
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from producer_service.cli import client
+from producer_service.cli.__main__ import build_parser, form_fields, main
+from producer_service.cli.client import Refused, ResizeApi, retry_after
+from producer_service.cli.files import collect, output_folders
+from shared.schemas import JOB_EXAMPLES, JobStatus
+
+Handler = Callable[[httpx.Request], httpx.Response]
+JOB_ID = JOB_EXAMPLES["queued"]["id"]
+
+
+def api_answering(handler: Handler, retries: int = 3) -> ResizeApi:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://api")
+    return ResizeApi(http, retries)
+
+
+def problem(status: int, detail: str, retry_after: str | None = None) -> httpx.Response:
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    body = {"type": "about:blank", "title": "t", "status": status, "detail": detail}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"image")
+    return path
+
+
+def test_folders_are_walked_in_path_order_without_hidden_files_or_folders(tmp_path: Path) -> None:
+    files = [touch(tmp_path / name) for name in ("b/z.jpg", "a/y.png", "c.gif", "a/deep/x.jpg")]
+    touch(tmp_path / ".DS_Store")
+    touch(tmp_path / "a/.thumbs/w.jpg")
+    assert collect([tmp_path]) == sorted(files)
+
+
+def test_files_named_are_sent_even_when_hidden_and_only_once(tmp_path: Path) -> None:
+    hidden, shown = touch(tmp_path / ".hidden.jpg"), touch(tmp_path / "shown.jpg")
+    assert collect([hidden, tmp_path, shown]) == [hidden, shown]
+
+
+def test_inputs_sharing_a_stem_get_numbered_folders_in_path_order(tmp_path: Path) -> None:
+    files = [Path("b/x.png"), Path("a/x.jpg"), Path("c/X.webp"), Path("x-2.jpg"), Path("y.jpg")]
+    folders = output_folders(files, tmp_path)
+    names = [folder.relative_to(tmp_path).as_posix() for folder in folders]
+    # a/x.jpg sorts first; x-2 is a stem of its own, so the third x is x-3.
+    assert names == ["x-3", "x", "x-4", "x-2", "y"]
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert retry_after(problem(429, "busy", "3")) == 3
+    assert 25 < (retry_after(problem(503, "down", later)) or 0) <= 30
+    assert retry_after(problem(503, "down")) == client.DEFAULT_RETRY_SECONDS
+    assert retry_after(problem(409, "reused")) is None
+    assert retry_after(problem(415, "not an image", "3")) is None
+
+
+async def test_submit_waits_out_429_and_503_and_resends_with_the_same_key(tmp_path: Path) -> None:
+    answers = [problem(429, "too many", "0"), problem(503, "broker down", "0")]
+    keys: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers.get("Idempotency-Key"))
+        assert b'name="variants"' in request.content
+        return answers.pop(0) if answers else httpx.Response(202, json=JOB_EXAMPLES["queued"])
+
+    api = api_answering(handler)
+    job = await api.submit(touch(tmp_path / "a.jpg"), {"variants": "[]"}, "key-1")
+    assert str(job.id) == JOB_ID
+    assert keys == ["key-1"] * 3
+
+
+async def test_submit_gives_up_after_its_retries_with_the_last_problem(tmp_path: Path) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return problem(429, "The key holds too many active jobs.", "0")
+
+    with pytest.raises(Refused, match="429: The key holds too many active jobs"):
+        await api_answering(handler, retries=2).submit(touch(tmp_path / "a.jpg"), {}, "k")
+    assert len(sent) == 3
+
+
+async def test_a_submit_that_got_no_answer_is_sent_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client, "DEFAULT_RETRY_SECONDS", 0.0)
+    tries = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return httpx.Response(202, json=JOB_EXAMPLES["queued"])
+
+    await api_answering(handler).submit(touch(tmp_path / "a.jpg"), {}, "k")
+    assert tries == 2
+
+
+def sse(*jobs: dict[str, object]) -> bytes:
+    return b"".join(
+        f": ping\n\nid: {n}\nevent: status\ndata: {json.dumps(job)}\n\n".encode()
+        for n, job in enumerate(jobs)
+    )
+
+
+async def test_follow_reads_the_event_stream_until_the_job_ends() -> None:
+    queued, succeeded = JOB_EXAMPLES["queued"], JOB_EXAMPLES["succeeded"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == f"/v1/jobs/{JOB_ID}/events"
+        return httpx.Response(200, content=sse(queued, succeeded))
+
+    seen: list[JobStatus] = []
+    job = await api_answering(handler).follow(uuid.UUID(JOB_ID), lambda j: seen.append(j.status))
+    assert seen == [JobStatus.QUEUED, JobStatus.SUCCEEDED]
+    assert job.outputs
+
+
+@pytest.mark.parametrize("stream", [problem(502, "bad gateway"), httpx.Response(200, content=b"")])
+async def test_follow_polls_when_the_stream_fails_or_ends_early(
+    stream: httpx.Response, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client, "POLL_SECONDS", 0.0)
+    states = [JOB_EXAMPLES["queued"], JOB_EXAMPLES["failed"]]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/events"):
+            return stream
+        return httpx.Response(200, json=states.pop(0))
+
+    seen: list[JobStatus] = []
+    job = await api_answering(handler).follow(uuid.UUID(JOB_ID), lambda j: seen.append(j.status))
+    assert seen == [JobStatus.QUEUED, JobStatus.FAILED]
+    assert job.error is not None
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["submit", "--out", "o"],
+        ["submit", "in", "--out", "o", "--variants", "{not json"],
+        ["submit", "in", "--out", "o", "--variants", "[]", "--preset", "avatar"],
+        ["submit", "in", "--out", "o", "--concurrency", "0"],
+        ["submit", "missing", "--out", "o"],
+        ["submit", "empty", "--out", "o"],
+    ],
+)
+def test_usage_errors_exit_with_status_2(arguments: list[str], tmp_path: Path) -> None:
+    touch(tmp_path / "in/a.jpg")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exited:
+        main(arguments)
+    assert exited.value.code == 2
+
+
+def test_variants_or_a_preset_become_the_submits_form_fields() -> None:
+    def fields(*options: str) -> dict[str, str]:
+        return form_fields(build_parser().parse_args(["submit", "a.jpg", "--out", "o", *options]))
+
+    assert fields("--variants", '[{"name": "a", "width": 9}]') == {
+        "variants": '[{"name": "a", "width": 9}]'
+    }
+    assert fields("--preset", "avatar") == {"preset": "avatar"}
+    assert fields() == {}  # the service's default variants
