@@ -12,9 +12,11 @@ from producer_service.api.deps import Services, without_key_requirement
 from producer_service.api.docs import serve_docs
 from producer_service.api.openapi import amend_openapi
 from producer_service.api.problems import errors_as_problems, install_problem_handlers
+from producer_service.api.request_metrics import RequestMetrics
 from producer_service.api.routes import health
 from producer_service.api.routes.events import router as events_router
 from producer_service.api.routes.jobs import router as jobs_router
+from producer_service.api.routes.metrics import router as metrics_router
 from producer_service.background.outbox import OutboxRelay
 from producer_service.broker.events import EventConsumer
 from producer_service.broker.feed import ChangeFeed
@@ -23,6 +25,7 @@ from producer_service.broker.publisher import Publisher, TaskPublisher
 from producer_service.callers import KeyRing
 from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
+from producer_service.metrics import ApiMetrics
 from producer_service.storage import LocalStorage
 from shared.images import restrict_libvips
 from shared.settings import Settings
@@ -45,6 +48,7 @@ Every error is `application/problem+json` (RFC 9457).
 def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
     """The API. `publisher` stands in for the broker (tests that need none): tasks go to it,
     and no broker link or event consumer is opened."""
+    metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,14 +59,14 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         await store.migrate()
         topology = Topology.from_settings(settings)
         broker = TaskPublisher(topology, settings.publish_timeout_seconds)
-        tasks = broker if publisher is None else publisher
+        tasks = metrics.timed(broker if publisher is None else publisher)
         # A replay waits for the first try's confirm, and for its clean-up when refused.
         replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
         jobs = JobService(store, storage, tasks, replay_wait, settings.max_active_jobs_per_key)
         relay = OutboxRelay(jobs, tasks)
         keys = KeyRing(settings.api_key_list)
         feed = ChangeFeed(topology)
-        app.state.services = Services(settings, jobs, store, storage, tasks, keys, feed)
+        app.state.services = Services(settings, jobs, store, storage, tasks, keys, feed, metrics)
         async with AsyncExitStack() as edges:
             edges.push_async_callback(store.close)
             if publisher is None:
@@ -88,6 +92,8 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         redoc_url=None,
     )
     install_problem_handlers(app)
+    # Inside CORS: a preflight the CORS middleware answers reaches no route and is not counted.
+    app.add_middleware(RequestMetrics, metrics=metrics)
     serve_docs(app)
     allow_browsers(app, settings.cors_origin_list)
     keys_optional = [] if settings.api_key_list else [without_key_requirement]
@@ -95,4 +101,5 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     app.include_router(jobs_router)
     app.include_router(events_router)
     app.include_router(health.router)
+    app.include_router(metrics_router)
     return app

@@ -12,6 +12,7 @@ from producer_service.broker.publisher import Publisher
 from producer_service.callers import Caller, KeyRing
 from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
+from producer_service.metrics import ApiMetrics
 from producer_service.storage import LocalStorage
 from shared.settings import Settings
 
@@ -25,6 +26,7 @@ class Services:
     publisher: Publisher
     keys: KeyRing
     feed: ChangeFeed
+    metrics: ApiMetrics
 
 
 def get_services(request: Request) -> Services:
