@@ -32,14 +32,10 @@ CONFIRM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 class ApiMetrics:
     def __init__(self) -> None:
         directory = os.environ.get(MULTIPROCESS_DIR)
-        if directory:
-            self.registry = CollectorRegistry()
-            MultiProcessCollector(self.registry, directory)  # type: ignore[no-untyped-call]
-        else:
-            self.registry = registry_with_process_metrics()
+        self.registry = _exposed_registry(directory)
         # In multiprocess mode the values live in the directory's files, which the collector
         # reads; registering the metrics as well would count them twice.
-        own = None if directory else self.registry
+        own = self.registry if directory is None else None
         self.requests = Counter(
             "http_requests_total",
             "HTTP requests answered, by method, route template and status.",
@@ -79,6 +75,15 @@ class ApiMetrics:
         its content type."""
         encode, content_type = choose_encoder(accept or "")
         return encode(self.registry), content_type
+
+
+def _exposed_registry(multiprocess_dir: str | None) -> CollectorRegistry:
+    """What /metrics reads: this process's registry, or every process's files."""
+    if multiprocess_dir is None:
+        return registry_with_process_metrics()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, multiprocess_dir)  # type: ignore[no-untyped-call]
+    return registry
 
 
 class TimedPublisher:

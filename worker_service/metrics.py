@@ -19,6 +19,7 @@ Counters are thread-safe: the render threads count bytes and variant times thems
 """
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -49,44 +50,33 @@ class JobOutcome(StrEnum):
 
 class WorkerMetrics:
     def __init__(self, in_flight: Callable[[], int]) -> None:
-        self.registry = registry = registry_with_process_metrics()
-        watch_libvips_memory(registry)
-        self._jobs = Counter("resize_jobs", "Jobs by outcome.", ["outcome"], registry=registry)
-        self._failures = Counter(
-            "resize_job_failures",
-            "Jobs failed for good, by error code.",
-            ["code"],
-            registry=registry,
+        self.registry = registry_with_process_metrics()
+        watch_libvips_memory(self.registry)
+        counter = functools.partial(Counter, registry=self.registry)
+        histogram = functools.partial(Histogram, registry=self.registry)
+        self._jobs = counter("resize_jobs", "Jobs by outcome.", ["outcome"])
+        self._failures = counter("resize_job_failures", "Jobs failed for good, by code.", ["code"])
+        self._retries = counter(
+            "resize_job_retries", "Attempts sent to retry, by reason.", ["reason"]
         )
-        self._retries = Counter(
-            "resize_job_retries",
-            "Attempts sent to retry, by reason.",
-            ["reason"],
-            registry=registry,
-        )
-        self._deliveries = Counter(
-            "resize_deliveries", "Deliveries by settlement.", ["settlement"], registry=registry
-        )
-        self._duration = Histogram(
+        self._deliveries = counter("resize_deliveries", "Deliveries by settlement.", ["settlement"])
+        self._duration = histogram(
             "resize_job_duration_seconds",
             "One attempt of a job, by outcome (succeeded or failed).",
             ["outcome"],
             buckets=JOB_BUCKETS,
-            registry=registry,
         )
-        self._render = Histogram(
+        self._render = histogram(
             "resize_variant_render_seconds",
             "One variant resized and encoded, by output format.",
             ["format"],
             buckets=VARIANT_BUCKETS,
-            registry=registry,
         )
-        self._bytes_in = Counter("resize_source_bytes", "Originals read.", registry=registry)
-        self._bytes_out = Counter(
-            "resize_output_bytes", "Outputs written, by format.", ["format"], registry=registry
+        self._bytes_in = counter("resize_source_bytes", "Originals read.")
+        self._bytes_out = counter("resize_output_bytes", "Outputs written, by format.", ["format"])
+        Gauge("resize_jobs_in_flight", "Deliveries held.", registry=self.registry).set_function(
+            in_flight
         )
-        in_flight_gauge = Gauge("resize_jobs_in_flight", "Deliveries held.", registry=registry)
-        in_flight_gauge.set_function(in_flight)
         # Series that exist from the start, at 0, so a rate over them is right from the first job.
         for outcome in JobOutcome:
             self._jobs.labels(outcome)
