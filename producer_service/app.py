@@ -16,9 +16,11 @@ from producer_service.api.problems import (
     install_problem_handlers,
     without_status,
 )
+from producer_service.api.request_metrics import RequestMetrics
 from producer_service.api.routes import health
 from producer_service.api.routes.events import router as events_router
 from producer_service.api.routes.jobs import router as jobs_router
+from producer_service.api.routes.metrics import router as metrics_router
 from producer_service.api.routes.presets import router as presets_router
 from producer_service.api.routes.problem_pages import router as problem_pages_router
 from producer_service.api.routes.stats import router as stats_router
@@ -32,6 +34,7 @@ from producer_service.broker.queue_stats import QueueInspector
 from producer_service.callers import KeyRing
 from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
+from producer_service.metrics import ApiMetrics
 from producer_service.presets import Presets
 from producer_service.storage import LocalStorage
 from shared.images import restrict_libvips
@@ -67,6 +70,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     and no broker link or event consumer is opened. A PRESETS_FILE that cannot be used raises
     `PresetsFileError` here, before anything starts."""
     presets = Presets.of(settings)
+    metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,7 +81,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         await store.migrate()
         topology = Topology.from_settings(settings)
         broker = TaskPublisher(topology, settings.publish_timeout_seconds)
-        tasks = broker if publisher is None else publisher
+        tasks = metrics.timed(broker if publisher is None else publisher)
         # A replay waits for the first try's confirm, and for its clean-up when refused.
         replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
         jobs = JobService(store, storage, tasks, replay_wait, settings.max_active_jobs_per_key)
@@ -97,6 +101,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
             feed=feed,
             presets=presets,
             queues=queues,
+            metrics=metrics,
         )
         async with AsyncExitStack() as edges:
             edges.push_async_callback(store.close)
@@ -124,6 +129,8 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         redoc_url=None,
     )
     install_problem_handlers(app)
+    # Inside CORS: a preflight the CORS middleware answers reaches no route and is not counted.
+    app.add_middleware(RequestMetrics, metrics=metrics)
     serve_docs(app)
     allow_browsers(app, settings.cors_origin_list)
     amend_openapi(app, errors_as_problems, *_unused_answers(settings))
@@ -133,4 +140,5 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     app.include_router(stats_router)
     app.include_router(health.router)
     app.include_router(problem_pages_router)
+    app.include_router(metrics_router)
     return app

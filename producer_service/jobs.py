@@ -44,6 +44,13 @@ class OutputFile:
     etag: str
 
 
+@dataclass(frozen=True)
+class Submitted:
+    job: JobRecord
+    # The job of an earlier submit with the same Idempotency-Key, returned again.
+    replayed: bool = False
+
+
 class JobService:
     def __init__(
         self,
@@ -62,7 +69,7 @@ class JobService:
 
     async def submit(
         self, caller: Caller, submission: Submission, idempotency_key: str | None
-    ) -> JobRecord:
+    ) -> Submitted:
         """Keep the original, record the job, and return only once the broker confirmed its task.
 
         The row is written before the publish so a worker's first event always finds it; a
@@ -71,12 +78,12 @@ class JobService:
         """
         try:
             if idempotency_key is None:
-                return await self._create(caller, submission, None)
+                return Submitted(await self._create(caller, submission, None))
             return await self._submit_once(caller, submission, idempotency_key)
         finally:
             await discard(submission.path)  # gone already once it became the original
 
-    async def _submit_once(self, caller: Caller, submission: Submission, key: str) -> JobRecord:
+    async def _submit_once(self, caller: Caller, submission: Submission, key: str) -> Submitted:
         """The job of the caller's first submit with `key`, or a new one if there is none.
 
         While the first try still waits for its confirm, a replay waits with it (across
@@ -88,7 +95,7 @@ class JobService:
             existing = await self._store.get_by_idempotency_key(caller.owner, key)
             if existing is None:
                 try:
-                    return await self._create(caller, submission, key)
+                    return Submitted(await self._create(caller, submission, key))
                 except DuplicateIdempotencyKey:
                     continue  # another try with this key got there first: follow it
             if existing.request_fingerprint not in (None, submission.fingerprint):
@@ -96,7 +103,7 @@ class JobService:
                     "This Idempotency-Key was first used with a different file or variants."
                 )
             if existing.published:
-                return existing
+                return Submitted(existing, replayed=True)
             if asyncio.get_running_loop().time() >= deadline:
                 raise IdempotencyKeyInFlight(
                     "The first request with this Idempotency-Key is still being queued; "

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     worker_memory_mb: PositiveInt = 1024
     # The worker's CPU priority below the API's (Unix nice, 0-19; see worker_service/priority).
     worker_nice: int = Field(default=10, ge=0, le=19)
+    # Where the worker serves Prometheus metrics (on every interface, so a scraper in another
+    # container reaches it); unset: no metrics server. The API serves /metrics on its own port.
+    metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = None
 
     def as_environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """`base` with these settings in place of any it had: the environment that makes a

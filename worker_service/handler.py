@@ -39,6 +39,7 @@ from shared.topology import Topology
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import Draining, ResizeExecutor
 from worker_service.memory import MIB, MemoryBudget
+from worker_service.metrics import JobOutcome, WorkerMetrics
 from worker_service.pipeline import inspect_task, memory_needed, run_task
 from worker_service.reporter import Reporter
 from worker_service.storage import OutputStorage
@@ -76,6 +77,9 @@ class Requeue:
 Outcome = Ack | DeadLetter | Forward | Requeue
 
 
+# The retry reason of a delivery whose worker vanished before settling it.
+LOST_DELIVERY = "delivery_lost"
+
 SOURCE_GONE = FailureInfo(
     code=ErrorCode.SOURCE_MISSING,
     message="The uploaded original is gone (the submit was refused, or the job was deleted).",
@@ -95,12 +99,15 @@ class Handler:
         reporter: Reporter,
         executor: ResizeExecutor,
         storage: OutputStorage,
+        *,
+        metrics: WorkerMetrics,
     ) -> None:
         self._settings = settings
         self._topology = topology
         self._reporter = reporter
         self._executor = executor
         self._storage = storage
+        self._metrics = metrics
         self._limits = Limits.of(settings)
         self._memory = MemoryBudget(settings.worker_memory_mb * MIB)
 
@@ -116,6 +123,7 @@ class Handler:
                     "job %s attempt %d: already done, not redone", task.job_id, task.attempt
                 )
                 await self._reporter.report(task, EventKind.SUCCEEDED, result=done)
+                self._metrics.count(JobOutcome.SKIPPED)
                 return Ack()
             if not await asyncio.to_thread(self._storage.exists, task.source_key):
                 return await self._fail(task, SOURCE_GONE)
@@ -159,7 +167,7 @@ class Handler:
 
     async def _run(self, task: ResizeTask) -> Outcome:
         try:
-            async with self._executor.slot():
+            async with self._executor.slot(), self._metrics.attempt():
                 source = await self._in_thread(
                     task,
                     lambda _: inspect_task(task, self._storage, self._limits),
@@ -170,7 +178,8 @@ class Handler:
                     )
                     logger.info("job %s attempt %d: processing", task.job_id, task.attempt)
                     result = await self._in_thread(
-                        task, functools.partial(run_task, task, source, self._storage)
+                        task,
+                        functools.partial(run_task, task, source, self._storage, self._metrics),
                     )
         except Draining:
             return Forward(task, self._topology.retry_queue)
@@ -180,6 +189,7 @@ class Handler:
             return await self._retry_or_fail(task, failure)
         await self._reporter.report(task, EventKind.SUCCEEDED, result=result)
         logger.info("job %s attempt %d: succeeded", task.job_id, task.attempt)
+        self._metrics.count(JobOutcome.SUCCEEDED)
         return Ack()
 
     async def _in_thread(self, task: ResizeTask, work: Callable[[threading.Event], T]) -> T:
@@ -208,6 +218,7 @@ class Handler:
             delay_ms,
         )
         await self._reporter.report(task, EventKind.RETRYING, error=failure.info())
+        self._metrics.retried(failure.code)
         return Forward(
             task.next_attempt(), self._topology.delay_queue(delay_ms), jittered(delay_ms)
         )
@@ -229,6 +240,7 @@ class Handler:
             task.attempt,
             counted.attempt,
         )
+        self._metrics.retried(LOST_DELIVERY)
         return Forward(counted, self._topology.retry_queue)
 
     async def _fail(self, task: ResizeTask, error: FailureInfo) -> Outcome:
@@ -240,6 +252,7 @@ class Handler:
             error.message,
         )
         await self._reporter.report(task, EventKind.FAILED, error=error)
+        self._metrics.failed(error.code)
         # Without its original a task can never run, so keeping it in {q}.dead helps nobody.
         return Ack() if error.code is ErrorCode.SOURCE_MISSING else DeadLetter()
 
@@ -249,13 +262,17 @@ class Handler:
         try:
             job_id = UUID(message.message_id or "")
         except ValueError:
-            return DeadLetter()
-        invalid = ResizeTask.model_construct(
-            job_id=job_id, run=1, attempt=1, source_key="", variants=[]
-        )
-        error = FailureInfo(code=ErrorCode.INVALID_TASK, message="The task message was unreadable.")
-        try:
-            await self._reporter.report(invalid, EventKind.FAILED, error=error)
-        except BROKER_ERRORS:
-            return Requeue()
+            job_id = None  # no job to fail: the delivery alone is dead-lettered
+        if job_id is not None:
+            invalid = ResizeTask.model_construct(
+                job_id=job_id, run=1, attempt=1, source_key="", variants=[]
+            )
+            error = FailureInfo(
+                code=ErrorCode.INVALID_TASK, message="The task message was unreadable."
+            )
+            try:
+                await self._reporter.report(invalid, EventKind.FAILED, error=error)
+            except BROKER_ERRORS:
+                return Requeue()
+        self._metrics.failed(ErrorCode.INVALID_TASK)
         return DeadLetter()

@@ -14,6 +14,7 @@ from worker_service.cancel import RenderCancelled
 from worker_service.decode import inspect_source
 from worker_service.errors import TransientFailure
 from worker_service.memory import decode_bytes
+from worker_service.metrics import WorkerMetrics
 from worker_service.render import render
 from worker_service.storage import OutputStorage
 
@@ -30,10 +31,16 @@ def memory_needed(task: ResizeTask, source: ImageHeader) -> int:
 
 
 def run_task(
-    task: ResizeTask, source: ImageHeader, storage: OutputStorage, cancel: threading.Event
+    task: ResizeTask,
+    source: ImageHeader,
+    storage: OutputStorage,
+    metrics: WorkerMetrics,
+    cancel: threading.Event,
 ) -> JobResult:
     with _storage_errors():
-        rendered = render(storage.path_of(task.source_key), source, task.variants, cancel)
+        path = storage.path_of(task.source_key)
+        metrics.read_source(path.stat().st_size)
+        rendered = render(path, source, task.variants, cancel)
         if cancel.is_set():
             # Too late for an encoder libvips cannot interrupt (AVIF): drop what it made, so
             # a job past its deadline leaves no outputs and no manifest behind.
@@ -42,6 +49,7 @@ def run_task(
         for output in rendered.outputs:
             key = layout.output_key(task.job_id, output.variant.name, output.variant.format)
             storage.write(key, output.data)
+            metrics.wrote(output)
             outputs.append(
                 RenderedOutput(
                     name=output.variant.name,

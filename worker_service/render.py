@@ -7,6 +7,7 @@ from `geometry`, computed on the source's own size, so they do not depend on the
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ class Rendered:
     data: bytes
     width: int
     height: int
+    # Resizing and encoding it took this long (the decode it shares with the others apart).
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ def render_variant(
     base: Any, variant: Variant, source: Size, cancel: threading.Event | None = None
 ) -> Rendered:
     """`variant` made from `base`, the decoded source (any size up to the source's)."""
+    started = time.perf_counter()
     out = output_size(variant, source)
     resized = resized_size(variant, source)
     if variant.fit is Fit.COVER and out != resized:
@@ -107,7 +111,8 @@ def render_variant(
     if cancel is not None:
         stop_when_set(image, cancel)
     data = image.write_to_buffer(f".{variant.format.extension}", **save_options(variant))
-    return Rendered(variant, data, int(image.width), int(image.height))
+    seconds = time.perf_counter() - started
+    return Rendered(variant, data, int(image.width), int(image.height), seconds)
 
 
 def save_options(variant: Variant) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import functools
 import logging
 import os
 import socket
-from collections import Counter
 
 from aio_pika.abc import (
     AbstractIncomingMessage,
@@ -24,6 +23,7 @@ from shared.settings import Settings
 from shared.topology import Topology, declare_topology
 from worker_service.executor import ResizeExecutor
 from worker_service.handler import Handler, Outcome, Requeue
+from worker_service.metrics import WorkerMetrics
 from worker_service.render import prepare_libvips
 from worker_service.reporter import Reporter
 from worker_service.storage import OutputStorage
@@ -38,8 +38,8 @@ class Worker:
         self.settings = settings
         self.name = name or f"worker_service {socket.gethostname()}:{os.getpid()}"
         self.topology = Topology.from_settings(settings)
-        self.outcomes: Counter[str] = Counter()
         self._inflight: set[asyncio.Task[object]] = set()
+        self.metrics = WorkerMetrics(in_flight=lambda: len(self._inflight))
         self._handler: Handler | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -49,17 +49,18 @@ class Worker:
             self.settings.worker_concurrency, self.settings.job_timeout_seconds
         )
         try:
-            started = await connect_and_set_up(
-                self.settings.amqp_url,
-                self.name,
-                functools.partial(self._start, executor=executor),
-                stop,
-            )
-            if started is not None:
-                await self._serve(*started, executor, stop)
+            async with self.metrics.serving(self.settings.metrics_port):
+                started = await connect_and_set_up(
+                    self.settings.amqp_url,
+                    self.name,
+                    functools.partial(self._start, executor=executor),
+                    stop,
+                )
+                if started is not None:
+                    await self._serve(*started, executor, stop)
         finally:
             executor.shutdown()
-            logger.info("%s stopped: %s", self.name, dict(self.outcomes) or "no jobs")
+            logger.info("%s stopped: %s", self.name, self.metrics.summary() or "no jobs")
 
     async def _serve(
         self,
@@ -100,7 +101,12 @@ class Worker:
             publish_channel, self.topology, self.name, self.settings.publish_timeout_seconds
         )
         self._handler = Handler(
-            self.settings, self.topology, reporter, executor, OutputStorage(self.settings.data_dir)
+            self.settings,
+            self.topology,
+            reporter,
+            executor,
+            OutputStorage(self.settings.data_dir),
+            metrics=self.metrics,
         )
         consume_channel = await connection.channel()
         await consume_channel.set_qos(prefetch_count=self.settings.worker_concurrency)
@@ -132,7 +138,7 @@ class Worker:
         except Exception:
             logger.exception("delivery %s: unexpected error", message.message_id)
             outcome = Requeue()
-        self.outcomes[type(outcome).__name__] += 1
+        self.metrics.settled(type(outcome).__name__)
         await self._handler.settle(message, outcome)
 
     async def _drain(

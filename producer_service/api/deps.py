@@ -13,6 +13,7 @@ from producer_service.broker.queue_stats import QueueInspector
 from producer_service.callers import Caller, KeyRing
 from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
+from producer_service.metrics import ApiMetrics
 from producer_service.presets import Presets
 from producer_service.storage import LocalStorage
 from shared.settings import Settings
@@ -29,6 +30,7 @@ class Services:
     feed: ChangeFeed
     presets: Presets
     queues: QueueInspector
+    metrics: ApiMetrics
 
 
 def get_services(request: Request) -> Services:

@@ -13,10 +13,12 @@ from shared.settings import Settings
 from shared.topology import Topology
 from tests.client import ApiClient, Event
 from tests.images import jpeg_bytes, undecodable_png
+from tests.scrape import scrape
 from tests.support import running_api, running_worker, serving, wait_for
 
 THUMB = [{"name": "thumb", "width": 64, "format": "webp"}]
 ORDER = ["queued", "processing", "succeeded"]
+EVENTS_ROUTE = "/v1/jobs/{job_id}/events"
 
 
 def statuses(events: list[Event]) -> list[str]:
@@ -35,8 +37,13 @@ async def test_a_stream_follows_a_job_live_to_its_end_over_real_http(broker: Set
         async for event in api.follow(job_id):
             events.append(event)
             if len(events) == 1:
+                # A stream is counted in the metrics once it ends, not while it is open.
+                opened = await scrape(api.http)
                 # The worker starts only now: every later change arrives on the open stream.
                 await worker.enter_async_context(running_worker(broker))
+        ended = await scrape(api.http)
+    assert opened.value("http_requests_total", route=EVENTS_ROUTE) == 0
+    assert ended.value("http_requests_total", route=EVENTS_ROUTE, status="200") == 1
     assert statuses(events) == ORDER
     assert [event.event for event in events] == ["status"] * 3
     assert [event.id for event in events] == ["1.0.queued", "1.1.processing", "1.1.succeeded"]

@@ -28,6 +28,7 @@ from producer_service.errors import (
     OutputNotReady,
     PayloadTooLarge,
     QueueFull,
+    ServiceError,
     StorageUnavailable,
     StoreUnavailable,
     TooManyActiveJobs,
@@ -159,15 +160,21 @@ async def submit_job(
     caller: CallerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    submission = await read_submission(
-        request.headers,
-        request.stream(),
-        services.storage.new_temp_path(),
-        services.settings,
-        services.presets,
-        fingerprint=idempotency_key is not None,
-    )
-    return accepted(await services.jobs.submit(caller, submission, idempotency_key))
+    try:
+        submission = await read_submission(
+            request.headers,
+            request.stream(),
+            services.storage.new_temp_path(),
+            services.settings,
+            services.presets,
+            fingerprint=idempotency_key is not None,
+        )
+        submitted = await services.jobs.submit(caller, submission, idempotency_key)
+    except ServiceError as refusal:
+        services.metrics.count_submit(refusal.slug, refusal.status)
+        raise
+    services.metrics.count_submit("replayed" if submitted.replayed else "accepted", 202)
+    return accepted(submitted.job)
 
 
 @router.get(

@@ -1,0 +1,113 @@
+"""The API's Prometheus metrics, one `ApiMetrics` per app, served at `GET /metrics`:
+
+    http_requests_total{method, route, status}        route is the template: /v1/jobs/{job_id}
+    http_request_duration_seconds{method, route}      to the end of the body (an SSE stream's too)
+    resize_submits_total{outcome, status}             accepted, replayed, or the refusal's type
+    resize_publish_confirm_seconds{outcome}           a task's publish until the broker's confirm
+    process_*, python_*                               this process (single-process mode only)
+
+With PROMETHEUS_MULTIPROC_DIR set (uvicorn with several worker processes), prometheus_client
+keeps every value in a file of that directory, and a scrape of any process sums the files of
+all of them. The per-process collectors are left out then: a scrape would describe whichever
+process happened to answer it.
+"""
+
+import os
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from producer_service.broker.publisher import Publisher
+from producer_service.errors import ServiceError
+from shared.messages import ResizeTask
+from shared.metrics import registry_with_process_metrics
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# A confirm takes milliseconds; PUBLISH_TIMEOUT_SECONDS (3 s by default) ends the slow ones.
+CONFIRM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        directory = os.environ.get(MULTIPROCESS_DIR)
+        self.registry = _exposed_registry(directory)
+        # In multiprocess mode the values live in the directory's files, which the collector
+        # reads; registering the metrics as well would count them twice.
+        own = self.registry if directory is None else None
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=own,
+        )
+        self.request_duration = Histogram(
+            "http_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer, by method and route.",
+            ["method", "route"],
+            registry=own,
+        )
+        self.submits = Counter(
+            "resize_submits_total",
+            "Submits by outcome: accepted, replayed (Idempotency-Key), or the problem type "
+            "of a refusal (payload-too-large, queue-full, ...), with the answer's status.",
+            ["outcome", "status"],
+            registry=own,
+        )
+        self.publish_confirm = Histogram(
+            "resize_publish_confirm_seconds",
+            "Time from a task's publish to the broker's confirm (outcome confirmed), or to "
+            "the refusal (the problem type: broker-unavailable, queue-full).",
+            ["outcome"],
+            buckets=CONFIRM_BUCKETS,
+            registry=own,
+        )
+
+    def count_submit(self, outcome: str, status: int) -> None:
+        self.submits.labels(outcome, str(status)).inc()
+
+    def timed(self, publisher: Publisher) -> "TimedPublisher":
+        return TimedPublisher(publisher, self.publish_confirm)
+
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The metrics in the format `accept` asks for (OpenMetrics or the text format), and
+        its content type."""
+        encode, content_type = choose_encoder(accept or "")
+        return encode(self.registry), content_type
+
+
+def _exposed_registry(multiprocess_dir: str | None) -> CollectorRegistry:
+    """What /metrics reads: this process's registry, or every process's files."""
+    if multiprocess_dir is None:
+        return registry_with_process_metrics()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, multiprocess_dir)  # type: ignore[no-untyped-call]
+    return registry
+
+
+class TimedPublisher:
+    """A `Publisher` that times each publish until the broker confirms or refuses it."""
+
+    def __init__(self, publisher: Publisher, histogram: Histogram) -> None:
+        self._publisher = publisher
+        self._histogram = histogram
+
+    @property
+    def is_ready(self) -> bool:
+        return self._publisher.is_ready
+
+    async def check(self) -> None:
+        await self._publisher.check()
+
+    async def publish(self, task: ResizeTask) -> None:
+        started = time.perf_counter()
+        try:
+            await self._publisher.publish(task)
+        except ServiceError as refusal:
+            self._observe(refusal.slug, started)
+            raise
+        self._observe("confirmed", started)
+
+    def _observe(self, outcome: str, started: float) -> None:
+        self._histogram.labels(outcome).observe(time.perf_counter() - started)
