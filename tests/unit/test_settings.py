@@ -18,6 +18,7 @@ def test_defaults_match_the_contract() -> None:
     assert settings.max_upload_bytes == 52428800
     assert settings.max_input_pixels == 100_000_000
     assert settings.worker_concurrency >= 1
+    assert settings.log_format == "text"
 
 
 def test_every_contract_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -33,6 +34,7 @@ def test_every_contract_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_pa
         "JOB_TIMEOUT_SECONDS": "12.5",
         "MAX_UPLOAD_BYTES": "1000",
         "MAX_INPUT_PIXELS": "2000",
+        "LOG_FORMAT": "json",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -47,6 +49,7 @@ def test_every_contract_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert settings.job_timeout_seconds == 12.5
     assert settings.max_upload_bytes == 1000
     assert settings.max_input_pixels == 2000
+    assert settings.log_format == "json"
 
 
 def test_cloudamqp_url_is_used_only_when_amqp_url_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
