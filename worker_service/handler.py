@@ -18,6 +18,7 @@ kills its worker every time still reaches MAX_ATTEMPTS instead of looping foreve
 """
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
@@ -32,6 +33,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError, ChannelInvalid
 from pydantic import ValidationError
 
 from shared.images import Limits
+from shared.log_context import bind_job
 from shared.messages import EventKind, FailureInfo, ResizeTask
 from shared.schemas import ErrorCode
 from shared.settings import Settings
@@ -105,16 +107,17 @@ class Handler:
         self._memory = MemoryBudget(settings.worker_memory_mb * MIB)
 
     async def handle(self, message: AbstractIncomingMessage) -> Outcome:
+        """The outcome of one delivery. Each runs in a task of its own (`Worker._on_message`),
+        so every line logged until it is settled carries its job and attempt."""
         try:
             task = ResizeTask.model_validate_json(message.body)
         except ValidationError as exc:
             return await self._refuse(message, exc)
+        bind_job(task.job_id, task.attempt)
         try:
             done = await asyncio.to_thread(self._storage.read_manifest, task.job_id)
             if done is not None:
-                logger.info(
-                    "job %s attempt %d: already done, not redone", task.job_id, task.attempt
-                )
+                logger.info("already done, not redone")
                 await self._reporter.report(task, EventKind.SUCCEEDED, result=done)
                 return Ack()
             if not await asyncio.to_thread(self._storage.exists, task.source_key):
@@ -123,7 +126,7 @@ class Handler:
                 return await self._count_lost_delivery(task)
             return await self._run(task)
         except BROKER_ERRORS as exc:
-            logger.warning("job %s attempt %d: broker trouble: %r", task.job_id, task.attempt, exc)
+            logger.warning("broker trouble: %r", exc)
             return Requeue()
 
     def rerun(self, message: AbstractIncomingMessage) -> Outcome:
@@ -147,7 +150,7 @@ class Handler:
                     try:
                         await self._reporter.forward(task, queue, expiration_ms)
                     except BROKER_ERRORS as exc:
-                        logger.warning("job %s: forward to %s failed: %r", task.job_id, queue, exc)
+                        logger.warning("forward to %s failed: %r", queue, exc)
                         await message.nack(requeue=True)
                     else:
                         await message.ack()
@@ -168,7 +171,7 @@ class Handler:
                     await self._reporter.report(
                         task, EventKind.PROCESSING, source=source.as_source()
                     )
-                    logger.info("job %s attempt %d: processing", task.job_id, task.attempt)
+                    logger.info("processing")
                     result = await self._in_thread(
                         task, functools.partial(run_task, task, source, self._storage)
                     )
@@ -179,7 +182,7 @@ class Handler:
         except TransientFailure as failure:
             return await self._retry_or_fail(task, failure)
         await self._reporter.report(task, EventKind.SUCCEEDED, result=result)
-        logger.info("job %s attempt %d: succeeded", task.job_id, task.attempt)
+        logger.info("succeeded")
         return Ack()
 
     async def _in_thread(self, task: ResizeTask, work: Callable[[threading.Event], T]) -> T:
@@ -190,7 +193,7 @@ class Handler:
         except JobFailure:
             raise
         except Exception as exc:
-            logger.exception("job %s attempt %d: unexpected error", task.job_id, task.attempt)
+            logger.exception("unexpected error")
             raise TransientFailure(ErrorCode.INTERNAL_ERROR, f"Unexpected error: {exc!r}") from exc
 
     async def _retry_or_fail(self, task: ResizeTask, failure: JobFailure) -> Outcome:
@@ -199,14 +202,7 @@ class Handler:
             message = f"Attempt {task.attempt} of {attempts} failed: {failure.message}"
             return await self._fail(task, FailureInfo(code=failure.code, message=message))
         delay_ms = self._topology.retry_delay_ms(task.attempt)
-        logger.warning(
-            "job %s attempt %d: %s (%s); retrying in up to %d ms",
-            task.job_id,
-            task.attempt,
-            failure.code,
-            failure.message,
-            delay_ms,
-        )
+        logger.warning("%s (%s); retrying in up to %d ms", failure.code, failure.message, delay_ms)
         await self._reporter.report(task, EventKind.RETRYING, error=failure.info())
         return Forward(
             task.next_attempt(), self._topology.delay_queue(delay_ms), jittered(delay_ms)
@@ -223,32 +219,23 @@ class Handler:
                     "its worker stopped mid-job each time.",
                 ),
             )
-        logger.warning(
-            "job %s: attempt %d was lost; queued as attempt %d",
-            task.job_id,
-            task.attempt,
-            counted.attempt,
-        )
+        logger.warning("lost with its worker; queued as attempt %d", counted.attempt)
         return Forward(counted, self._topology.retry_queue)
 
     async def _fail(self, task: ResizeTask, error: FailureInfo) -> Outcome:
-        logger.error(
-            "job %s attempt %d: failed: %s (%s)",
-            task.job_id,
-            task.attempt,
-            error.code,
-            error.message,
-        )
+        logger.error("failed: %s (%s)", error.code, error.message)
         await self._reporter.report(task, EventKind.FAILED, error=error)
         # Without its original a task can never run, so keeping it in {q}.dead helps nobody.
         return Ack() if error.code is ErrorCode.SOURCE_MISSING else DeadLetter()
 
     async def _refuse(self, message: AbstractIncomingMessage, exc: ValidationError) -> Outcome:
         """A body that is not a task: fail its job if its id is known, and dead-letter it."""
-        logger.error("delivery %s is not a valid task: %s", message.message_id, exc)
-        try:
+        job_id: UUID | None = None
+        with contextlib.suppress(ValueError):
             job_id = UUID(message.message_id or "")
-        except ValueError:
+            bind_job(job_id)
+        logger.error("delivery %s is not a valid task: %s", message.message_id, exc)
+        if job_id is None:
             return DeadLetter()
         invalid = ResizeTask.model_construct(
             job_id=job_id, run=1, attempt=1, source_key="", variants=[]
