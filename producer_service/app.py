@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from producer_service.api.browsers import allow_browsers
 from producer_service.api.deps import Services, without_key_requirement
 from producer_service.api.docs import serve_docs
+from producer_service.api.job_requests import JobRequests
 from producer_service.api.openapi import amend_openapi
 from producer_service.api.problems import errors_as_problems, install_problem_handlers
 from producer_service.api.routes import health
@@ -88,6 +89,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         redoc_url=None,
     )
     install_problem_handlers(app)
+    app.add_middleware(JobRequests)  # outside the last resort, so its error line has the job
     serve_docs(app)
     allow_browsers(app, settings.cors_origin_list)
     keys_optional = [] if settings.api_key_list else [without_key_requirement]
