@@ -164,8 +164,7 @@ class Handler:
         try:
             async with self._executor.slot():
                 source = await self._in_thread(
-                    task,
-                    lambda _: inspect_task(task, self._storage, self._limits),
+                    lambda _: inspect_task(task, self._storage, self._limits)
                 )
                 async with self._memory.reserve(memory_needed(task, source)):
                     await self._reporter.report(
@@ -173,7 +172,7 @@ class Handler:
                     )
                     logger.info("processing")
                     result = await self._in_thread(
-                        task, functools.partial(run_task, task, source, self._storage)
+                        functools.partial(run_task, task, source, self._storage)
                     )
         except Draining:
             return Forward(task, self._topology.retry_queue)
@@ -185,7 +184,7 @@ class Handler:
         logger.info("succeeded")
         return Ack()
 
-    async def _in_thread(self, task: ResizeTask, work: Callable[[threading.Event], T]) -> T:
+    async def _in_thread(self, work: Callable[[threading.Event], T]) -> T:
         """`work` in an executor thread; anything it raises that is not a `JobFailure` is a
         bug or an environment problem, retried as an internal error."""
         try:
