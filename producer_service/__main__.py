@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("command", nargs="?", choices=["serve", "migrate"], default="serve")
     command = parser.parse_args().command
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if command == "migrate":
         asyncio.run(migrate(settings))
     else:

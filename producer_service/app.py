@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from producer_service.api.browsers import allow_browsers
 from producer_service.api.deps import Services, without_key_requirement
 from producer_service.api.docs import serve_docs
+from producer_service.api.job_requests import JobRequests
 from producer_service.api.openapi import Amendment, amend_openapi
 from producer_service.api.problems import (
     errors_as_problems,
@@ -131,6 +132,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     install_problem_handlers(app)
     # Inside CORS: a preflight the CORS middleware answers reaches no route and is not counted.
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(JobRequests)  # outside the last resort, so its error line has the job
     serve_docs(app)
     allow_browsers(app, settings.cors_origin_list)
     amend_openapi(app, errors_as_problems, *_unused_answers(settings))

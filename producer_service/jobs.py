@@ -27,6 +27,7 @@ from producer_service.errors import (
 from producer_service.records import JobRecord
 from producer_service.storage import LocalStorage, discard
 from producer_service.uploads import Submission
+from shared.log_context import about_job
 from shared.messages import JobEvent, ResizeTask, utc_now
 from shared.schemas import JobStatus
 
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 # How often a replayed submit looks again while the first try waits for its confirm.
 REPLAY_POLL_SECONDS = 0.05
+# The attempt a published task starts at: what the API's lines about publishing it carry.
+FIRST_ATTEMPT = 1
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,12 @@ class JobService:
 
     async def _create(self, caller: Caller, submission: Submission, key: str | None) -> JobRecord:
         job_id = uuid.uuid4()
+        with about_job(job_id, FIRST_ATTEMPT):
+            return await self._create_job(job_id, caller, submission, key)
+
+    async def _create_job(
+        self, job_id: UUID, caller: Caller, submission: Submission, key: str | None
+    ) -> JobRecord:
         source_key = await self._storage.keep_original(submission.path, job_id)
         record = JobRecord.new(
             job_id,
@@ -133,7 +142,7 @@ class JobService:
         except ServiceUnavailable:
             await self._withdraw(record)
             raise
-        logger.info("job %s accepted with %d variants", job_id, len(submission.variants))
+        logger.info("accepted with %d variants", len(submission.variants))
         return record
 
     async def _withdraw(self, record: JobRecord) -> None:
@@ -151,12 +160,13 @@ class JobService:
         if record.status is not JobStatus.FAILED or not await self._store.restart(record):
             raise JobNotFailed(f"Only a failed job can be retried; this one is {record.status}.")
         restarted = await self.get(caller, job_id)
-        try:
-            await self._publish(restarted)
-        except ServiceUnavailable:
-            await self._store.undo_restart(record)
-            raise
-        logger.info("job %s retried by hand as run %d", job_id, restarted.run)
+        with about_job(job_id, FIRST_ATTEMPT):
+            try:
+                await self._publish(restarted)
+            except ServiceUnavailable:
+                await self._store.undo_restart(record)
+                raise
+            logger.info("retried by hand as run %d", restarted.run)
         return restarted
 
     async def delete(self, caller: Caller, job_id: UUID) -> None:
@@ -208,14 +218,18 @@ class JobService:
         """Publish the tasks of jobs an API left unconfirmed when it died; returns how many."""
         published = 0
         for record in await self._store.unpublished(utc_now() - older_than):
-            if not await self._storage.exists(record.source_key):
-                logger.warning("job %s: never confirmed and its original is gone", record.id)
-                await self._store.delete(record.id)
-                continue
-            await self._publish(record)
-            logger.warning("job %s: its task was never confirmed; published it now", record.id)
-            published += 1
+            with about_job(record.id, FIRST_ATTEMPT):
+                published += await self._publish_stranded(record)
         return published
+
+    async def _publish_stranded(self, record: JobRecord) -> int:
+        if not await self._storage.exists(record.source_key):
+            logger.warning("never confirmed and its original is gone")
+            await self._store.delete(record.id)
+            return 0
+        await self._publish(record)
+        logger.warning("its task was never confirmed; published it now")
+        return 1
 
     async def _publish(self, record: JobRecord) -> None:
         task = ResizeTask(
@@ -230,7 +244,7 @@ class JobService:
         except StoreUnavailable:
             # The broker has the task, so the job is accepted; the outbox relay will publish it
             # once more later, which workers take as a duplicate of finished work.
-            logger.exception("job %s: queued, but recording that failed", record.id)
+            logger.exception("queued, but recording that failed")
 
     async def get(self, caller: Caller, job_id: UUID) -> JobRecord:
         """The job, if the caller may see it: another key's job is as absent as no job."""

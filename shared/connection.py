@@ -4,7 +4,8 @@ Connecting and setting up (declaring the topology, opening channels, starting co
 retried as a whole: a connection cut half-way through the set-up is thrown away and the next try
 starts from scratch, after a backoff that doubles up to a cap, with jitter so a fleet of workers
 restarting together does not reconnect in step. Once set up, aio-pika's robust connection
-restores channels, queues and consumers by itself after every outage.
+restores channels, queues and consumers by itself after every outage, which `OutageLog` reports
+in two lines.
 """
 
 import asyncio
@@ -17,6 +18,8 @@ from typing import TypeVar
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ProbableAuthenticationError
+
+from shared.outages import OutageLog
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +73,9 @@ async def connect_and_set_up(
         connection: AbstractRobustConnection | None = None
         try:
             connection = await connect(url, name)
-            return connection, await set_up(connection)
+            result = await set_up(connection)
+            OutageLog().watch(connection)
+            return connection, result
         except CONNECTION_EXCEPTIONS as exc:
             failures += 1
             delay = backoff_seconds(failures)

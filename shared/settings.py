@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     # JOB_TIMEOUT_SECONDS, so a shutdown never cuts short an attempt that would have finished.
     shutdown_timeout_seconds: PositiveFloat = 60.0
     log_level: str = "INFO"
+    # `json`: one JSON object per line (time, level, logger, message, job_id, attempt, exc_info).
+    log_format: Literal["text", "json"] = "text"
     # Touched every few seconds while the worker is connected; container healthchecks read it.
     worker_heartbeat_file: Path | None = None
     # Decoded pixels one worker's running jobs may hold together (see worker_service/memory):

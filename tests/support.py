@@ -1,6 +1,7 @@
 """Helpers for tests that run the real services against a real broker."""
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -198,6 +199,28 @@ def started(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def json_lines(log: Path) -> list[dict[str, Any]]:
+    """The output of a service run with LOG_FORMAT=json; fails unless every line is an object."""
+    entries = []
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            raise AssertionError(f"{log.name}: not a JSON line: {line!r}") from None
+        assert isinstance(entry, dict), line
+        entries.append(entry)
+    return entries
+
+
+def logged(log: Path, text: str) -> Callable[[], Awaitable[bool]]:
+    """For `wait_for`: whether `text` has appeared in a service's output."""
+
+    async def check() -> bool:
+        return text in await asyncio.to_thread(log.read_text)
+
+    return check
 
 
 def stop(process: subprocess.Popen[bytes], log: Path) -> None:

@@ -21,7 +21,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     tune_malloc()  # before libvips starts its threads
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     lower_priority(settings.worker_nice)  # before any thread starts
     asyncio.run(serve(settings))
 

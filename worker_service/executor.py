@@ -4,15 +4,20 @@ A job holds one of `concurrency` slots while it runs; its deadline starts once i
 At the deadline, or when the worker cancels it, libvips is told to stop (eval/kill) and the
 thread is awaited, so no abandoned work keeps a core busy. Once the worker is stopping, a job
 still waiting for a slot is refused with `Draining` and goes back to the queue unstarted.
+
+The work runs in a copy of the caller's context (`run_in_executor` does not copy it), so its log
+lines, libvips' warnings among them, carry the job they are about (`shared.log_context`).
 """
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from shared.log_context import in_worker_thread
 from shared.schemas import ErrorCode
 from worker_service.errors import TransientFailure
 
@@ -40,7 +45,10 @@ class ResizeExecutor:
     async def run(self, work: Callable[[threading.Event], T]) -> T:
         """Run `work(cancel)` in a thread within the deadline; `work` must watch `cancel`."""
         cancel = threading.Event()
-        future = asyncio.get_running_loop().run_in_executor(self._pool, work, cancel)
+        context = contextvars.copy_context()
+        future = asyncio.get_running_loop().run_in_executor(
+            self._pool, context.run, _noted, work, cancel
+        )
         try:
             async with asyncio.timeout(self._timeout):
                 return await asyncio.shield(future)
@@ -67,3 +75,8 @@ class ResizeExecutor:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _noted(work: Callable[[threading.Event], T], cancel: threading.Event) -> T:
+    with in_worker_thread():
+        return work(cancel)

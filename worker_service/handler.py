@@ -18,6 +18,7 @@ kills its worker every time still reaches MAX_ATTEMPTS instead of looping foreve
 """
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
@@ -32,6 +33,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError, ChannelInvalid
 from pydantic import ValidationError
 
 from shared.images import Limits
+from shared.log_context import bind_job
 from shared.messages import EventKind, FailureInfo, ResizeTask
 from shared.schemas import ErrorCode
 from shared.settings import Settings
@@ -112,16 +114,17 @@ class Handler:
         self._memory = MemoryBudget(settings.worker_memory_mb * MIB)
 
     async def handle(self, message: AbstractIncomingMessage) -> Outcome:
+        """The outcome of one delivery. Each runs in a task of its own (`Worker._on_message`),
+        so every line logged until it is settled carries its job and attempt."""
         try:
             task = ResizeTask.model_validate_json(message.body)
         except ValidationError as exc:
             return await self._refuse(message, exc)
+        bind_job(task.job_id, task.attempt)
         try:
             done = await asyncio.to_thread(self._storage.read_manifest, task.job_id)
             if done is not None:
-                logger.info(
-                    "job %s attempt %d: already done, not redone", task.job_id, task.attempt
-                )
+                logger.info("already done, not redone")
                 await self._reporter.report(task, EventKind.SUCCEEDED, result=done)
                 self._metrics.count(JobOutcome.SKIPPED)
                 return Ack()
@@ -131,7 +134,7 @@ class Handler:
                 return await self._count_lost_delivery(task)
             return await self._run(task)
         except BROKER_ERRORS as exc:
-            logger.warning("job %s attempt %d: broker trouble: %r", task.job_id, task.attempt, exc)
+            logger.warning("broker trouble: %r", exc)
             return Requeue()
 
     def rerun(self, message: AbstractIncomingMessage) -> Outcome:
@@ -155,7 +158,7 @@ class Handler:
                     try:
                         await self._reporter.forward(task, queue, expiration_ms)
                     except BROKER_ERRORS as exc:
-                        logger.warning("job %s: forward to %s failed: %r", task.job_id, queue, exc)
+                        logger.warning("forward to %s failed: %r", queue, exc)
                         await message.nack(requeue=True)
                     else:
                         await message.ack()
@@ -169,17 +172,15 @@ class Handler:
         try:
             async with self._executor.slot(), self._metrics.attempt():
                 source = await self._in_thread(
-                    task,
-                    lambda _: inspect_task(task, self._storage, self._limits),
+                    lambda _: inspect_task(task, self._storage, self._limits)
                 )
                 async with self._memory.reserve(memory_needed(task, source)):
                     await self._reporter.report(
                         task, EventKind.PROCESSING, source=source.as_source()
                     )
-                    logger.info("job %s attempt %d: processing", task.job_id, task.attempt)
+                    logger.info("processing")
                     result = await self._in_thread(
-                        task,
-                        functools.partial(run_task, task, source, self._storage, self._metrics),
+                        functools.partial(run_task, task, source, self._storage, self._metrics)
                     )
         except Draining:
             return Forward(task, self._topology.retry_queue)
@@ -188,11 +189,11 @@ class Handler:
         except TransientFailure as failure:
             return await self._retry_or_fail(task, failure)
         await self._reporter.report(task, EventKind.SUCCEEDED, result=result)
-        logger.info("job %s attempt %d: succeeded", task.job_id, task.attempt)
+        logger.info("succeeded")
         self._metrics.count(JobOutcome.SUCCEEDED)
         return Ack()
 
-    async def _in_thread(self, task: ResizeTask, work: Callable[[threading.Event], T]) -> T:
+    async def _in_thread(self, work: Callable[[threading.Event], T]) -> T:
         """`work` in an executor thread; anything it raises that is not a `JobFailure` is a
         bug or an environment problem, retried as an internal error."""
         try:
@@ -200,7 +201,7 @@ class Handler:
         except JobFailure:
             raise
         except Exception as exc:
-            logger.exception("job %s attempt %d: unexpected error", task.job_id, task.attempt)
+            logger.exception("unexpected error")
             raise TransientFailure(ErrorCode.INTERNAL_ERROR, f"Unexpected error: {exc!r}") from exc
 
     async def _retry_or_fail(self, task: ResizeTask, failure: JobFailure) -> Outcome:
@@ -209,14 +210,7 @@ class Handler:
             message = f"Attempt {task.attempt} of {attempts} failed: {failure.message}"
             return await self._fail(task, FailureInfo(code=failure.code, message=message))
         delay_ms = self._topology.retry_delay_ms(task.attempt)
-        logger.warning(
-            "job %s attempt %d: %s (%s); retrying in up to %d ms",
-            task.job_id,
-            task.attempt,
-            failure.code,
-            failure.message,
-            delay_ms,
-        )
+        logger.warning("%s (%s); retrying in up to %d ms", failure.code, failure.message, delay_ms)
         await self._reporter.report(task, EventKind.RETRYING, error=failure.info())
         self._metrics.retried(failure.code)
         return Forward(
@@ -234,23 +228,12 @@ class Handler:
                     "its worker stopped mid-job each time.",
                 ),
             )
-        logger.warning(
-            "job %s: attempt %d was lost; queued as attempt %d",
-            task.job_id,
-            task.attempt,
-            counted.attempt,
-        )
+        logger.warning("lost with its worker; queued as attempt %d", counted.attempt)
         self._metrics.retried(LOST_DELIVERY)
         return Forward(counted, self._topology.retry_queue)
 
     async def _fail(self, task: ResizeTask, error: FailureInfo) -> Outcome:
-        logger.error(
-            "job %s attempt %d: failed: %s (%s)",
-            task.job_id,
-            task.attempt,
-            error.code,
-            error.message,
-        )
+        logger.error("failed: %s (%s)", error.code, error.message)
         await self._reporter.report(task, EventKind.FAILED, error=error)
         self._metrics.failed(error.code)
         # Without its original a task can never run, so keeping it in {q}.dead helps nobody.
@@ -258,11 +241,11 @@ class Handler:
 
     async def _refuse(self, message: AbstractIncomingMessage, exc: ValidationError) -> Outcome:
         """A body that is not a task: fail its job if its id is known, and dead-letter it."""
-        logger.error("delivery %s is not a valid task: %s", message.message_id, exc)
-        try:
+        job_id: UUID | None = None
+        with contextlib.suppress(ValueError):
             job_id = UUID(message.message_id or "")
-        except ValueError:
-            job_id = None  # no job to fail: the delivery alone is dead-lettered
+            bind_job(job_id)
+        logger.error("delivery %s is not a valid task: %s", message.message_id, exc)
         if job_id is not None:
             invalid = ResizeTask.model_construct(
                 job_id=job_id, run=1, attempt=1, source_key="", variants=[]

@@ -89,7 +89,7 @@ def render(
         if cancel is not None and cancel.is_set():
             raise RenderCancelled from exc
         # The decoder's own words can name the file's path on this server: logs only.
-        logger.info("could not decode %s: %s", path.name, _first_line(exc))
+        logger.info("could not decode the source: %s", _first_line(exc))
         raise PermanentFailure(ErrorCode.UNDECODABLE_IMAGE, UNDECODABLE) from exc
     return RenderedJob(source, outputs, placeholder)
 

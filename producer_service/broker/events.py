@@ -16,6 +16,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from pydantic import ValidationError
 
 from producer_service.errors import StoreUnavailable
+from shared.log_context import about_job
 from shared.messages import JobEvent
 from shared.topology import Topology
 
@@ -54,20 +55,18 @@ class EventConsumer:
             logger.error("dropping an unreadable event %s: %s", message.message_id, exc)
             await _settle(message, ack=False, requeue=False)
             return
+        with about_job(event.job_id, event.attempt):
+            await self._store_event(message, event)
+
+    async def _store_event(self, message: AbstractIncomingMessage, event: JobEvent) -> None:
         try:
             applied = await self._apply(event)
         except StoreUnavailable:
-            logger.warning("job %s: storing event %s failed; retrying", event.job_id, event.kind)
+            logger.warning("storing event %s failed; retrying", event.kind)
             await asyncio.sleep(STORE_FAILURE_PAUSE_SECONDS)
             await _settle(message, ack=False, requeue=True)
             return
-        logger.info(
-            "job %s attempt %d: %s%s",
-            event.job_id,
-            event.attempt,
-            event.kind,
-            "" if applied else " (stale, ignored)",
-        )
+        logger.info("event %s %s", event.kind, "applied" if applied else "stale, ignored")
         await _settle(message, ack=True)
         if applied:
             await self._announce(event.job_id)

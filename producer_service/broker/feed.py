@@ -69,7 +69,7 @@ class ChangeFeed:
         try:
             await self._exchange.publish(notice, routing_key=NOTICE_KEY)
         except CONNECTION_EXCEPTIONS as exc:
-            logger.debug("job %s: change notice not sent: %r", job_id, exc)
+            logger.debug("change notice not sent: %r", exc)
 
     @contextlib.contextmanager
     def watch(self, job_id: UUID) -> Iterator[Watch]:

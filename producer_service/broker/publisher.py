@@ -93,7 +93,7 @@ class TaskPublisher:
                     task_message(task), routing_key=self._topology.work_queue
                 )
         except PublishError as exc:
-            logger.error("task for job %s was unroutable: %s", task.job_id, exc)
+            logger.error("task unroutable: %s", exc)
             raise BrokerUnavailable("The work queue is missing; try again shortly.") from exc
         except DeliveryError as exc:
             if isinstance(exc.frame, Basic.Nack):
@@ -102,7 +102,7 @@ class TaskPublisher:
                 ) from exc
             raise BrokerUnavailable("The broker refused the task; try again shortly.") from exc
         except (TimeoutError, *CONNECTION_EXCEPTIONS) as exc:
-            logger.warning("task for job %s not confirmed: %r", task.job_id, exc)
+            logger.warning("task not confirmed: %r", exc)
             raise BrokerUnavailable(
                 "The message broker did not confirm the task; try again shortly."
             ) from exc

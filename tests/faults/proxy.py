@@ -4,6 +4,9 @@
 arms it: the next connection is cut (both sides closed) once `n` bytes have passed from the
 server to the client, so a sweep over `n` breaks a protocol exchange at every step. Later
 connections pass untouched, so a client that retries gets through.
+
+`go_down()` is an outage: every open connection is cut, and new ones are closed as soon as they
+arrive (counted in `refused`), until `come_back()`.
 """
 
 import asyncio
@@ -20,8 +23,11 @@ class CuttingProxy:
     target_port: int
     port: int = 0
     cuts: int = 0
+    refused: int = 0
     bytes_to_client: list[int] = field(default_factory=list)
     _cut_at: int | None = None
+    _down: bool = False
+    _open: set[asyncio.StreamWriter] = field(default_factory=set)
     _server: asyncio.Server | None = None
     _links: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -44,7 +50,20 @@ class CuttingProxy:
         """Cut the next connection once `server_bytes` have gone from server to client."""
         self._cut_at = server_bytes
 
+    def go_down(self) -> None:
+        """Cut every open connection and refuse new ones until `come_back`."""
+        self._down = True
+        for stream in self._open:
+            stream.transport.abort()
+
+    def come_back(self) -> None:
+        self._down = False
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._down:
+            self.refused += 1
+            writer.transport.abort()
+            return
         link = asyncio.current_task()
         assert link is not None
         self._links.add(link)
@@ -58,6 +77,7 @@ class CuttingProxy:
         except OSError:
             writer.close()
             return
+        self._open |= {writer, upstream_writer}
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(_pump(reader, upstream_writer))
@@ -67,6 +87,7 @@ class CuttingProxy:
         finally:
             for stream in (writer, upstream_writer):
                 stream.transport.abort()
+                self._open.discard(stream)
             self._links.discard(link)
 
     async def _to_client(

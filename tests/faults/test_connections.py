@@ -1,14 +1,17 @@
-"""Connections cut while a service starts, and connections a client keeps alive across errors.
+"""Connections cut while a service starts or runs, and connections a client keeps alive across
+errors.
 
 A TCP proxy between a service and the broker cuts the service's first connection after a given
 number of bytes from the broker; a sweep over that number breaks its start-up at every step
 (handshake, channel opens, each declare, qos, consume). The service must retry the whole
-start-up and serve, never exit.
+start-up and serve, never exit. The same proxy, gone down for a few seconds, is an outage a
+running service must say it had in two log lines, not one a reconnect try.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,10 +27,16 @@ from tests.images import jpeg_bytes
 from tests.support import (
     BrokerProbe,
     exchange,
+    free_port,
+    json_lines,
+    logged,
     multipart_request,
     running_api,
     running_worker,
+    service_env,
     serving,
+    started,
+    stop,
     wait_for,
 )
 
@@ -104,6 +113,52 @@ async def test_an_api_cut_off_anywhere_in_its_broker_set_up_retries_and_takes_jo
             queued = await probe.ready_messages(probe.topology.work_queue)
     assert proxy.cuts == len(points)
     assert len(set(accepted)) == queued == len(points)
+
+
+# What each service logs once it is serving, and what shows it still works after an outage.
+SERVING = {"worker_service": "consuming", "producer_service": "connected to the broker"}
+OUTAGE_TRIES = 5
+
+
+async def works_after_outage(module: str, settings: Settings, broker: Settings) -> None:
+    if module == "worker_service":
+        async with BrokerProbe.open(broker) as probe:
+            task = await probe.submit_task(jpeg_bytes(), THUMB)
+            assert (await probe.final_event(task.job_id)).kind is EventKind.SUCCEEDED
+    else:
+        async with ApiClient.at(settings.port) as api:
+            await api.submit(jpeg_bytes(), TINY)
+
+
+@pytest.mark.parametrize("module", ["worker_service", "producer_service"])
+async def test_a_broker_outage_is_one_warning_and_one_recovery_line_in_a_services_log(
+    module: str, broker_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    broker = broker_settings(port=free_port(), log_format="json")
+    log = tmp_path / f"{module}.log"
+    async with broker_proxy() as proxy:
+        settings = through(proxy, broker)
+        with started(module, service_env(settings), log) as process:
+            await wait_for(logged(log, SERVING[module]), within=30, what="the service to serve")
+            proxy.go_down()
+
+            async def tried_enough() -> bool:
+                return proxy.refused >= OUTAGE_TRIES
+
+            await wait_for(tried_enough, within=30, what="reconnect tries")
+            proxy.come_back()
+            await wait_for(logged(log, "broker connection back"), within=30, what="recovery")
+            await works_after_outage(module, settings, broker)
+            # The proxy runs on this loop: stopping must not block it.
+            await asyncio.to_thread(stop, process, log)
+    entries = json_lines(log)
+    outage = [e for e in entries if e["message"].startswith("broker connection")]
+    assert [(e["level"], e["message"].split(" (")[0]) for e in outage][:1] == [
+        ("WARNING", "broker connection lost")
+    ]
+    assert [e["level"] for e in outage] == ["WARNING", "INFO"]
+    assert outage[1]["message"].startswith("broker connection back after")
+    assert [e for e in entries if e["logger"].startswith(("aio_pika", "aiormq"))] == []
 
 
 async def test_a_500_class_answer_leaves_the_keep_alive_connection_usable(

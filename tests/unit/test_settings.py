@@ -19,6 +19,7 @@ def test_defaults_match_the_contract() -> None:
     assert settings.max_input_pixels == 100_000_000
     assert settings.worker_concurrency >= 1
     assert settings.metrics_port is None
+    assert settings.log_format == "text"
 
 
 def test_every_contract_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -35,6 +36,7 @@ def test_every_contract_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_pa
         "MAX_UPLOAD_BYTES": "1000",
         "MAX_INPUT_PIXELS": "2000",
         "METRICS_PORT": "9101",
+        "LOG_FORMAT": "json",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -50,6 +52,7 @@ def test_every_contract_variable_is_read(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert settings.max_upload_bytes == 1000
     assert settings.max_input_pixels == 2000
     assert settings.metrics_port == 9101
+    assert settings.log_format == "json"
 
 
 def test_cloudamqp_url_is_used_only_when_amqp_url_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
