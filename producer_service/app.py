@@ -16,6 +16,7 @@ from producer_service.api.routes import health
 from producer_service.api.routes.events import router as events_router
 from producer_service.api.routes.jobs import router as jobs_router
 from producer_service.api.routes.presets import router as presets_router
+from producer_service.api.web import serve_web
 from producer_service.background.outbox import OutboxRelay
 from producer_service.broker.events import EventConsumer
 from producer_service.broker.feed import ChangeFeed
@@ -100,4 +101,5 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     app.include_router(events_router)
     app.include_router(presets_router)
     app.include_router(health.router)
+    serve_web(app)
     return app
