@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run test test-unit bench lint format compose-check check clean
+.PHONY: help install browser run test test-unit bench lint format compose-check check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,10 +21,13 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED) ## create .venv and install the project with its dev tools
 
+browser: ## install Debian's Chromium for the browser tests (when missing)
+	@scripts/browser.sh
+
 run: $(INSTALLED) ## run the API and one worker (a private RabbitMQ if none answers at AMQP_URL)
 	@scripts/run.sh
 
-test: $(INSTALLED) ## run every test against a real RabbitMQ (AMQP_URL of the test run: TEST_AMQP_URL)
+test: $(INSTALLED) browser ## run every test against a real RabbitMQ (AMQP_URL of the test run: TEST_AMQP_URL)
 	$(PY) -m pytest
 
 test-unit: $(INSTALLED) ## run the unit tests only (no broker, seconds)
@@ -49,4 +52,4 @@ compose-check: $(INSTALLED) ## validate compose.yaml with docker-compose and tes
 check: lint compose-check test ## everything CI runs
 
 clean: ## remove the virtualenv, caches and local data
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .run
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .run test-artifacts

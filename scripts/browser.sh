@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make browser`: Debian's Chromium for the browser tests (tests/browser), installed when
+# missing: as root with apt-get, else with sudo; otherwise it says what to run, and fails.
+# Playwright's own browser download is not used: it needs a network beyond the package mirror.
+set -euo pipefail
+
+for candidate in /usr/bin/chromium /usr/bin/chromium-browser; do
+    if [[ -x $candidate ]]; then
+        exit 0
+    fi
+done
+
+install=(apt-get install -y -qq chromium)
+update=(apt-get update -qq)
+if [[ $(id -u) -eq 0 ]]; then
+    as=()
+elif command -v sudo > /dev/null; then
+    as=(sudo)
+else
+    echo "Chromium is missing and installing it needs root; run:" >&2
+    echo "    sudo ${install[*]}" >&2
+    exit 1
+fi
+
+echo "Installing Debian's chromium for the browser tests"
+export DEBIAN_FRONTEND=noninteractive
+"${as[@]}" "${install[@]}" > /dev/null \
+    || { "${as[@]}" "${update[@]}" && "${as[@]}" "${install[@]}" > /dev/null; }
