@@ -10,19 +10,18 @@ for candidate in /usr/bin/chromium /usr/bin/chromium-browser; do
     fi
 done
 
-install=(apt-get install -y -qq chromium)
+install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 update=(apt-get update -qq)
 if [[ $(id -u) -eq 0 ]]; then
     as=()
 elif command -v sudo > /dev/null; then
     as=(sudo)
 else
-    echo "Chromium is missing and installing it needs root; run:" >&2
-    echo "    sudo ${install[*]}" >&2
+    echo "The browser tests need Debian's Chromium, and installing it needs root. As root, run:" >&2
+    echo "    apt-get update && apt-get install -y chromium" >&2
     exit 1
 fi
 
 echo "Installing Debian's chromium for the browser tests"
-export DEBIAN_FRONTEND=noninteractive
 "${as[@]}" "${install[@]}" > /dev/null \
     || { "${as[@]}" "${update[@]}" && "${as[@]}" "${install[@]}" > /dev/null; }
