@@ -75,7 +75,7 @@ const PLAIN = {
   401: "The service needs a valid API key: enter yours in “API key” above, or check it.",
   404: "The service does not know this job (any more).",
   413: "This file is too large for the service.",
-  415: "This file is not an image the service can read (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF).",
+  415: "This file is not an image the service can read.",
   422: "The service refused these settings.",
   429: "You have too many jobs running at once.",
   503: "The service cannot take jobs right now.",

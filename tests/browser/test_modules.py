@@ -58,8 +58,7 @@ SENTENCES = {
     (401, None): "The service needs a valid API key: enter yours in “API key” above, or check "
     "it. DETAIL.",
     (413, None): "This file is too large for the service. DETAIL.",
-    (415, None): "This file is not an image the service can read (JPEG, PNG, WebP, GIF, TIFF, "
-    "HEIC, AVIF). DETAIL.",
+    (415, None): "This file is not an image the service can read. DETAIL.",
     (422, None): "The service refused these settings. DETAIL.",
     (429, 7): "You have too many jobs running at once. DETAIL. Try again in 7 seconds.",
     (503, 5): "The service cannot take jobs right now. DETAIL. Try again in 5 seconds.",

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from shared.settings import Settings
 from tests.browser.conftest import opened, screenshot, site
-from tests.images import jpeg_bytes, load, write
+from tests.images import jpeg_bytes, load, undecodable_png, write
 from tests.support import running_worker, wait_for
 
 DONE = 20_000  # ms: the longest a test waits for a job to finish in the page
@@ -111,19 +111,24 @@ async def test_a_photo_becomes_thumbnails_shown_with_their_size_and_downloadable
         assert len(data) == shown["small"]["size_bytes"]
 
 
-async def test_a_text_file_gets_the_readable_unsupported_type_message(
+async def test_a_text_file_is_refused_and_a_broken_image_fails_in_plain_words(
     broker_settings: Callable[..., Settings], browser: Browser, tmp_path: Path
 ) -> None:
     notes = write(tmp_path / "notes.txt", b"shopping list: eggs, flour, a photo of the cat\n")
+    broken = write(tmp_path / "broken.png", undecodable_png())
     async with site(broker_settings()) as url, opened(browser, url) as page:
-        await choose_files(page, notes)
+        await choose_files(page, notes, broken)
         await page.get_by_role("button", name="Resize").click()
-        card = page.locator(".card")
-        await expect(card.get_by_role("alert")).to_contain_text(
+        refused, failed = page.locator(".card").nth(0), page.locator(".card").nth(1)
+        await expect(refused.get_by_role("alert")).to_contain_text(
             "This file is not an image the service can read"
         )
-        await expect(card.locator(".card-status")).to_have_text("Not accepted")
-        await expect(card.get_by_role("button", name="Try again")).to_be_hidden()
+        await expect(refused.locator(".card-status")).to_have_text("Not accepted")
+        await expect(refused.get_by_role("button", name="Try again")).to_be_hidden()
+        await expect(failed.locator(".card-status")).to_have_text("Failed", timeout=DONE)
+        await expect(failed.get_by_role("alert")).to_have_text(
+            "The image could not be decoded: it is truncated, corrupt or not what it claims."
+        )
         await screenshot(page, "text-file-refused")
 
 
