@@ -27,9 +27,9 @@ run: $(INSTALLED) ## run the API and one worker (a private RabbitMQ if none answ
 	@scripts/run.sh
 
 # The fault tests start private RabbitMQ and PostgreSQL nodes, so both are needed even where
-# shared ones answer.
-system-packages: ## install the Debian packages the tests need (RabbitMQ, PostgreSQL) when missing
-	@scripts/debian-packages.sh rabbitmq-server postgresql
+# shared ones answer; the browser tests drive Debian's Chromium.
+system-packages: ## install the Debian packages the tests need (RabbitMQ, PostgreSQL, Chromium) when missing
+	@scripts/debian-packages.sh rabbitmq-server postgresql chromium
 
 test: $(INSTALLED) system-packages ## every test, against TEST_AMQP_URL and TEST_POSTGRES_URL (private ones if none answers)
 	@scripts/test.sh
@@ -56,4 +56,4 @@ compose-check: $(INSTALLED) ## validate compose.yaml with docker-compose and tes
 check: lint compose-check test ## everything CI runs
 
 clean: ## remove the virtualenv, caches and local data
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .run
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .run test-artifacts

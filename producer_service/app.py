@@ -25,6 +25,7 @@ from producer_service.api.routes.metrics import router as metrics_router
 from producer_service.api.routes.presets import router as presets_router
 from producer_service.api.routes.problem_pages import router as problem_pages_router
 from producer_service.api.routes.stats import router as stats_router
+from producer_service.api.web import serve_web
 from producer_service.background.outbox import outbox_relay
 from producer_service.background.retention import retention_sweep
 from producer_service.broker.events import EventConsumer
@@ -143,4 +144,5 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     app.include_router(health.router)
     app.include_router(problem_pages_router)
     app.include_router(metrics_router)
+    serve_web(app)
     return app
