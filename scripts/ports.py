@@ -38,7 +38,7 @@ def local_port(url: str) -> str:
     return str(port)
 
 
-def _free(port: int) -> bool:
+def is_free(port: int) -> bool:
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -52,7 +52,7 @@ def spare() -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
-        if port + 20000 < 65536 and _free(port + 20000):
+        if port + 20000 < 65536 and is_free(port + 20000):
             return port
 
 

@@ -19,18 +19,23 @@ stop_nodes() {
 }
 trap stop_nodes EXIT
 
-if ! $py scripts/ports.py answers "$amqp"; then
+# start_private NODE WHAT URL: a private node on a spare port, its URL (PORT filled in) in
+# $private_url. (Not in a subshell: `started` must remember it.)
+start_private() {
+    local port
     port=$($py scripts/ports.py spare)
-    echo "No RabbitMQ answers at ${amqp#*@}: starting a private node on port $port for the tests."
-    scripts/rabbitmq-node.sh start "$nodes/rabbitmq" "$port"
-    started+=(rabbitmq)
-    export TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$port/"
+    echo "No $2 answers: starting a private one on port $port for the tests."
+    scripts/"$1"-node.sh start "$nodes/$1" "$port"
+    started+=("$1")
+    private_url=${3/PORT/$port}
+}
+
+if ! $py scripts/ports.py answers "$amqp"; then
+    start_private rabbitmq RabbitMQ "amqp://guest:guest@127.0.0.1:PORT/"
+    export TEST_AMQP_URL=$private_url
 fi
 if ! $py scripts/ports.py answers "$postgres"; then
-    port=$($py scripts/ports.py spare)
-    echo "No PostgreSQL answers at ${postgres#*@}: starting a private one on port $port for the tests."
-    scripts/postgres-node.sh start "$nodes/postgres" "$port"
-    started+=(postgres)
-    export TEST_POSTGRES_URL="postgresql+asyncpg://postgres@127.0.0.1:$port/postgres"
+    start_private postgres PostgreSQL "postgresql+asyncpg://postgres@127.0.0.1:PORT/postgres"
+    export TEST_POSTGRES_URL=$private_url
 fi
 $py -m pytest "$@"

@@ -5,10 +5,8 @@ bind even as root."""
 import asyncio
 import contextlib
 import os
-import random
 import shutil
 import signal
-import socket
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,24 +15,9 @@ from typing import ClassVar
 
 import pytest
 
+from scripts.ports import is_free as _port_free
+from scripts.ports import spare as spare_node_port
 from tests.support import ROOT
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def spare_node_port() -> int:
-    """A port for AMQP whose distribution port (+20000) is free as well."""
-    while True:
-        port = random.randint(20000, 29999)
-        if _port_free(port) and _port_free(port + 20000):
-            return port
 
 
 async def _run(*command: str) -> None:
