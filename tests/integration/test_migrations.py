@@ -89,7 +89,8 @@ def _first_release_schema(session: Session) -> None:
 
 def test_the_migrate_command_brings_a_new_store_up_to_date(tmp_path: Path) -> None:
     env = {name: value for name, value in os.environ.items() if name not in SERVICE_VARIABLES}
-    env["DATA_DIR"] = str(tmp_path)
+    data_dir = tmp_path / "data"  # not there yet, as on a first deployment
+    env["DATA_DIR"] = str(data_dir)
     result = subprocess.run(
         [sys.executable, "-m", "producer_service", "migrate"],
         cwd=ROOT,
@@ -99,7 +100,7 @@ def test_the_migrate_command_brings_a_new_store_up_to_date(tmp_path: Path) -> No
         check=False,
     )
     assert result.returncode == 0, result.stderr.decode()
-    with sqlite3.connect(tmp_path / "jobs.db") as database:
+    with sqlite3.connect(data_dir / "jobs.db") as database:
         (version,) = database.execute("SELECT version_num FROM alembic_version").fetchone()
         names = {row[1] for row in database.execute("PRAGMA table_info(jobs)")}
     assert (
