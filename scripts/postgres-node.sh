@@ -22,7 +22,7 @@ fi
 
 as_owner() {
     if [[ $(id -u) -eq 0 ]]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")  # from a folder `postgres` may enter
     else
         "$@"
     fi
