@@ -46,14 +46,17 @@ from shared.topology import Topology
 DESCRIPTION = """\
 Upload an image and get `202 Accepted` at once; workers resize it with libvips in the background.
 
-1. `POST /v1/jobs` with the image as `file` (and optional JSON `variants`).
-2. Poll `GET /v1/jobs/{id}` until `status` is `succeeded` (or `failed`, with a reason).
+1. `POST /v1/jobs` with the image as `file`, and optional JSON `variants` or a `preset` name
+   (`GET /v1/presets`).
+2. Follow `GET /v1/jobs/{id}/events` (Server-Sent Events), or poll `GET /v1/jobs/{id}`, until
+   `status` is `succeeded` (or `failed`, with a reason).
 3. Download each output from its `url`.
 
 Where the service runs with API keys, send `Authorization: Bearer <key>` (**Authorize** above);
-each key sees only the jobs it created.
+each key sees only the jobs it created. A page for people who would rather click is at `/`.
 
-Every error is `application/problem+json` (RFC 9457).
+Every error is `application/problem+json` (RFC 9457); each `type` is a page saying what it
+means (`/problems`).
 """
 
 

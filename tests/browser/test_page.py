@@ -180,11 +180,23 @@ async def test_on_a_phone_nothing_overflows_the_screen(
         await screenshot(page, "phone-390")
         for width in (390, 360):
             await page.set_viewport_size({"width": width, "height": 800})
-            overflow = await page.evaluate(
-                "[document.documentElement.scrollWidth, window.innerWidth]"
-            )
-            assert overflow[0] <= overflow[1], f"{overflow[0]} px wide on a {width} px screen"
+            await assert_fits(page)
         await screenshot(page, "phone-360")
+
+
+async def test_nothing_is_wider_than_a_desktop_window(
+    broker_settings: Callable[..., Settings], browser: Browser
+) -> None:
+    async with site(broker_settings()) as url, opened(browser, url) as page:
+        for width in (1280, 800):
+            await page.set_viewport_size({"width": width, "height": 800})
+            await assert_fits(page)
+
+
+async def assert_fits(page: Page) -> None:
+    """No sideways scrolling: the page is no wider than the window."""
+    wide, window = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+    assert wide <= window, f"{wide} px wide in a {window} px window"
 
 
 async def test_everything_is_reachable_and_usable_with_the_keyboard(
