@@ -8,7 +8,9 @@ from typing import Any
 
 import aio_pika
 import pytest
+import sqlalchemy as sa
 from hypothesis import settings as hypothesis_settings
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.settings import SERVICE_VARIABLES, Settings
 from shared.topology import Topology, delete_topology
@@ -88,3 +90,16 @@ async def broker_settings(
 def broker(broker_settings: Callable[..., Settings]) -> Settings:
     """Settings for the test broker, with a queue name of the test's own."""
     return broker_settings()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A database of the test's own on the test PostgreSQL server, dropped afterwards."""
+    name = f"jobs_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(TEST_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield TEST_POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    async with admin.connect() as connection:
+        await connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    await admin.dispose()

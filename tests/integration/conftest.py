@@ -41,16 +41,3 @@ async def empty_database(
         async with admin.begin() as connection:
             await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A database of the test's own on the test PostgreSQL server, dropped afterwards."""
-    name = f"jobs_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(TEST_POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield TEST_POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    async with admin.connect() as connection:
-        await connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    await admin.dispose()
