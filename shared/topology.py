@@ -11,6 +11,10 @@ Every name derives from `QUEUE_NAME`, so two deployments with different names ne
     API ──notice────▶ {q}.changes (topic) ─▶ one exclusive queue per API replica: "job X
                                            changed in the store", for its live event streams
 
+`{q}`, `{q}.retry` and `{q}.dead` are of QUEUE_TYPE (classic or quorum; quorum ones also
+carry the broker's delivery limit as a backstop); the delay tiers and the events queue stay
+classic (a delay tier only holds a task for its TTL; events are settled in milliseconds).
+
 Re-runs have their own uncapped queue because a full work queue would silently drop a message
 dead-lettered into it; only new submissions meet the cap, and they get a 503 instead.
 Only plain AMQP 0-9-1 features are used: no plugins, no delayed-message exchange.
@@ -58,6 +62,11 @@ class Topology:
     queue_name: str
     max_queued_jobs: int
     retry_delays_ms: tuple[int, ...] = ()
+    queue_type: str = "classic"
+    # On quorum queues, the broker's own backstop: a delivery handed out this many times
+    # without being settled is dead-lettered (workers forward a redelivered task at once, so
+    # only one that kills every worker before that reaches it).
+    delivery_limit: int = 5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Topology":
@@ -67,7 +76,13 @@ class Topology:
             )
             for failed in range(1, settings.max_attempts)
         )
-        return cls(settings.queue_name, settings.max_queued_jobs, delays)
+        return cls(
+            settings.queue_name,
+            settings.max_queued_jobs,
+            delays,
+            settings.queue_type,
+            settings.max_attempts,
+        )
 
     def retry_delay_ms(self, failed_attempts: int) -> int:
         """The tier a job waits in after `failed_attempts` failures (the last tier beyond)."""
@@ -107,9 +122,9 @@ class Topology:
 
     def queues(self) -> list[QueueSpec]:
         """Every durable queue, in an order where dead-letter targets come first."""
-        to_dead = self._dead_letter_to(self.dead_letter_queue)
+        to_dead = {**self._dead_letter_to(self.dead_letter_queue), **self._typed(limited=True)}
         return [
-            QueueSpec(self.dead_letter_queue),
+            QueueSpec(self.dead_letter_queue, self._typed(limited=False)),
             QueueSpec(
                 self.work_queue,
                 {**to_dead, "x-max-length": self.max_queued_jobs, "x-overflow": "reject-publish"},
@@ -130,6 +145,13 @@ class Topology:
 
     def bindings(self) -> list[BindingSpec]:
         return [BindingSpec(self.events_queue, self.events_exchange, "#")]
+
+    def _typed(self, *, limited: bool) -> dict[str, Any]:
+        """The arguments of QUEUE_TYPE for a work queue (`limited`: with the delivery limit)."""
+        if self.queue_type != "quorum":
+            return {}
+        limit = {"x-delivery-limit": self.delivery_limit} if limited else {}
+        return {"x-queue-type": "quorum", **limit}
 
     @staticmethod
     def _dead_letter_to(queue: str) -> dict[str, Any]:

@@ -70,15 +70,22 @@ async def require_broker(url: str) -> None:
 
 
 @pytest.fixture
+def queue_type() -> str:
+    """QUEUE_TYPE of the tests' queues; the reliability tests run with each (their modules
+    override this fixture with both values)."""
+    return "classic"
+
+
+@pytest.fixture
 async def broker_settings(
-    tmp_path: Path,
+    tmp_path: Path, queue_type: str
 ) -> AsyncIterator[Callable[..., Settings]]:
     """Makes settings for the test broker; every queue and exchange they named is deleted after."""
     await require_broker(TEST_AMQP_URL)
     made: list[Settings] = []
 
     def make(**overrides: Any) -> Settings:
-        made.append(make_settings(tmp_path, **overrides))
+        made.append(make_settings(tmp_path, **{"queue_type": queue_type, **overrides}))
         return made[-1]
 
     yield make

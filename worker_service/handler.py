@@ -44,6 +44,7 @@ from worker_service.memory import MIB, MemoryBudget
 from worker_service.metrics import JobOutcome, WorkerMetrics
 from worker_service.pipeline import inspect_task, memory_needed, run_task
 from worker_service.reporter import Reporter
+from worker_service.retry import GiveUp, after_attempt
 from worker_service.storage import OutputStorage
 
 logger = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ class Handler:
 
     async def _retry_or_fail(self, task: ResizeTask, failure: JobFailure) -> Outcome:
         attempts = self._settings.max_attempts
-        if task.attempt >= attempts:
+        if isinstance(after_attempt(task.attempt, attempts), GiveUp):
             message = f"Attempt {task.attempt} of {attempts} failed: {failure.message}"
             return await self._fail(task, FailureInfo(code=failure.code, message=message))
         delay_ms = self._topology.retry_delay_ms(task.attempt)
@@ -218,8 +219,7 @@ class Handler:
         )
 
     async def _count_lost_delivery(self, task: ResizeTask) -> Outcome:
-        counted = task.next_attempt()
-        if counted.attempt > self._settings.max_attempts:
+        if isinstance(after_attempt(task.attempt, self._settings.max_attempts), GiveUp):
             return await self._fail(
                 task,
                 FailureInfo(
@@ -228,6 +228,7 @@ class Handler:
                     "its worker stopped mid-job each time.",
                 ),
             )
+        counted = task.next_attempt()
         logger.warning("lost with its worker; queued as attempt %d", counted.attempt)
         self._metrics.retried(LOST_DELIVERY)
         return Forward(counted, self._topology.retry_queue)

@@ -17,6 +17,7 @@ import pytest
 
 from scripts.ports import is_free as _port_free
 from scripts.ports import spare as spare_node_port
+from tests.queue_types import each_queue_type  # noqa: F401 - each test on both queue types
 from tests.support import ROOT
 
 

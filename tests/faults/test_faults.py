@@ -97,9 +97,9 @@ async def test_sigterm_finishes_running_jobs_and_leaves_the_rest_queued(
 
 
 async def test_jobs_queued_while_the_broker_restarts_all_complete(
-    private_broker: PrivateBroker, tmp_path: Path
+    private_broker: PrivateBroker, tmp_path: Path, queue_type: str
 ) -> None:
-    settings = make_settings(tmp_path, amqp_url=private_broker.url)
+    settings = make_settings(tmp_path, queue_type=queue_type, amqp_url=private_broker.url)
     async with running_api(settings) as http:
         api = ApiClient(http)
         ids = [await api.submit(jpeg_bytes(), THUMB) for _ in range(5)]
@@ -112,9 +112,11 @@ async def test_jobs_queued_while_the_broker_restarts_all_complete(
 
 
 async def test_a_broker_outage_gives_503_then_everything_recovers_by_itself(
-    private_broker: PrivateBroker, tmp_path: Path
+    private_broker: PrivateBroker, tmp_path: Path, queue_type: str
 ) -> None:
-    settings = make_settings(tmp_path, amqp_url=private_broker.url, worker_concurrency=2)
+    settings = make_settings(
+        tmp_path, queue_type=queue_type, amqp_url=private_broker.url, worker_concurrency=2
+    )
     log = tmp_path / "worker.log"
     async with running_api(settings) as http:
         api = ApiClient(http)
@@ -148,9 +150,11 @@ async def test_a_broker_outage_gives_503_then_everything_recovers_by_itself(
 
 
 async def test_a_frozen_broker_gives_503_within_seconds_and_a_late_task_is_dropped(
-    private_broker: PrivateBroker, tmp_path: Path
+    private_broker: PrivateBroker, tmp_path: Path, queue_type: str
 ) -> None:
-    settings = make_settings(tmp_path, amqp_url=private_broker.url, publish_timeout_seconds=3)
+    settings = make_settings(
+        tmp_path, queue_type=queue_type, amqp_url=private_broker.url, publish_timeout_seconds=3
+    )
     async with running_api(settings) as http:
         api = ApiClient(http)
         private_broker.freeze()
@@ -185,9 +189,11 @@ async def test_a_frozen_broker_gives_503_within_seconds_and_a_late_task_is_dropp
 
 
 async def test_a_replay_while_the_first_try_waits_never_gets_a_job_that_is_dropped(
-    private_broker: PrivateBroker, tmp_path: Path
+    private_broker: PrivateBroker, tmp_path: Path, queue_type: str
 ) -> None:
-    settings = make_settings(tmp_path, amqp_url=private_broker.url, publish_timeout_seconds=2)
+    settings = make_settings(
+        tmp_path, queue_type=queue_type, amqp_url=private_broker.url, publish_timeout_seconds=2
+    )
     key = {"Idempotency-Key": "order-7"}
     async with running_api(settings) as http:
         api = ApiClient(http)

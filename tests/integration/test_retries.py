@@ -11,6 +11,7 @@ from shared.messages import EventKind
 from shared.schemas import ErrorCode, OutputFormat, Variant
 from shared.settings import Settings
 from tests.images import FIXTURES, jpeg_bytes
+from tests.queue_types import each_queue_type  # noqa: F401 - each test on both queue types
 from tests.support import BrokerProbe, running_worker, wait_for
 
 ANIMATED_GIF = (FIXTURES / "animated.gif").read_bytes()

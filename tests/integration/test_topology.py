@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import aio_pika
 import pytest
-from aio_pika.exceptions import DeliveryError
+from aio_pika.exceptions import ChannelPreconditionFailed, DeliveryError
 
 from shared.settings import Settings
 from shared.topology import Topology, declare_topology
@@ -65,3 +65,22 @@ async def test_a_queue_holding_jobs_keeps_its_old_cap_and_its_jobs(
     await declare(new)
     await publish(new, b"still accepted under the old cap")
     assert await ready(new) == 2
+
+
+async def test_quorum_work_queues_are_quorum_queues_and_an_empty_deployment_can_switch(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    classic = broker_settings()
+    await declare(classic)
+    quorum = broker_settings(queue_name=classic.queue_name, queue_type="quorum")
+    await declare(quorum)  # every queue still empty: re-created as quorum queues
+    topology = Topology.from_settings(quorum)
+    as_classic = {spec.name: spec.arguments for spec in Topology.from_settings(classic).queues()}
+    connection = await aio_pika.connect(quorum.amqp_url)
+    async with connection:
+        for name in (topology.work_queue, topology.retry_queue, topology.dead_letter_queue):
+            with pytest.raises(ChannelPreconditionFailed, match="x-queue-type"):
+                async with connection.channel() as channel:
+                    await channel.declare_queue(name, durable=True, arguments=as_classic[name])
+    await publish(quorum, b"a job")
+    assert await ready(quorum) == 1

@@ -13,6 +13,7 @@ from shared.messages import EventKind, JobEvent, ResizeTask
 from shared.schemas import ErrorCode, Fit, OutputFormat, Variant
 from shared.settings import Settings
 from tests.images import jpeg_bytes, load
+from tests.queue_types import each_queue_type  # noqa: F401 - each test on both queue types
 from tests.support import BrokerProbe, output_path, running_worker, wait_for
 
 VARIANTS = [

@@ -43,3 +43,15 @@ def test_each_delay_tier_expires_into_the_retry_queue(tmp_path: Path) -> None:
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": topology.retry_queue,
     }
+
+
+def test_quorum_applies_to_the_work_retry_and_dead_letter_queues_only(tmp_path: Path) -> None:
+    topology = Topology.from_settings(make_settings(tmp_path, queue_type="quorum", max_attempts=4))
+    typed = {
+        spec.name: (spec.arguments.get("x-queue-type"), spec.arguments.get("x-delivery-limit"))
+        for spec in topology.queues()
+    }
+    assert typed.pop(topology.work_queue) == ("quorum", 4)
+    assert typed.pop(topology.retry_queue) == ("quorum", 4)
+    assert typed.pop(topology.dead_letter_queue) == ("quorum", None)
+    assert set(typed.values()) == {(None, None)}  # delay tiers and the events queue
