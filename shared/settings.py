@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
         env_file_encoding="utf-8",
+        # `DATABASE_URL=` (compose's `${DATABASE_URL:-}`, an empty line in .env) means unset.
+        env_ignore_empty=True,
         extra="ignore",
         populate_by_name=True,
         frozen=True,

@@ -22,12 +22,18 @@ def nice_values(pid: int) -> set[int]:
     }
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The job store: SQLite in DATA_DIR (None), or a database of its own on PostgreSQL."""
+    return None if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.mark.timeout(120)
 async def test_upload_poll_and_download_through_both_processes(
-    broker_settings: Callable[..., Settings], tmp_path: Path
+    broker_settings: Callable[..., Settings], tmp_path: Path, database_url: str | None
 ) -> None:
     port = free_port()
-    env = service_env(broker_settings(port=port, worker_concurrency=2))
+    env = service_env(broker_settings(port=port, worker_concurrency=2, database_url=database_url))
     api_log, worker_log = tmp_path / "api.log", tmp_path / "worker.log"
     with (
         started("producer_service", env, api_log) as api,

@@ -91,3 +91,14 @@ def test_credentials_come_from_the_environment_and_env_example_names_them() -> N
     example = (ROOT / ".env.example").read_text()
     named = set(re.findall(r"^(\w+)=", example, flags=re.MULTILINE))
     assert set(re.findall(r"\$\{(\w+)", compose)) <= named
+
+
+def test_the_postgres_profile_adds_a_store_with_a_volume_a_healthcheck_and_no_password(
+    services: dict[str, Any],
+) -> None:
+    postgres = services["postgres"]
+    assert postgres["profiles"] == ["postgres"]
+    assert any(str(v).endswith(":/var/lib/postgresql/data") for v in postgres["volumes"])
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"].startswith("${")
+    assert services["api"]["environment"]["DATABASE_URL"] == "${DATABASE_URL:-}"

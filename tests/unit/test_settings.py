@@ -96,3 +96,11 @@ def test_nonsense_values_are_refused(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name.lower()):
         Settings(_env_file=None)
+
+
+def test_an_empty_variable_is_unset_as_compose_passes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("LOG_FORMAT", "")
+    settings = Settings(_env_file=None)
+    assert settings.database_url is None
+    assert settings.log_format == "text"
