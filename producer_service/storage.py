@@ -17,6 +17,7 @@ from pathlib import Path
 
 from producer_service.errors import StorageUnavailable
 from shared import layout
+from shared.storage import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,12 @@ def storage_errors() -> Iterator[None]:
             f"The service cannot store files right now ({reason}); try again later.",
             reason=reason,
         ) from exc
+
+
+async def check_writable(storage: Storage) -> None:
+    """Raise `StorageUnavailable` unless the storage takes a small write right now."""
+    with storage_errors():
+        await storage.check_writable()
 
 
 class UploadArea:
