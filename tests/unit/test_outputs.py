@@ -1,5 +1,6 @@
 """Outputs appear whole or not at all, the manifest says a job is done, uploads are swept."""
 
+import errno
 import os
 import time
 import uuid
@@ -9,11 +10,15 @@ import pytest
 
 from producer_service.storage import UploadArea
 from shared import layout
-from shared.messages import JobResult, RenderedOutput
-from shared.schemas import OutputFormat, Placeholder, SourceFormat, SourceImage
+from shared.images import ImageHeader
+from shared.messages import JobResult, RenderedOutput, ResizeTask
+from shared.schemas import ErrorCode, OutputFormat, Placeholder, SourceFormat, SourceImage, Variant
 from shared.storage import LocalStorage, Storage
 from shared.storage.memory import MemoryStorage
-from worker_service.outputs import read_manifest
+from worker_service.errors import TransientFailure
+from worker_service.metrics import WorkerMetrics
+from worker_service.outputs import read_manifest, source_file, store_outputs
+from worker_service.render import Rendered, RenderedJob
 
 
 @pytest.fixture(params=["local", "memory"])
@@ -54,6 +59,46 @@ async def test_a_manifest_of_an_older_version_counts_as_not_done(storage: Storag
     await storage.put(item.key, b"img")
     await storage.put(layout.manifest_key(job_id), f"[{item.model_dump_json()}]".encode())
     assert await read_manifest(storage, job_id) is None
+
+
+class FullStorage(MemoryStorage):
+    """Takes the outputs, then runs out of space for the manifest."""
+
+    async def put(self, key: str, data: bytes) -> None:
+        if key.endswith("manifest.json"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        await super().put(key, data)
+
+
+def rendered_job() -> tuple[ResizeTask, RenderedJob]:
+    variant = Variant(name="thumb", width=1, format=OutputFormat.WEBP)
+    task = ResizeTask(job_id=uuid.uuid4(), source_key="originals/x", variants=[variant])
+    header = ImageHeader(format=SourceFormat.PNG, width=2, height=2, pages=1)
+    placeholder = Placeholder(thumbhash="AAAA", dominant_color="#000000")
+    return task, RenderedJob(header, [Rendered(variant, b"img", 1, 1, 0.0)], placeholder)
+
+
+async def test_stored_outputs_with_their_manifest_read_back_as_done(storage: Storage) -> None:
+    task, rendered = rendered_job()
+    result = await store_outputs(storage, task, rendered.source, rendered, WorkerMetrics(int))
+    assert await read_manifest(storage, task.job_id) == result
+    assert await storage.read(result.outputs[0].key) == b"img"
+
+
+async def test_storage_failing_before_the_manifest_is_a_retry_and_not_done() -> None:
+    storage = FullStorage()
+    task, rendered = rendered_job()
+    with pytest.raises(TransientFailure) as failure:
+        await store_outputs(storage, task, rendered.source, rendered, WorkerMetrics(int))
+    assert failure.value.code is ErrorCode.STORAGE_ERROR
+    assert await read_manifest(storage, task.job_id) is None
+
+
+async def test_a_source_gone_from_storage_is_a_retry(storage: Storage) -> None:
+    with pytest.raises(TransientFailure) as failure:
+        async with source_file(storage, "originals/gone"):
+            pass
+    assert failure.value.code is ErrorCode.STORAGE_ERROR
 
 
 async def test_a_local_put_that_fails_midway_keeps_the_old_file_and_no_debris(
