@@ -38,9 +38,10 @@ from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
 from producer_service.metrics import ApiMetrics
 from producer_service.presets import Presets
-from producer_service.storage import LocalStorage
+from producer_service.storage import UploadArea
 from shared.images import restrict_libvips
 from shared.settings import Settings
+from shared.storage import open_storage
 from shared.topology import Topology
 
 DESCRIPTION = """\
@@ -80,8 +81,9 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         restrict_libvips()  # the upload probe reads headers with libvips
-        storage = LocalStorage(settings.data_dir)
-        storage.prepare()
+        uploads = UploadArea(settings.data_dir)
+        uploads.prepare()
+        storage = open_storage(settings)
         store = JobStore.open(settings.job_store_url, settings.database_timeout_seconds)
         await store.migrate()
         topology = Topology.from_settings(settings)
@@ -101,6 +103,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
             jobs=jobs,
             store=store,
             storage=storage,
+            uploads=uploads,
             publisher=tasks,
             keys=keys,
             feed=feed,

@@ -5,9 +5,9 @@ import contextlib
 import hashlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from uuid import UUID
 
 from producer_service.broker.publisher import Publisher
@@ -25,11 +25,13 @@ from producer_service.errors import (
     StoreUnavailable,
 )
 from producer_service.records import JobRecord
-from producer_service.storage import LocalStorage, discard
+from producer_service.storage import discard, storage_errors
 from producer_service.uploads import Submission
+from shared import layout
 from shared.log_context import about_job
 from shared.messages import JobEvent, ResizeTask, utc_now
 from shared.schemas import JobStatus
+from shared.storage import NotFound, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +43,12 @@ FIRST_ATTEMPT = 1
 
 @dataclass(frozen=True)
 class OutputFile:
-    path: Path
+    size: int
     media_type: str
     # Strong: an output's bytes never change once its job has succeeded.
     etag: str
+    # Read from storage only if iterated (not for HEAD or a 304).
+    chunks: AsyncIterator[bytes]
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class JobService:
     def __init__(
         self,
         store: JobStore,
-        storage: LocalStorage,
+        storage: Storage,
         publisher: Publisher,
         replay_wait_seconds: float,
         max_active_jobs: int | None = None,
@@ -122,7 +126,9 @@ class JobService:
     async def _create_job(
         self, job_id: UUID, caller: Caller, submission: Submission, key: str | None
     ) -> JobRecord:
-        source_key = await self._storage.keep_original(submission.path, job_id)
+        source_key = layout.original_key(job_id)
+        with storage_errors():
+            await self._storage.put_file(source_key, submission.path)
         record = JobRecord.new(
             job_id,
             submission.variants,
@@ -135,7 +141,7 @@ class JobService:
         try:
             await self._store.add(record, self._max_active)
         except BaseException:
-            await self._storage.delete(source_key)
+            await self._forget(source_key)
             raise
         try:
             await self._publish(record)
@@ -150,7 +156,7 @@ class JobService:
         reaches the queue after all then finds nothing to resize and is dropped by the worker.
         A row the store cannot delete now is removed by the outbox relay, which finds its
         original gone."""
-        await self._storage.delete(record.source_key)
+        await self._forget(record.source_key)
         with contextlib.suppress(StoreUnavailable):
             await self._store.delete(record.id)
 
@@ -202,8 +208,17 @@ class JobService:
         between leaves files no job names; never a job whose files are gone.)"""
         if not await self._store.delete_finished(job_id, owner, finished_before):
             return False
-        await self._storage.delete_job_files(job_id)
+        with storage_errors():
+            await self._storage.delete_prefix(layout.outputs_prefix(job_id))
+        await self._forget(layout.original_key(job_id))
         return True
+
+    async def _forget(self, key: str) -> None:
+        """Remove a stored object; storage that refuses even that is logged, not raised."""
+        try:
+            await self._storage.delete(key)
+        except OSError as exc:
+            logger.warning("could not remove %s: %s", key, exc)
 
     async def list_page(
         self,
@@ -262,12 +277,23 @@ class JobService:
                 f"The job is {record.status}; outputs exist once it has succeeded."
             )
         output = next((o for o in record.outputs if o.name == name), None)
-        if output is None or not await self._storage.exists(output.key):
+        size = None if output is None else await self._stored_size(output.key)
+        if output is None or size is None:
             raise OutputNotFound(f"Job {job_id} has no output named {name!r}.")
         tag = hashlib.sha256(f"{job_id}:{record.run}:{output.key}:{output.size_bytes}".encode())
         return OutputFile(
-            self._storage.path_of(output.key), output.format.media_type, f'"{tag.hexdigest()[:32]}"'
+            size,
+            output.format.media_type,
+            f'"{tag.hexdigest()[:32]}"',
+            self._storage.stream(output.key),
         )
+
+    async def _stored_size(self, key: str) -> int | None:
+        try:
+            with storage_errors():
+                return await self._storage.size(key)
+        except NotFound:
+            return None
 
     async def apply_event(self, event: JobEvent) -> bool:
         return await self._store.apply_event(event)

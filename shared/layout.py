@@ -1,9 +1,9 @@
-"""Where things live under DATA_DIR, as plain names both services agree on (no I/O here).
+"""Where things live in storage, as plain keys both services agree on (no I/O here).
 
 originals/{job}                the upload, byte for byte
 outputs/{job}/{name}.{ext}     one file per variant; a rerun overwrites, never duplicates
 outputs/{job}/manifest.json    written last: its presence means the job succeeded
-tmp/                           uploads being received
+tmp/                           uploads being received (the API's, on local disk)
 """
 
 from pathlib import Path, PurePosixPath
@@ -23,16 +23,21 @@ def output_key(job_id: UUID, name: str, output_format: OutputFormat) -> str:
 
 
 def outputs_prefix(job_id: UUID) -> str:
-    return f"outputs/{job_id}"
+    return f"outputs/{job_id}/"
 
 
 def manifest_key(job_id: UUID) -> str:
     return f"outputs/{job_id}/manifest.json"
 
 
-def path_of(root: Path, key: str) -> Path:
-    """The file behind a key; a key that could leave `root` (absolute, or with `..`) is refused."""
+def check_key(key: str) -> PurePosixPath:
+    """A key as a relative path; one that could leave its root (absolute, `..`) is refused."""
     relative = PurePosixPath(key)
     if relative.is_absolute() or ".." in relative.parts or not relative.parts:
         raise ValueError(f"not a storage key: {key!r}")
-    return root / relative
+    return relative
+
+
+def path_of(root: Path, key: str) -> Path:
+    """The file behind a key in a local folder."""
+    return root / check_key(key)

@@ -17,7 +17,6 @@ before settling it. It is forwarded with its attempt counted, before any work, s
 kills its worker every time still reaches MAX_ATTEMPTS instead of looping forever.
 """
 
-import asyncio
 import contextlib
 import functools
 import logging
@@ -34,18 +33,19 @@ from pydantic import ValidationError
 
 from shared.images import Limits
 from shared.log_context import bind_job
-from shared.messages import EventKind, FailureInfo, ResizeTask
+from shared.messages import EventKind, FailureInfo, JobResult, ResizeTask
 from shared.schemas import ErrorCode
 from shared.settings import Settings
+from shared.storage import Storage
 from shared.topology import Topology
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import Draining, ResizeExecutor
 from worker_service.memory import MIB, MemoryBudget
 from worker_service.metrics import JobOutcome, WorkerMetrics
-from worker_service.pipeline import inspect_task, memory_needed, run_task
+from worker_service.outputs import read_manifest, source_file, store_outputs
+from worker_service.pipeline import inspect_task, memory_needed, render_task
 from worker_service.reporter import Reporter
 from worker_service.retry import GiveUp, after_attempt
-from worker_service.storage import OutputStorage
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,7 +101,7 @@ class Handler:
         topology: Topology,
         reporter: Reporter,
         executor: ResizeExecutor,
-        storage: OutputStorage,
+        storage: Storage,
         *,
         metrics: WorkerMetrics,
     ) -> None:
@@ -123,13 +123,13 @@ class Handler:
             return await self._refuse(message, exc)
         bind_job(task.job_id, task.attempt)
         try:
-            done = await asyncio.to_thread(self._storage.read_manifest, task.job_id)
+            done = await read_manifest(self._storage, task.job_id)
             if done is not None:
                 logger.info("already done, not redone")
                 await self._reporter.report(task, EventKind.SUCCEEDED, result=done)
                 self._metrics.count(JobOutcome.SKIPPED)
                 return Ack()
-            if not await asyncio.to_thread(self._storage.exists, task.source_key):
+            if not await self._storage.exists(task.source_key):
                 return await self._fail(task, SOURCE_GONE)
             if message.redelivered:
                 return await self._count_lost_delivery(task)
@@ -172,17 +172,7 @@ class Handler:
     async def _run(self, task: ResizeTask) -> Outcome:
         try:
             async with self._executor.slot(), self._metrics.attempt():
-                source = await self._in_thread(
-                    lambda _: inspect_task(task, self._storage, self._limits)
-                )
-                async with self._memory.reserve(memory_needed(task, source)):
-                    await self._reporter.report(
-                        task, EventKind.PROCESSING, source=source.as_source()
-                    )
-                    logger.info("processing")
-                    result = await self._in_thread(
-                        functools.partial(run_task, task, source, self._storage, self._metrics)
-                    )
+                result = await self._attempt(task)
         except Draining:
             return Forward(task, self._topology.retry_queue)
         except PermanentFailure as failure:
@@ -193,6 +183,17 @@ class Handler:
         logger.info("succeeded")
         self._metrics.count(JobOutcome.SUCCEEDED)
         return Ack()
+
+    async def _attempt(self, task: ResizeTask) -> JobResult:
+        async with source_file(self._storage, task.source_key) as path:
+            source = await self._in_thread(lambda _: inspect_task(task, path, self._limits))
+            async with self._memory.reserve(memory_needed(task, source)):
+                await self._reporter.report(task, EventKind.PROCESSING, source=source.as_source())
+                logger.info("processing")
+                rendered = await self._in_thread(
+                    functools.partial(render_task, task, path, source, self._metrics)
+                )
+                return await store_outputs(self._storage, task, source, rendered, self._metrics)
 
     async def _in_thread(self, work: Callable[[threading.Event], T]) -> T:
         """`work` in an executor thread; anything it raises that is not a `JobFailure` is a

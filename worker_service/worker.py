@@ -20,13 +20,13 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from shared.connection import connect_and_set_up
 from shared.settings import Settings
+from shared.storage import open_storage
 from shared.topology import Topology, declare_topology
 from worker_service.executor import ResizeExecutor
 from worker_service.handler import Handler, Outcome, Requeue
 from worker_service.metrics import WorkerMetrics
 from worker_service.render import prepare_libvips
 from worker_service.reporter import Reporter
-from worker_service.storage import OutputStorage
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class Worker:
             self.topology,
             reporter,
             executor,
-            OutputStorage(self.settings.data_dir),
+            open_storage(self.settings),
             metrics=self.metrics,
         )
         consume_channel = await connection.channel()

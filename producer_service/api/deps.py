@@ -15,8 +15,9 @@ from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
 from producer_service.metrics import ApiMetrics
 from producer_service.presets import Presets
-from producer_service.storage import LocalStorage
+from producer_service.storage import UploadArea
 from shared.settings import Settings
+from shared.storage import Storage
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class Services:
     settings: Settings
     jobs: JobService
     store: JobStore
-    storage: LocalStorage
+    storage: Storage
+    uploads: UploadArea
     publisher: Publisher
     keys: KeyRing
     feed: ChangeFeed

@@ -1,85 +1,116 @@
-"""Outputs appear whole or not at all, the manifest says a job is done, and uploads are swept."""
+"""The storage contract, kept alike by the local backend and the in-memory fake: what a test
+passes against the fake, it passes against real files too."""
 
-import os
-import time
-import uuid
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from producer_service.storage import LocalStorage
-from shared import layout
-from shared.messages import JobResult, RenderedOutput
-from shared.schemas import OutputFormat, Placeholder, SourceFormat, SourceImage
-from worker_service.storage import OutputStorage
+from shared.storage import LocalStorage, NotFound, Storage
+from shared.storage.memory import MemoryStorage
 
 
-def output(job_id: uuid.UUID, name: str = "thumb") -> RenderedOutput:
-    key = layout.output_key(job_id, name, OutputFormat.WEBP)
-    return RenderedOutput(
-        name=name, format=OutputFormat.WEBP, width=1, height=1, size_bytes=3, key=key
-    )
+@pytest.fixture(params=["local", "memory"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return LocalStorage(tmp_path / "data")
+    return MemoryStorage()
 
 
-def test_a_write_replaces_the_file_in_one_step_and_leaves_no_temp_files(tmp_path: Path) -> None:
-    storage = OutputStorage(tmp_path)
-    storage.write("outputs/a/thumb.webp", b"old")
-    storage.write("outputs/a/thumb.webp", b"new")
-    assert [p.name for p in (tmp_path / "outputs/a").iterdir()] == ["thumb.webp"]
-    assert (tmp_path / "outputs/a/thumb.webp").read_bytes() == b"new"
+async def read_stream(storage: Storage, key: str) -> bytes:
+    return b"".join([chunk async for chunk in storage.stream(key)])
 
 
-def test_a_write_that_fails_midway_keeps_the_old_file_and_no_debris(tmp_path: Path) -> None:
-    storage = OutputStorage(tmp_path)
-    storage.write("outputs/a/thumb.webp", b"old")
-    with pytest.raises(TypeError):
-        storage.write("outputs/a/thumb.webp", "not bytes")  # type: ignore[arg-type]
-    assert [p.name for p in (tmp_path / "outputs/a").iterdir()] == ["thumb.webp"]
-    assert (tmp_path / "outputs/a/thumb.webp").read_bytes() == b"old"
+async def test_what_is_put_reads_back_whole_and_in_chunks(storage: Storage) -> None:
+    big = bytes(range(256)) * 1024  # several chunks
+    await storage.put("outputs/a/big.webp", big)
+    assert await storage.read("outputs/a/big.webp") == big
+    assert await read_stream(storage, "outputs/a/big.webp") == big
+    assert await storage.size("outputs/a/big.webp") == len(big)
+    assert await storage.exists("outputs/a/big.webp")
 
 
-def test_a_job_is_done_only_once_its_manifest_and_every_output_exist(tmp_path: Path) -> None:
-    storage = OutputStorage(tmp_path)
-    job_id = uuid.uuid4()
-    outputs = [output(job_id, "a"), output(job_id, "b")]
-    result = JobResult(
-        outputs=outputs,
-        source=SourceImage(format=SourceFormat.PNG, width=2, height=2),
-        placeholder=Placeholder(thumbhash="AAAA", dominant_color="#000000"),
-    )
-    assert storage.read_manifest(job_id) is None
-    for item in outputs:
-        storage.write(item.key, b"img")
-    assert storage.read_manifest(job_id) is None
-    storage.write_manifest(job_id, result)
-    assert storage.read_manifest(job_id) == result
-    storage.path_of(outputs[1].key).unlink()
-    assert storage.read_manifest(job_id) is None
+async def test_a_put_replaces_the_object_and_leaves_nothing_else(storage: Storage) -> None:
+    await storage.put("outputs/a/thumb.webp", b"old")
+    await storage.put("outputs/a/thumb.webp", b"new")
+    assert await storage.read("outputs/a/thumb.webp") == b"new"
+    assert await storage.list("outputs/a/") == ["outputs/a/thumb.webp"]
 
 
-def test_a_manifest_of_an_older_version_counts_as_not_done(tmp_path: Path) -> None:
-    storage = OutputStorage(tmp_path)
-    job_id = uuid.uuid4()
-    item = output(job_id)
-    storage.write(item.key, b"img")
-    storage.write(layout.manifest_key(job_id), f"[{item.model_dump_json()}]".encode())
-    assert storage.read_manifest(job_id) is None
+async def test_a_missing_key_is_not_found_for_every_read(storage: Storage) -> None:
+    assert not await storage.exists("originals/none")
+    with pytest.raises(NotFound):
+        await storage.read("originals/none")
+    with pytest.raises(NotFound):
+        await storage.size("originals/none")
+    with pytest.raises(NotFound):
+        await read_stream(storage, "originals/none")
+    with pytest.raises(NotFound):
+        async with storage.local_file("originals/none"):
+            pass
+
+
+async def test_deleting_removes_the_object_and_a_missing_one_is_fine(storage: Storage) -> None:
+    await storage.put("originals/a", b"x")
+    await storage.delete("originals/a")
+    await storage.delete("originals/a")
+    assert not await storage.exists("originals/a")
+
+
+async def test_listing_and_deleting_by_prefix_touch_only_that_prefix(storage: Storage) -> None:
+    for key in ["outputs/a/x.png", "outputs/a/y.png", "outputs/ab/z.png", "originals/a"]:
+        await storage.put(key, b"1")
+    assert await storage.list("outputs/a/") == ["outputs/a/x.png", "outputs/a/y.png"]
+    assert await storage.list("outputs/a") == [
+        "outputs/a/x.png",
+        "outputs/a/y.png",
+        "outputs/ab/z.png",
+    ]
+    assert await storage.list("nothing/") == []
+    await storage.delete_prefix("outputs/a/")
+    assert await storage.list("outputs/") == ["outputs/ab/z.png"]
+    assert await storage.exists("originals/a")
+
+
+async def test_put_file_keeps_the_file_under_its_key_and_consumes_it(
+    storage: Storage, tmp_path: Path
+) -> None:
+    upload = tmp_path / "data" / "tmp" / "upload"  # where the API stages uploads
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"original")
+    await storage.put_file("originals/a", upload)
+    assert not upload.exists()
+    assert await storage.read("originals/a") == b"original"
+
+
+async def test_the_local_file_holds_the_object_while_the_block_runs(storage: Storage) -> None:
+    await storage.put("originals/a", b"pixels")
+    async with storage.local_file("originals/a") as path:
+        assert await asyncio.to_thread(path.read_bytes) == b"pixels"
+
+
+async def test_a_reader_never_sees_part_of_a_put(storage: Storage) -> None:
+    old, new = b"o" * 300_000, b"n" * 300_000
+    await storage.put("outputs/a/x.png", old)
+    seen: set[bytes] = set()
+
+    async def read_while_writing() -> None:
+        for _ in range(50):
+            seen.add(await storage.read("outputs/a/x.png"))
+
+    await asyncio.gather(storage.put("outputs/a/x.png", new), read_while_writing())
+    assert seen <= {old, new}
+    assert await storage.read("outputs/a/x.png") == new
 
 
 @pytest.mark.parametrize("key", ["/etc/passwd", "../secret", "outputs/../../x", ""])
-def test_keys_cannot_leave_the_data_directory(tmp_path: Path, key: str) -> None:
+async def test_keys_cannot_leave_the_store(storage: Storage, key: str) -> None:
     with pytest.raises(ValueError, match="storage key"):
-        OutputStorage(tmp_path).path_of(key)
+        await storage.put(key, b"x")
+    with pytest.raises(ValueError, match="storage key"):
+        await storage.exists(key)
 
 
-def test_start_up_sweeps_abandoned_uploads_but_not_fresh_ones(tmp_path: Path) -> None:
-    storage = LocalStorage(tmp_path)
-    storage.prepare()
-    abandoned, fresh = storage.new_temp_path(), storage.new_temp_path()
-    abandoned.write_bytes(b"half an upload")
-    fresh.write_bytes(b"arriving now")
-    two_hours_ago = time.time() - 7200
-    os.utime(abandoned, (two_hours_ago, two_hours_ago))
-    storage.prepare()
-    assert not abandoned.exists()
-    assert fresh.exists()
+async def test_an_empty_store_is_writable(storage: Storage) -> None:
+    await storage.check_writable()
+    assert await storage.list("") == []

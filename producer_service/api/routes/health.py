@@ -7,6 +7,7 @@ takes a small synced file. Each check names why it fails (`unreachable`, `not co
 """
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 from producer_service.api.deps import ServicesDep
 from producer_service.api.problems import PROBLEM_MEDIA_TYPE, problem_response
 from producer_service.errors import ServiceUnavailable
+from producer_service.storage import check_writable
 
 router = APIRouter(tags=["operations"])
 
@@ -69,7 +71,7 @@ async def readyz(services: ServicesDep) -> Any:
     broker, store, storage = await asyncio.gather(
         _check(services.publisher.check, "not confirming"),
         _check(services.store.check_writable, "not answering in time", store_deadline),
-        _check(services.storage.check_writable, "not answering in time"),
+        _check(functools.partial(check_writable, services.storage), "not answering in time"),
     )
     checks = {"broker": broker, "store": store, "storage": storage}
     failing = [f"{name}: {state}" for name, state in checks.items() if state != "ok"]

@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from producer_service.api.deps import CallerDep, ServicesDep
 from producer_service.api.pagination import decode_cursor, encode_cursor
@@ -164,7 +164,7 @@ async def submit_job(
         submission = await read_submission(
             request.headers,
             request.stream(),
-            services.storage.new_temp_path(),
+            services.uploads.new_temp_path(),
             services.settings,
             services.presets,
             fingerprint=idempotency_key is not None,
@@ -276,16 +276,18 @@ _OUTPUT_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get(
     OUTPUT_PATH,
     summary="Download one resized image",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses=_OUTPUT_RESPONSES,
 )
 @router.head(
     OUTPUT_PATH,
     summary="An output's headers only (type, size, ETag), without its bytes",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses=_OUTPUT_RESPONSES,
 )
 async def get_output(
+    request: Request,
+    *,
     job_id: JobId,
     name: Annotated[
         str,
@@ -309,7 +311,11 @@ async def get_output(
     }
     if _matches(if_none_match, output.etag):
         return Response(status_code=304, headers=headers)
-    return FileResponse(output.path, media_type=output.media_type, headers=headers)
+    headers["Content-Length"] = str(output.size)
+    if request.method == "HEAD":
+        return Response(media_type=output.media_type, headers=headers)
+    # Streamed from storage whatever the backend; it is opened only here, after the checks.
+    return StreamingResponse(output.chunks, media_type=output.media_type, headers=headers)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

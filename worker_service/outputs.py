@@ -1,0 +1,86 @@
+"""The worker's side of storage: the source as a file for libvips, and outputs written so a
+half-done job is never taken for a done one.
+
+Outputs are named from the job and variant (see `shared.layout`), so a redelivered job
+overwrites its own objects rather than adding copies. Each is put whole (the backend makes
+that atomic); the job's `manifest.json` goes last and is what marks the job as done: a crash
+before it means the job runs again. Storage that fails is a `TransientFailure`: retried.
+"""
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from pathlib import Path
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from shared import layout
+from shared.images import ImageHeader
+from shared.messages import JobResult, RenderedOutput, ResizeTask
+from shared.schemas import ErrorCode
+from shared.storage import NotFound, Storage
+from worker_service.errors import TransientFailure
+from worker_service.metrics import WorkerMetrics
+from worker_service.render import RenderedJob
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    try:
+        yield
+    except (OSError, NotFound) as exc:
+        raise TransientFailure(ErrorCode.STORAGE_ERROR, f"Storage failed: {exc!r}") from exc
+
+
+@asynccontextmanager
+async def source_file(storage: Storage, key: str) -> AsyncIterator[Path]:
+    """The original as a local file while the block runs (the stored file, or a copy)."""
+    async with AsyncExitStack() as stack:
+        with storage_errors():  # only getting the file: the block's own errors pass as they are
+            path = await stack.enter_async_context(storage.local_file(key))
+        yield path
+
+
+async def read_manifest(storage: Storage, job_id: UUID) -> JobResult | None:
+    """What a job that already succeeded made, or None if it has not (or its outputs are gone)."""
+    try:
+        result = JobResult.model_validate_json(await storage.read(layout.manifest_key(job_id)))
+    except (OSError, NotFound, ValidationError):
+        # Unreadable (or written by an older version) counts as not done: the job runs
+        # again, which is always safe.
+        return None
+    for output in result.outputs:
+        if not await storage.exists(output.key):
+            return None
+    return result
+
+
+async def store_outputs(
+    storage: Storage,
+    task: ResizeTask,
+    source: ImageHeader,
+    rendered: RenderedJob,
+    metrics: WorkerMetrics,
+) -> JobResult:
+    """Put every output, then the manifest that says the job is done."""
+    outputs = []
+    with storage_errors():
+        for output in rendered.outputs:
+            key = layout.output_key(task.job_id, output.variant.name, output.variant.format)
+            await storage.put(key, output.data)
+            metrics.wrote(output)
+            outputs.append(
+                RenderedOutput(
+                    name=output.variant.name,
+                    format=output.variant.format,
+                    width=output.width,
+                    height=output.height,
+                    size_bytes=len(output.data),
+                    key=key,
+                )
+            )
+        result = JobResult(
+            outputs=outputs, source=source.as_source(), placeholder=rendered.placeholder
+        )
+        await storage.put(layout.manifest_key(task.job_id), result.model_dump_json().encode())
+    return result
