@@ -115,10 +115,12 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
             edges.push_async_callback(store.close)
             if publisher is None:
                 consumer = EventConsumer(topology, jobs.apply_event, feed.announce)
+                # The stats reader first: once the publisher is ready (/readyz 200), the
+                # queue figures answer too.
                 link = BrokerLink(
                     settings.amqp_url,
                     f"producer_service {socket.gethostname()}:{os.getpid()}",
-                    [broker.attach, feed.attach, consumer.attach, queues.attach],
+                    [queues.attach, broker.attach, feed.attach, consumer.attach],
                     on_failure=broker.note_failure,
                 )
                 link.start()
