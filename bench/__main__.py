@@ -16,7 +16,7 @@ logger = logging.getLogger("bench")
 
 def main() -> None:
     options = parse_options()
-    configure_logging("INFO")
+    configure_logging("INFO", "text")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     # As in the worker; and a cache would let a second pass over the same bytes skip work.
     prepare_libvips()

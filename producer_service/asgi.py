@@ -17,5 +17,5 @@ from shared.settings import Settings
 
 def app() -> FastAPI:
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)

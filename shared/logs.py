@@ -114,7 +114,7 @@ def log_handler(log_format: LogFormat, stream: TextIO | None = None) -> logging.
     return handler
 
 
-def configure_logging(level: str, log_format: LogFormat = "text") -> None:
+def configure_logging(level: str, log_format: LogFormat) -> None:
     logging.basicConfig(level=level.upper(), handlers=[log_handler(log_format)])
     vips = logging.getLogger("pyvips")
     # libvips reports every step of every resize at INFO; only its warnings are news.

@@ -1,6 +1,7 @@
 """The API run by uvicorn in several processes, as README says: /metrics adds up all of them."""
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,7 @@ async def test_metrics_add_up_every_process_of_the_api(
 ) -> None:
     port, metrics_dir, log = free_port(), tmp_path / "metrics", tmp_path / "api.log"
     metrics_dir.mkdir()
-    settings = broker_settings()
+    settings = broker_settings(log_format="json")
     settings.data_dir.mkdir()
     env = service_env(settings) | {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     # Migrated once before: processes starting together on one SQLite file would race to.
@@ -55,7 +56,7 @@ async def test_metrics_add_up_every_process_of_the_api(
         ) as http:
             client = ApiClient(http)
             await wait_for(client.is_ready, within=30, what="the API to be ready")
-            await client.submit(jpeg_bytes())
+            job_id = await client.submit(jpeg_bytes())
             sent = 0
 
             async def both_processes_served() -> bool:
@@ -73,3 +74,8 @@ async def test_metrics_add_up_every_process_of_the_api(
         assert metrics.value("resize_publish_confirm_seconds_count", outcome="confirmed") == 1
         # Per-process figures would describe whichever process answered: left out.
         assert "process_cpu_seconds_total" not in metrics.names()
+    # The app factory configures logging from the settings as `python -m` does: LOG_FORMAT too.
+    ours = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert {"message": "accepted with 2 variants", "job_id": job_id} in [
+        {"message": line["message"], "job_id": line.get("job_id")} for line in ours
+    ]
