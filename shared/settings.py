@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.logs import LogFormat
+
 
 class Settings(BaseSettings):
     """Every knob of the service. Build it with `Settings()` in `__main__`, never at import time."""
@@ -98,7 +100,7 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: PositiveFloat = 60.0
     log_level: str = "INFO"
     # `json`: one JSON object per line (time, level, logger, message, job_id, attempt, exc_info).
-    log_format: Literal["text", "json"] = "text"
+    log_format: LogFormat = "text"
     # Touched every few seconds while the worker is connected; container healthchecks read it.
     worker_heartbeat_file: Path | None = None
     # Decoded pixels one worker's running jobs may hold together (see worker_service/memory):
