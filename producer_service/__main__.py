@@ -47,7 +47,7 @@ def serve(settings: Settings) -> None:
 async def migrate(settings: Settings) -> None:
     if settings.database_url is None:  # the SQLite file in DATA_DIR, maybe its first use
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = JobStore.open(settings.job_store_url, settings.database_timeout_seconds)
+    store = JobStore.from_settings(settings)
     try:
         await store.migrate()
     finally:

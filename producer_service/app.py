@@ -84,7 +84,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         uploads = UploadArea(settings.data_dir)
         uploads.prepare()
         storage = open_storage(settings)
-        store = JobStore.open(settings.job_store_url, settings.database_timeout_seconds)
+        store = JobStore.from_settings(settings)
         await store.migrate()
         topology = Topology.from_settings(settings)
         broker = TaskPublisher(topology, settings.publish_timeout_seconds)

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic import AliasChoices, Field, NonNegativeInt, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.logs import LogFormat
@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # The longest the API waits on the job store (a lock, a connection, a statement) before it
     # answers 503; its queries are index lookups that take milliseconds.
     database_timeout_seconds: PositiveFloat = 2.0
+    # Connections each API process keeps open to PostgreSQL, and how many more it may open at a
+    # peak (closed when returned). Replicas x processes x (size + overflow) must stay under the
+    # server's max_connections (100 by default). SQLite ignores both.
+    database_pool_size: PositiveInt = 5
+    database_max_overflow: NonNegativeInt = 5
     # How long a stopping worker lets running jobs finish before it requeues them; at least
     # JOB_TIMEOUT_SECONDS, so a shutdown never cuts short an attempt that would have finished.
     shutdown_timeout_seconds: PositiveFloat = 60.0

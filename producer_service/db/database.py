@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from producer_service.db.engine import (
     WRITES,
+    PoolLimits,
     WriteLockTimeout,
     create_postgresql_engine,
     create_sqlite_engine,
@@ -46,12 +47,16 @@ class Database(Protocol):
 
 
 def open_database(
-    url: str, timeout: float = 2.0, connect_args: dict[str, Any] | None = None
+    url: str,
+    timeout: float = 2.0,
+    connect_args: dict[str, Any] | None = None,
+    pool: PoolLimits | None = None,
 ) -> Database:
-    """The database at `url`, every wait bounded by `timeout`; `connect_args` go to the driver."""
+    """The database at `url`, every wait bounded by `timeout`; `connect_args` go to the driver,
+    `pool` bounds PostgreSQL's connections (None: SQLAlchemy's defaults)."""
     if sa.make_url(url).get_backend_name() == "sqlite":
         return ThreadedDatabase(create_sqlite_engine(url, timeout, connect_args), timeout)
-    return AsyncDatabase(create_postgresql_engine(url, timeout, connect_args))
+    return AsyncDatabase(create_postgresql_engine(url, timeout, pool, connect_args))
 
 
 class ThreadedDatabase:

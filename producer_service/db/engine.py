@@ -17,6 +17,7 @@ submits got a 503.
 """
 
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,6 +44,14 @@ _SQLITE_REASONS = {
 }
 
 
+@dataclass(frozen=True)
+class PoolLimits:
+    """Connections a PostgreSQL pool keeps open (`size`) and may open beyond them at a peak."""
+
+    size: int
+    overflow: int
+
+
 def create_sqlite_engine(
     url: str, timeout: float, connect_args: dict[str, Any] | None = None
 ) -> Engine:
@@ -60,13 +69,15 @@ def create_sqlite_engine(
 
 
 def create_postgresql_engine(
-    url: str, timeout: float, connect_args: dict[str, Any] | None = None
+    url: str, timeout: float, pool: PoolLimits | None, connect_args: dict[str, Any] | None = None
 ) -> AsyncEngine:
     """A PostgreSQL engine on asyncpg."""
+    limits = {} if pool is None else {"pool_size": pool.size, "max_overflow": pool.overflow}
     return create_async_engine(
         url,
         pool_pre_ping=True,
         pool_timeout=timeout,
+        **limits,
         connect_args={"timeout": timeout, "command_timeout": timeout, **(connect_args or {})},
     )
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from producer_service.db.database import Database, Work, open_database
-from producer_service.db.engine import failure_reason
+from producer_service.db.engine import PoolLimits, failure_reason
 from producer_service.db.migrate import migrate
 from producer_service.db.tables import JobRow
 from producer_service.errors import StoreUnavailable, TooManyActiveJobs
@@ -27,6 +27,7 @@ from producer_service.records import JobRecord
 from producer_service.transitions import FINAL_STATUSES, Transition, transition_for
 from shared.messages import JobEvent, utc_now
 from shared.schemas import JobStatus
+from shared.settings import Settings
 
 ACTIVE_STATUSES = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
 _FINISHED = JobRow.status.in_([status.value for status in FINAL_STATUSES])
@@ -85,9 +86,12 @@ class JobStore:
         self._database = database
 
     @classmethod
-    def open(cls, url: str, timeout: float) -> "JobStore":
-        """The store at `url`, every wait for the database bounded by `timeout`."""
-        return cls(open_database(url, timeout))
+    def from_settings(cls, settings: Settings) -> "JobStore":
+        """The store `DATABASE_URL` names, with its timeout and pool settings."""
+        pool = PoolLimits(settings.database_pool_size, settings.database_max_overflow)
+        return cls(
+            open_database(settings.job_store_url, settings.database_timeout_seconds, pool=pool)
+        )
 
     async def migrate(self) -> None:
         """Bring the schema up to date (see `producer_service.db.migrate`)."""

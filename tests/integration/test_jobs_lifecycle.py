@@ -81,7 +81,7 @@ async def test_a_job_left_unconfirmed_by_a_dead_api_is_published_at_start_up(
     original = layout.path_of(broker.data_dir, layout.original_key(job_id))
     original.parent.mkdir(parents=True)
     original.write_bytes(jpeg_bytes())
-    store = JobStore.open(broker.job_store_url, broker.database_timeout_seconds)
+    store = JobStore.from_settings(broker)
     await store.migrate()
     stranded = JobRecord.new(job_id, DEFAULT_VARIANTS, layout.original_key(job_id), None)
     an_hour_ago = utc_now() - timedelta(hours=1)

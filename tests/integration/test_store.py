@@ -8,7 +8,11 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from producer_service.db.database import open_database
+from producer_service.db.engine import PoolLimits
 from producer_service.db.store import DuplicateIdempotencyKey, JobStore
 from producer_service.errors import TooManyActiveJobs
 from producer_service.records import JobRecord
@@ -22,6 +26,7 @@ from shared.schemas import (
     SourceFormat,
     SourceImage,
 )
+from tests.conftest import TEST_POSTGRES_URL
 from tests.integration.conftest import EmptyDatabase
 
 
@@ -248,3 +253,27 @@ async def test_an_owners_active_jobs_are_capped_even_when_submitted_at_once(
         await store.add(new_record(owner=owner), max_active=3)
     await store.apply_event(event(landed[0], EventKind.SUCCEEDED))
     await store.add(new_record(owner=owner), max_active=3)
+
+
+async def test_a_burst_on_postgresql_uses_at_most_the_pool_s_connections() -> None:
+    # DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW bound what one API process holds open, so
+    # replicas x processes x pool can be sized under the server's max_connections.
+    name = f"pool-{uuid.uuid4().hex[:8]}"
+    database = open_database(
+        TEST_POSTGRES_URL,
+        connect_args={"server_settings": {"application_name": name}},
+        pool=PoolLimits(size=2, overflow=1),
+    )
+    count = sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
+
+    def connections_while_busy(session: Session) -> int:
+        session.execute(sa.text("SELECT pg_sleep(0.05)"))
+        return int(session.execute(count, {"name": name}).scalar_one())
+
+    try:
+        seen = await asyncio.gather(
+            *(database.run(connections_while_busy, write=False) for _ in range(12))
+        )
+    finally:
+        await database.dispose()
+    assert max(seen) == 3  # the whole pool was used, and nothing beyond it

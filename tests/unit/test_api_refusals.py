@@ -249,7 +249,7 @@ async def test_a_key_whose_first_try_is_unconfirmed_is_409_until_it_is_confirmed
     form = [variant.model_dump() for variant in thumb]
     # Quick timeouts: the replay waits for the first try's confirm and clean-up, then gives up.
     async with serve(publish_timeout_seconds=0.5, database_timeout_seconds=0.5) as served:
-        store = JobStore.open(served.settings.job_store_url, 0.5)
+        store = JobStore.from_settings(served.settings)
         try:
             await store.add(pending)
             in_flight = await served.api.post_job(image, form, IDEMPOTENCY)
