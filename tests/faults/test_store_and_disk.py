@@ -10,10 +10,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
 
+from shared.layout import manifest_key
 from shared.settings import Settings
 from tests.client import ApiClient, Tally
 from tests.faults.conftest import PrivatePostgres, SmallDisk, bound_by_file_modes
@@ -154,25 +156,31 @@ async def test_a_stopped_postgresql_is_a_503_and_the_api_recovers_by_itself(
     private_postgres: PrivatePostgres, broker_settings: Callable[..., Settings]
 ) -> None:
     settings = broker_settings(database_url=private_postgres.url)
-    async with running_api(settings) as http, running_worker(settings):
+    async with running_api(settings) as http:
         api = ApiClient(http)
-        before = await api.submit(jpeg_bytes(), THUMB)
-        assert (await api.tally([before])).succeeded == 1
+        before = sorted([await api.submit(jpeg_bytes(), THUMB) for _ in range(3)])
         await private_postgres.stop()
         started_at = time.monotonic()
         refused = await api.post_job(jpeg_bytes(), THUMB)
         waited = time.monotonic() - started_at
-        status = await http.get(f"/v1/jobs/{before}")
+        status = await http.get(f"/v1/jobs/{before[0]}")
         ready = await http.get("/readyz")
         originals = files_in(settings.data_dir / "originals")
-        await private_postgres.start()
-        await wait_for(api.is_ready, within=30, what="the API to see PostgreSQL again")
-        after = [await api.submit(jpeg_bytes(), THUMB) for _ in range(3)]
-        result = await api.tally([before, *after])
+
+        async def all_rendered() -> bool:
+            return all((settings.data_dir / manifest_key(UUID(job))).exists() for job in before)
+
+        # The jobs run while the store is down; their events wait in the broker.
+        async with running_worker(settings):
+            await wait_for(all_rendered, within=30, what="the jobs to run without the store")
+            await private_postgres.start()
+            await wait_for(api.is_ready, within=30, what="the API to see PostgreSQL again")
+            after = [await api.submit(jpeg_bytes(), THUMB) for _ in range(3)]
+            result = await api.tally([*before, *after])
     assert_unavailable(refused, "store-unavailable")
     assert_unavailable(status, "store-unavailable")
     assert waited < 5
     assert ready.status_code == 503
     assert ready.json()["checks"]["store"] == "unreachable"
-    assert [path.name for path in originals] == [before]
-    assert result == Tally(submitted=4, succeeded=4, failed=0, lost=0)
+    assert [path.name for path in originals] == before
+    assert result == Tally(submitted=6, succeeded=6, failed=0, lost=0)
