@@ -1,5 +1,5 @@
 """`DELETE /v1/jobs/{id}` with a real worker: a finished job goes with all its files; one still
-queued is refused; another key's job is not there to delete."""
+queued is refused; another key's job is not there to delete; its dead letter is harmless."""
 
 from collections.abc import Callable
 
@@ -8,7 +8,14 @@ from pydantic import SecretStr
 from shared.settings import Settings
 from tests.client import ApiClient, assert_problem
 from tests.images import jpeg_bytes, undecodable_png
-from tests.support import job_count, originals, running_api, running_worker
+from tests.support import (
+    BrokerProbe,
+    job_count,
+    originals,
+    running_api,
+    running_worker,
+    wait_for,
+)
 
 THUMB = [{"name": "thumb", "width": 64}, {"name": "tiny", "width": 16, "format": "webp"}]
 ALICE, BOB = "alice-key-0123456789", "bob-key-9876543210"
@@ -51,3 +58,34 @@ async def test_a_job_still_queued_is_not_deleted(broker: Settings) -> None:
     assert assert_problem(refused, 409)["type"] == "/problems/job-not-finished"
     assert job["status"] == "queued"
     assert len(originals(broker)) == 1
+
+
+async def test_a_dead_letter_of_a_deleted_job_replayed_breaks_nothing(broker: Settings) -> None:
+    # An operator shovels {q}.dead back into the work queue after the job was deleted: the
+    # worker finds no original and drops the task, and the job stays gone.
+    async with BrokerProbe.open(broker) as probe, running_api(broker) as http:
+        api = ApiClient(http)
+        async with running_worker(broker) as worker:
+            failed = await api.submit(undecodable_png(), THUMB)
+            assert (await api.finished(failed))["status"] == "failed"
+            deleted = await http.delete(f"/v1/jobs/{failed}")
+            dead = await (await probe.channel.get_queue(probe.topology.dead_letter_queue)).get()
+            await probe.publish(dead.body, str(failed))
+            await dead.ack()
+
+            async def dropped() -> bool:
+                failures = worker.metrics.registry.get_sample_value(
+                    "resize_job_failures_total", {"code": "source_missing"}
+                )
+                return failures == 1
+
+            await wait_for(dropped, what="the worker to drop the replayed task")
+            after = await api.submit(jpeg_bytes(), THUMB)
+            assert (await api.finished(after))["status"] == "succeeded"
+        gone = await http.get(f"/v1/jobs/{failed}")
+        dead_letters = await probe.ready_messages(probe.topology.dead_letter_queue)
+    assert deleted.status_code == 204
+    assert_problem(gone, 404)
+    assert dead_letters == 0  # nothing to inspect without an original
+    assert await job_count(broker) == 1  # the new job only: no row came back for the old one
+    assert [path.name for path in originals(broker)] == [after]
