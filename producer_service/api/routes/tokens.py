@@ -1,0 +1,77 @@
+"""`POST /v1/tokens`: a backend, with its API key, mints a short-lived token for a browser,
+which then uploads directly and follows its own jobs without ever holding the key."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+
+from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.openapi import Schema
+from producer_service.api.problems import problem_responses
+from producer_service.errors import (
+    InvalidRequest,
+    TokenNotAllowed,
+    TokensNeedKeys,
+    Unauthorized,
+)
+from producer_service.uploads import known_preset
+from shared.schemas import TOKEN_EXAMPLE, BrowserToken, TokenRequest
+
+router = APIRouter(prefix="/v1", tags=["tokens"])
+
+PATH = "/v1/tokens"
+
+_REQUEST_EXAMPLES: dict[str, Any] = {
+    "avatar": {
+        "summary": "15 minutes, avatars only",
+        "value": {"expires_in": 900, "preset": "avatar"},
+    },
+    "defaults": {"summary": "15 minutes, any sizes (the defaults)", "value": {}},
+}
+
+
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="Mint a short-lived token for a browser",
+    description="With an API key (never a token), a token a browser sends as "
+    "`Authorization: Bearer <token>` instead of the key: it submits jobs (only the token's "
+    "`preset`, when one is given) and reads the jobs submitted with it (status, events, "
+    "outputs), and lists the presets; everything else answers it 403. The jobs are the key's: "
+    "the key sees them too, another token of the same key does not. A token works until "
+    "`expires_at` (at most an hour) or until its key leaves API_KEYS, then it is 401. Both "
+    "fields are optional; send no body for 15 minutes without a preset limit. Needs API_KEYS: "
+    "without keys every request is allowed already, and this answers 409.",
+    response_model=BrowserToken,
+    responses={
+        201: {
+            "description": "The token and when it expires.",
+            "content": {"application/json": {"example": TOKEN_EXAMPLE}},
+        },
+        **problem_responses(
+            Unauthorized,
+            TokenNotAllowed,
+            TokensNeedKeys,
+            InvalidRequest,
+            details={
+                "unauthorized": "The API key is not valid.",
+                "validation-error": "expires_in: Input should be less than or equal to 3600",
+            },
+        ),
+    },
+)
+async def mint_token(
+    services: ServicesDep,
+    caller: CallerDep,
+    token_request: Annotated[TokenRequest | None, Body(openapi_examples=_REQUEST_EXAMPLES)] = None,
+) -> BrowserToken:
+    asked = token_request or TokenRequest()
+    if asked.preset is not None:
+        known_preset(asked.preset, services.presets)
+    token, claims = services.keys.mint(caller, asked.expires_in, asked.preset)
+    return BrowserToken(token=token, expires_at=claims.expires_at)
+
+
+def without_token_refusal(schema: Schema) -> None:
+    """With API_KEYS the route never answers 409 (TokensNeedKeys): the document says so."""
+    schema["paths"][PATH]["post"]["responses"].pop(str(TokensNeedKeys.status), None)
