@@ -11,11 +11,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from producer_service.callers import Caller, KeyRing, owner_id
 from shared.settings import Settings
 from tests.client import ApiClient, assert_problem
 from tests.images import jpeg_bytes
-from tests.support import running_api, running_worker
+from tests.support import expired_token, running_api, running_worker
 
 ALICE, BOB, ALICE_NEXT = "alice-key-0123456789", "bob-key-9876543210", "alice-rotated-key-42"
 THUMB = [{"name": "thumb", "width": 64, "format": "jpeg"}]
@@ -114,14 +113,6 @@ async def test_a_token_request_the_service_cannot_honour_is_422(
     async with running_api(keyed(broker_settings, ALICE)) as http:
         response = await http.post("/v1/tokens", json=asked, headers=as_key(ALICE))
     assert assert_problem(response, 422)["errors"]
-
-
-def expired_token(key: str) -> str:
-    """A token of `key` that expired a while ago: minted by a ring whose clock is an hour
-    behind, as the API's own ring would have minted it then."""
-    ring = KeyRing([key], clock=lambda: time.time() - 3600)
-    token, _ = ring.mint(Caller(owner_id(key)), 900, None)
-    return token
 
 
 def tampered(token: str, part: int) -> str:
