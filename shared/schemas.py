@@ -360,8 +360,10 @@ DEFAULT_TOKEN_SECONDS = 900
 
 
 class TokenRequest(BaseModel):
+    # Strict: `true` or `"900"` for `expires_in` is a mistake to point out, not to coerce.
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"expires_in": DEFAULT_TOKEN_SECONDS, "preset": "avatar"}]},
     )
 

@@ -85,7 +85,12 @@ async def test_a_token_is_201_with_its_expiry_at_most_an_hour_away(
 ) -> None:
     async with running_api(keyed(broker_settings, ALICE)) as http:
         plain = await http.post("/v1/tokens", headers=as_key(ALICE))  # no body at all
-        hour = await http.post("/v1/tokens", json={"expires_in": 3600}, headers=as_key(ALICE))
+        # As `curl -d '{...}'` sends it, with a form's Content-Type: JSON all the same.
+        hour = await http.post(
+            "/v1/tokens",
+            content=b'{"expires_in": 3600}',
+            headers={**as_key(ALICE), "Content-Type": "application/x-www-form-urlencoded"},
+        )
     for response, seconds in ((plain, 900), (hour, 3600)):
         assert response.status_code == 201, response.text
         body = response.json()
@@ -96,23 +101,47 @@ async def test_a_token_is_201_with_its_expiry_at_most_an_hour_away(
 
 
 @pytest.mark.parametrize(
-    "asked",
+    ("body", "status"),
     [
-        {"expires_in": 3601},
-        {"expires_in": 0},
-        {"expires_in": "soon"},
-        {"preset": "no-such-preset"},
-        {"preset": "Not A Name"},
-        {"lifetime": 60},
+        (b'{"expires_in": 3601}', 422),
+        (b'{"expires_in": 0}', 422),
+        (b'{"expires_in": "900"}', 422),
+        (b'{"expires_in": true}', 422),
+        (b'{"preset": "no-such-preset"}', 422),
+        (b'{"preset": "Not A Name"}', 422),
+        (b'{"lifetime": 60}', 422),
+        (b"expires_in=60", 422),
+        (b'{"expires_in": 60', 422),
+        (b"\xff\xfe{}", 422),
+        (b"[]", 422),
+        (b'{"preset": "' + b"a" * 5000 + b'"}', 413),
     ],
-    ids=["over-an-hour", "zero", "not-a-number", "unknown-preset", "bad-preset-name", "typo"],
+    ids=[
+        "over-an-hour",
+        "zero",
+        "a-string",
+        "a-boolean",
+        "unknown-preset",
+        "bad-preset-name",
+        "typo",
+        "a-form",
+        "cut-short",
+        "not-utf-8",
+        "not-an-object",
+        "too-long",
+    ],
 )
-async def test_a_token_request_the_service_cannot_honour_is_422(
-    broker_settings: Callable[..., Settings], asked: dict[str, Any]
+async def test_a_token_request_the_service_cannot_honour_is_a_problem(
+    broker_settings: Callable[..., Settings], body: bytes, status: int
 ) -> None:
     async with running_api(keyed(broker_settings, ALICE)) as http:
-        response = await http.post("/v1/tokens", json=asked, headers=as_key(ALICE))
-    assert assert_problem(response, 422)["errors"]
+        response = await http.post(
+            "/v1/tokens",
+            content=body,
+            headers={**as_key(ALICE), "Content-Type": "application/json"},
+        )
+    problem = assert_problem(response, status)
+    assert status == 413 or problem["errors"]
 
 
 def tampered(token: str, part: int) -> str:

@@ -25,7 +25,7 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
         ("/v1/jobs/{job_id}/events", "get"): {"200", "404", "503"},
         ("/v1/presets", "get"): {"200"},
         ("/v1/stats", "get"): {"200", "503"},
-        ("/v1/tokens", "post"): {"201", "409", "422"},
+        ("/v1/tokens", "post"): {"201", "409", "413", "422"},
         ("/healthz", "get"): {"200"},
         ("/readyz", "get"): {"200", "503"},
     }
@@ -79,7 +79,7 @@ async def test_with_keys_the_routes_a_browser_token_may_not_use_list_403(serve: 
             if path.startswith("/v1/"):
                 assert ("403" in operation["responses"]) == ((path, method) in key_only), path
     mint = paths["/v1/tokens"]["post"]
-    assert mint["responses"].keys() == {"201", "401", "403", "422"}  # no 409: keys are on
+    assert mint["responses"].keys() == {"201", "401", "403", "413", "422"}  # no 409: keys are on
     assert mint["requestBody"]["content"]["application/json"]["examples"]
     bearer = spec["components"]["securitySchemes"]["HTTPBearer"]["description"]
     assert "POST /v1/tokens" in bearer
