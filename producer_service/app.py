@@ -25,6 +25,8 @@ from producer_service.api.routes.metrics import router as metrics_router
 from producer_service.api.routes.presets import router as presets_router
 from producer_service.api.routes.problem_pages import router as problem_pages_router
 from producer_service.api.routes.stats import router as stats_router
+from producer_service.api.routes.tokens import router as tokens_router
+from producer_service.api.routes.tokens import without_token_refusal
 from producer_service.api.web import serve_web
 from producer_service.background.outbox import outbox_relay
 from producer_service.background.retention import retention_sweep
@@ -54,7 +56,9 @@ Upload an image and get `202 Accepted` at once; workers resize it with libvips i
 3. Download each output from its `url`.
 
 Where the service runs with API keys, send `Authorization: Bearer <key>` (**Authorize** above);
-each key sees only the jobs it created. A page for people who would rather click is at `/`.
+each key sees only the jobs it created. A browser never holds a key: its backend mints it a
+short-lived token (`POST /v1/tokens`), and the browser uploads with that instead. A page for
+people who would rather click is at `/`.
 
 Every error is `application/problem+json` (RFC 9457); each `type` is a page saying what it
 means (`/problems`).
@@ -65,7 +69,9 @@ def _unused_answers(settings: Settings) -> list[Amendment]:
     """What the OpenAPI document drops because this deployment never answers it."""
     amendments: list[Amendment] = []
     if not settings.api_key_list:
-        amendments += [without_key_requirement, without_status(401)]
+        amendments += [without_key_requirement, without_status(401), without_status(403)]
+    else:
+        amendments.append(without_token_refusal)
     if settings.max_active_jobs_per_key is None:
         amendments.append(without_status(429))
     return amendments
@@ -148,6 +154,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     app.include_router(jobs_router)
     app.include_router(events_router)
     app.include_router(presets_router)
+    app.include_router(tokens_router)
     app.include_router(stats_router)
     app.include_router(health.router)
     app.include_router(problem_pages_router)

@@ -1,7 +1,10 @@
 """What can go wrong behind the API, as exceptions that know their HTTP answer.
 
     ServiceError
-    ├── Unauthorized             401  with WWW-Authenticate: no API key, or not one of API_KEYS
+    ├── Unauthorized             401  with WWW-Authenticate: no API key, or not one of API_KEYS,
+    │                                 or a browser token expired or not valid
+    ├── TokenNotAllowed          403  a browser token on a route that needs the API key itself
+    ├── TokensNeedKeys           409  POST /v1/tokens on a service without API_KEYS
     ├── PayloadTooLarge          413  upload bytes or source pixels over the limit
     ├── UnsupportedMediaType     415  not multipart, or not an image libvips may read
     ├── InvalidRequest           422  bad `variants` or a missing `file` part
@@ -47,13 +50,39 @@ class ServiceError(Exception):
 
 
 class Unauthorized(ServiceError):
-    """The service runs with API keys and this request had none, or not one it knows. Send
-    `Authorization: Bearer <key>`, with the key exactly as you were given it."""
+    """The service runs with API keys and this request had none, or not one it knows, or a
+    browser token that has expired or is not valid (altered, or minted by a key the service
+    no longer has). Send `Authorization: Bearer <key>`, with the key exactly as you were given
+    it; for a browser, ask the backend that gave you the token for a fresh one."""
 
     status = 401
     slug = "unauthorized"
     title = "Unauthorized"
     challenge = 'Bearer realm="image-resize"'
+
+
+# Browser tokens (POST /v1/tokens).
+
+
+class TokenNotAllowed(ServiceError):
+    """A browser token (`POST /v1/tokens`) can submit jobs, read the jobs submitted with it
+    (their status, events and outputs) and list the presets, nothing else. Deleting or
+    retrying a job, minting tokens and the service's stats need the API key itself, which
+    stays with the backend."""
+
+    status = 403
+    slug = "token-not-allowed"
+    title = "Not allowed with a browser token"
+
+
+class TokensNeedKeys(ServiceError):
+    """Browser tokens are signed with the service's API keys, and this service runs without
+    `API_KEYS`: every request is allowed as it is, and there is nothing to sign a token with.
+    Set `API_KEYS` to hand browsers short-lived tokens instead of a key."""
+
+    status = 409
+    slug = "tokens-need-keys"
+    title = "Browser tokens need API keys"
 
 
 class PayloadTooLarge(ServiceError):

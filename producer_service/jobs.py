@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from producer_service.broker.publisher import Publisher
-from producer_service.callers import Caller
+from producer_service.callers import Caller, Scope
 from producer_service.db.store import DuplicateIdempotencyKey, JobStore
 from producer_service.errors import (
     IdempotencyKeyInFlight,
@@ -92,6 +92,7 @@ class JobService:
 
     async def _submit_once(self, caller: Caller, submission: Submission, key: str) -> Submitted:
         """The job of the caller's first submit with `key`, or a new one if there is none.
+        A key's Idempotency-Keys are its own, and so are each of its browser tokens'.
 
         While the first try still waits for its confirm, a replay waits with it (across
         replicas, by looking at the store) and then shares its outcome: its job once confirmed,
@@ -99,7 +100,7 @@ class JobService:
         """
         deadline = asyncio.get_running_loop().time() + self._replay_wait
         while True:
-            existing = await self._store.get_by_idempotency_key(caller.owner, key)
+            existing = await self._store.get_by_idempotency_key(caller.owner, caller.token_id, key)
             if existing is None:
                 try:
                     return Submitted(await self._create(caller, submission, key))
@@ -136,6 +137,7 @@ class JobService:
             key,
             submission.fingerprint,
             owner=caller.owner,
+            token_id=caller.token_id,
             preset=submission.preset,
         )
         try:
@@ -202,11 +204,11 @@ class JobService:
         return expired
 
     async def _remove(
-        self, job_id: UUID, owner: str | None, finished_before: datetime | None = None
+        self, job_id: UUID, scope: Scope | None, finished_before: datetime | None = None
     ) -> bool:
         """The job's row, then its files; whether the job was there to remove. (A crash in
         between leaves files no job names; never a job whose files are gone.)"""
-        if not await self._store.delete_finished(job_id, owner, finished_before):
+        if not await self._store.delete_finished(job_id, scope, finished_before):
             return False
         with storage_errors():
             await self._storage.delete_prefix(layout.outputs_prefix(job_id))

@@ -26,6 +26,8 @@ class JobRecord:
     source_key: str
     # The owner id of the API key that made it; "" without keys.
     owner: str
+    # The id of the browser token it was submitted with; "" when the key itself submitted it.
+    token_id: str
     idempotency_key: str | None
     request_fingerprint: str | None
     published: bool
@@ -42,6 +44,7 @@ class JobRecord:
         request_fingerprint: str | None = None,
         *,
         owner: str = "",
+        token_id: str = "",
         preset: str | None = None,
     ) -> "JobRecord":
         now = utc_now()
@@ -58,6 +61,7 @@ class JobRecord:
             error=None,
             source_key=source_key,
             owner=owner,
+            token_id=token_id,
             idempotency_key=idempotency_key,
             request_fingerprint=request_fingerprint,
             published=False,
@@ -87,6 +91,7 @@ class JobRecord:
             error=error,
             source_key=row.source_key,
             owner=row.owner,
+            token_id=row.token_id,
             idempotency_key=row.idempotency_key,
             request_fingerprint=row.request_fingerprint,
             published=row.published,
@@ -112,6 +117,7 @@ class JobRecord:
             error_message=self.error.message if self.error else None,
             source_key=self.source_key,
             owner=self.owner,
+            token_id=self.token_id,
             idempotency_key=self.idempotency_key,
             request_fingerprint=self.request_fingerprint,
             published=self.published,

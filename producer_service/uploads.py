@@ -22,7 +22,7 @@ from shared.images import (
     check_source,
     read_header,
 )
-from shared.schemas import Variant, variant_list_adapter
+from shared.schemas import Preset, Variant, variant_list_adapter
 from shared.settings import Settings
 
 VARIANTS_FIELD = "variants"
@@ -45,13 +45,21 @@ class Chosen:
     preset: str | None
 
 
-def choose_variants(fields: Mapping[str, str], presets: Presets, presets_only: bool) -> Chosen:
+def choose_variants(
+    fields: Mapping[str, str],
+    presets: Presets,
+    presets_only: bool,
+    only_preset: str | None = None,
+) -> Chosen:
     """`variants` or `preset` (one, not both); neither means the `default` preset, unless the
-    deployment takes presets only."""
+    deployment takes presets only. With `only_preset` (a preset-limited browser token), that
+    preset, whether named or not, and nothing else."""
     raw = fields.get(VARIANTS_FIELD, "").strip()
     name = fields.get(PRESET_FIELD, "").strip()
     if raw and name:
         raise _field_error(PRESET_FIELD, "Send `variants` or `preset`, not both.", "conflict")
+    if only_preset is not None:
+        name = _token_preset(only_preset, raw, name)
     if presets_only and not name:
         raise _field_error(
             PRESET_FIELD,
@@ -60,12 +68,31 @@ def choose_variants(fields: Mapping[str, str], presets: Presets, presets_only: b
         )
     if raw:
         return Chosen(parse_variants(raw), None)
-    preset = presets.get(name) if name else presets.default
+    preset = known_preset(name, presets) if name else presets.default
+    return Chosen(list(preset.variants), preset.name)
+
+
+def known_preset(name: str, presets: Presets) -> Preset:
+    """The preset called `name` (sent as the field `preset`); 422 naming the ones there are
+    when there is none."""
+    preset = presets.get(name)
     if preset is None:
         raise _field_error(
             PRESET_FIELD, f"No preset is named {name[:64]!r}; there are {_names(presets)}.", "enum"
         )
-    return Chosen(list(preset.variants), preset.name)
+    return preset
+
+
+def _token_preset(only: str, raw: str, name: str) -> str:
+    """The preset a preset-limited token's submit gets: its own, asked for or not."""
+    if raw or name not in ("", only):
+        raise _field_error(
+            VARIANTS_FIELD if raw else PRESET_FIELD,
+            f"This browser token may only submit the preset `{only}`: send `preset={only}`, "
+            "or neither `preset` nor `variants`.",
+            "token_preset",
+        )
+    return only
 
 
 def _names(presets: Presets) -> str:
@@ -104,11 +131,13 @@ async def read_submission(
     presets: Presets,
     *,
     fingerprint: bool = False,
+    only_preset: str | None = None,
 ) -> Submission:
-    """Receive, check and probe an upload; on any refusal the received file is removed."""
+    """Receive, check and probe an upload; on any refusal the received file is removed.
+    `only_preset`: the one preset the caller may submit (see `choose_variants`)."""
     form = await receive_form(headers, body, path, settings.max_upload_bytes, digest=fingerprint)
     try:
-        chosen = choose_variants(form.fields, presets, settings.presets_only)
+        chosen = choose_variants(form.fields, presets, settings.presets_only, only_preset)
         limits = Limits.of(settings)
         image = await asyncio.to_thread(probe, form.path, limits)
         check_output_pixels(chosen.variants, image, limits)

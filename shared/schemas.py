@@ -351,3 +351,50 @@ class Stats(BaseModel):
     oldest_queued_seconds: float = Field(
         description="How long the oldest queued job has waited; 0 when none is queued."
     )
+
+
+# Browser tokens (POST /v1/tokens): what a backend asks for, and what it hands its browser.
+
+MAX_TOKEN_SECONDS = 3600
+DEFAULT_TOKEN_SECONDS = 900
+
+
+class TokenRequest(BaseModel):
+    # Strict: `true` or `"900"` for `expires_in` is a mistake to point out, not to coerce.
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"expires_in": DEFAULT_TOKEN_SECONDS, "preset": "avatar"}]},
+    )
+
+    expires_in: int = Field(
+        default=DEFAULT_TOKEN_SECONDS,
+        ge=1,
+        le=MAX_TOKEN_SECONDS,
+        description="Seconds the token works for: at most an hour.",
+    )
+    preset: str | None = Field(
+        default=None,
+        pattern=PRESET_NAME.pattern,
+        description="The one preset (`GET /v1/presets`) the token may submit; a submit with it "
+        "then gets that preset whether it names it or not, and `variants` or another preset "
+        "is 422. Null: whatever the key itself could submit.",
+    )
+
+
+# A real token (of a key used nowhere), minted at 21:05 for 15 minutes, limited to `avatar`.
+TOKEN_EXAMPLE: dict[str, Any] = {
+    "token": "rt_eyJvd25lciI6IjIzOWQ2MTBjM2NiMzg5MWIiLCJpZCI6IkVmQnE1enVUYnRDQnFiWkkiLCJwcmVz"
+    "ZXQiOiJhdmF0YXIiLCJleHAiOjE3OTU1NTUyMDB9.ZxLOihNGyJaDXQYc-7mMNgMp_zxlCL2LapojurMtyXU",
+    "expires_at": "2026-11-24T21:20:00Z",
+}
+
+
+class BrowserToken(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [TOKEN_EXAMPLE]})
+
+    token: str = Field(
+        description="Send as `Authorization: Bearer <token>`: it submits jobs and reads the "
+        "jobs submitted with it, nothing else."
+    )
+    expires_at: datetime = Field(description="When the token stops working (UTC).")

@@ -23,6 +23,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 from producer_service.api.server import server_config
 from producer_service.app import create_app
 from producer_service.broker.publisher import Publisher
+from producer_service.callers import Caller, KeyRing, owner_id
 from producer_service.db.database import open_database
 from shared import layout
 from shared.messages import TASK_TYPE, EventKind, JobEvent, ResizeTask, message_properties
@@ -274,3 +275,11 @@ def originals(settings: Settings) -> list[Path]:
     """The uploads kept in storage."""
     folder = settings.data_dir / "originals"
     return list(folder.iterdir()) if folder.exists() else []
+
+
+def expired_token(key: str) -> str:
+    """A browser token of `key` that expired a while ago: minted by a key ring whose clock is
+    an hour behind, as the API's own ring would have minted it then."""
+    ring = KeyRing([key], clock=lambda: time.time() - 3600)
+    token, _ = ring.mint(Caller(owner_id(key)), 900, None)
+    return token

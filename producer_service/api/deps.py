@@ -12,6 +12,7 @@ from producer_service.broker.publisher import Publisher
 from producer_service.broker.queue_stats import QueueInspector
 from producer_service.callers import Caller, KeyRing
 from producer_service.db.store import JobStore
+from producer_service.errors import TokenNotAllowed
 from producer_service.jobs import JobService
 from producer_service.metrics import ApiMetrics
 from producer_service.presets import Presets
@@ -46,7 +47,9 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 # Only documents the scheme in OpenAPI (the Authorize button of /docs); `KeyRing` decides.
 _bearer = HTTPBearer(
     auto_error=False,
-    description="An API key, when the service runs with API_KEYS; otherwise not needed.",
+    description="An API key, when the service runs with API_KEYS; otherwise not needed. A "
+    "browser token from `POST /v1/tokens` works in its place for submitting jobs and reading "
+    "the jobs submitted with it (and listing presets); other routes answer it 403.",
 )
 
 
@@ -57,7 +60,7 @@ def without_key_requirement(schema: Schema) -> None:
         operation.pop("security", None)
 
 
-def get_caller(
+def get_key_or_token_caller(
     request: Request,
     services: ServicesDep,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -65,4 +68,19 @@ def get_caller(
     return services.keys.identify(request.headers.get("authorization"))
 
 
+KeyOrTokenCallerDep = Annotated[Caller, Depends(get_key_or_token_caller)]
+
+
+def get_caller(caller: KeyOrTokenCallerDep) -> Caller:
+    """The caller, with the API key itself: a browser token is refused (403)."""
+    if caller.token is not None:
+        raise TokenNotAllowed(
+            "A browser token can only submit jobs and read the jobs submitted with it; "
+            "this needs the API key."
+        )
+    return caller
+
+
+# Every /v1 route takes `CallerDep`, except those a browser token may use as well: submitting,
+# reading and listing its jobs (status, events, outputs) and listing presets.
 CallerDep = Annotated[Caller, Depends(get_caller)]

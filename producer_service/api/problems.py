@@ -1,6 +1,7 @@
 """The one place errors become `application/problem+json` answers (RFC 9457)."""
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -126,8 +127,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_middleware(UnexpectedErrors)
 
 
-def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the given errors, each with a problem+json example."""
+def problem_responses(
+    *errors: type[ServiceError], details: Mapping[str, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given errors, each with a problem+json example; `details`
+    gives a route's own example `detail` by slug, where the general one would not fit."""
+    example_details = {**_EXAMPLE_DETAILS, **(details or {})}
     responses: dict[int | str, dict[str, Any]] = {}
     for error in errors:
         entry = responses.setdefault(
@@ -141,7 +146,7 @@ def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, 
                 "type": problem_type(error.slug),
                 "title": error.title,
                 "status": error.status,
-                "detail": _EXAMPLE_DETAILS.get(error.slug, error.title),
+                "detail": example_details.get(error.slug, error.title),
             },
         }
         if error.retry_after_seconds is not None:
@@ -154,7 +159,8 @@ def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, 
         if error.challenge is not None:
             entry["headers"] = {
                 "WWW-Authenticate": {
-                    "description": "How to authenticate: `Bearer` with an API key.",
+                    "description": "How to authenticate: `Bearer` with an API key "
+                    "(or, where the route takes one, a browser token).",
                     "schema": {"type": "string"},
                 }
             }
@@ -162,7 +168,7 @@ def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, 
 
 
 _EXAMPLE_DETAILS = {
-    "unauthorized": "Send an API key as `Authorization: Bearer <key>`.",
+    "unauthorized": "Send an API key (or a browser token) as `Authorization: Bearer <key>`.",
     "payload-too-large": "The upload is larger than 52428800 bytes.",
     "unsupported-media-type": "The file is not an image this service reads (JPEG, PNG, ...).",
     "validation-error": "variants.0.width: Input should be less than or equal to 8192",
@@ -180,6 +186,10 @@ _EXAMPLE_DETAILS = {
     "submit more as they finish.",
     "idempotency-key-in-flight": "The first request with this Idempotency-Key is still being "
     "queued; send it again shortly.",
+    "token-not-allowed": "A browser token can only submit jobs and read the jobs submitted "
+    "with it; this needs the API key.",
+    "tokens-need-keys": "This service runs without API_KEYS, so it mints no browser tokens: "
+    "every request is allowed without one.",
 }
 
 
@@ -213,7 +223,7 @@ def errors_as_problems(schema: Schema) -> None:
 
 def without_status(status: int) -> Amendment:
     """An amendment for an answer this deployment never gives (429 without
-    MAX_ACTIVE_JOBS_PER_KEY, 401 without API_KEYS): no route lists it."""
+    MAX_ACTIVE_JOBS_PER_KEY, 401 and 403 without API_KEYS): no route lists it."""
 
     def amend(schema: Schema) -> None:
         for operation in operations(schema):

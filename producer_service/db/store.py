@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from producer_service.callers import Scope
 from producer_service.db.database import Database, Work, open_database
 from producer_service.db.engine import PoolLimits, failure_reason
 from producer_service.db.migrate import migrate
@@ -77,8 +78,14 @@ def _active_jobs(session: Session, owner: str) -> int:
     return int(session.execute(count).scalar_one())
 
 
-def _owned_by(statement: sa.Select[JobRow], owner: str | None) -> sa.Select[JobRow]:
-    return statement if owner is None else statement.where(JobRow.owner == owner)
+def _visible_to(scope: Scope | None) -> list[sa.ColumnElement[bool]]:
+    """The conditions a job must meet to be in `scope` (none: every job is)."""
+    if scope is None:
+        return []
+    conditions = [JobRow.owner == scope.owner]
+    if scope.token_id is not None:
+        conditions.append(JobRow.token_id == scope.token_id)
+    return conditions
 
 
 class JobStore:
@@ -134,14 +141,18 @@ class JobStore:
                 raise
             raise DuplicateIdempotencyKey(record.idempotency_key) from exc
 
-    async def get(self, job_id: UUID, owner: str | None = None) -> JobRecord | None:
-        """The job, if it is `owner`'s (any owner's when None)."""
-        statement = sa.select(JobRow).where(JobRow.id == str(job_id))
-        return await self._one(_owned_by(statement, owner))
-
-    async def get_by_idempotency_key(self, owner: str, key: str) -> JobRecord | None:
+    async def get(self, job_id: UUID, scope: Scope | None = None) -> JobRecord | None:
+        """The job, if it is in `scope` (any job when None)."""
         return await self._one(
-            sa.select(JobRow).where(JobRow.owner == owner, JobRow.idempotency_key == key)
+            sa.select(JobRow).where(JobRow.id == str(job_id), *_visible_to(scope))
+        )
+
+    async def get_by_idempotency_key(self, owner: str, token_id: str, key: str) -> JobRecord | None:
+        """The job a key (token_id "") or one of its browser tokens submitted with `key`."""
+        return await self._one(
+            sa.select(JobRow).where(
+                JobRow.owner == owner, JobRow.token_id == token_id, JobRow.idempotency_key == key
+            )
         )
 
     async def mark_published(self, job_id: UUID) -> None:
@@ -153,14 +164,13 @@ class JobStore:
         await self._execute(sa.delete(JobRow).where(JobRow.id == str(job_id)))
 
     async def delete_finished(
-        self, job_id: UUID, owner: str | None, finished_before: datetime | None = None
+        self, job_id: UUID, scope: Scope | None, finished_before: datetime | None = None
     ) -> bool:
-        """Delete the job if it is `owner`'s (anyone's when None) and has finished (before
+        """Delete the job if it is in `scope` (any job when None) and has finished (before
         `finished_before`, when given); whether it did. One conditional DELETE, so a retry that
         starts at the same moment cannot lose it."""
         statement = sa.delete(JobRow).where(JobRow.id == str(job_id), _FINISHED)
-        if owner is not None:
-            statement = statement.where(JobRow.owner == owner)
+        statement = statement.where(*_visible_to(scope))
         if finished_before is not None:
             statement = statement.where(JobRow.updated_at < finished_before)
         return await self._execute(statement) > 0
@@ -181,15 +191,17 @@ class JobStore:
 
     async def list_page(
         self,
-        owner: str | None,
+        scope: Scope | None,
         status: JobStatus | None,
         after: tuple[datetime, UUID] | None,
         limit: int,
     ) -> list[JobRecord]:
-        """`owner`'s jobs (everyone's when None) newest first; `after` is the (created_at, id)
-        of the last job of the page before."""
-        statement = _owned_by(
-            sa.select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id.desc()), owner
+        """The jobs in `scope` (every job when None) newest first; `after` is the
+        (created_at, id) of the last job of the page before."""
+        statement = (
+            sa.select(JobRow)
+            .where(*_visible_to(scope))
+            .order_by(JobRow.created_at.desc(), JobRow.id.desc())
         )
         if status is not None:
             statement = statement.where(JobRow.status == status.value)

@@ -41,8 +41,14 @@ class JobRow(Base):
         sa.Index("ix_jobs_status_updated", "status", "updated_at"),
         # Counts a key's active jobs (MAX_ACTIVE_JOBS_PER_KEY).
         sa.Index("ix_jobs_owner_status", "owner", "status"),
-        # An idempotency key is the caller's own: two API keys may use the same one.
-        sa.UniqueConstraint("owner", "idempotency_key", name="jobs_owner_idempotency_key_key"),
+        # An idempotency key is the caller's own: two API keys, or two browser tokens of one
+        # key, may use the same one. Its index also finds a token's jobs (owner, token_id).
+        sa.UniqueConstraint(
+            "owner",
+            "token_id",
+            "idempotency_key",
+            name="jobs_owner_token_id_idempotency_key_key",
+        ),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
@@ -62,6 +68,8 @@ class JobRow(Base):
     source_key: Mapped[str] = mapped_column(sa.String(255))
     # The owner id of the API key that made the job (see callers.py); "" without keys.
     owner: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    # The id of the browser token that submitted the job (see tokens.py); "" for the key itself.
+    token_id: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))
     # SHA-256 of what was submitted with the idempotency key: a replay must match it.
     request_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))

@@ -1,4 +1,5 @@
-// The public REST API, as the page uses it: the key, requests, and errors as sentences.
+// The public REST API, as the page uses it: the key (or browser token), requests, and errors
+// as sentences.
 
 const KEY_STORAGE = "image-resize.api-key";
 
@@ -9,6 +10,19 @@ export function apiKey() {
 export function setApiKey(key) {
   if (key) sessionStorage.setItem(KEY_STORAGE, key);
   else sessionStorage.removeItem(KEY_STORAGE);
+}
+
+/**
+ * A browser token handed over in the address (`/#token=…`, a link a backend made) is kept as
+ * if typed in, and taken out of the address bar, so it stays out of history and bookmarks.
+ * (A fragment is never sent to a server.) Whether there was one.
+ */
+export function takeTokenFromAddress() {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token")?.trim();
+  if (!token) return false;
+  setApiKey(token);
+  history.replaceState(history.state, "", location.pathname + location.search);
+  return true;
 }
 
 /** A refusal of the API (an RFC 9457 problem), or a request that got no answer (status 0). */
@@ -72,7 +86,9 @@ export async function fetchOutput(url) {
 }
 
 const PLAIN = {
-  401: "The service needs a valid API key: enter yours in “API key” above, or check it.",
+  401:
+    "The service needs a valid API key or token: enter yours in “API key or token” above, " +
+    "or check it.",
   404: "The service does not know this job (any more).",
   413: "This file is too large for the service.",
   415: "This file is not an image the service can read.",

@@ -1,7 +1,15 @@
 // The page at `/`: choose images and sizes, submit each image as a job, follow it live,
 // show and download its outputs. Only the public API is used (see api.js and events.js).
 
-import { ApiError, apiKey, describeError, loadPresets, setApiKey, submitJob } from "./api.js";
+import {
+  ApiError,
+  apiKey,
+  describeError,
+  loadPresets,
+  setApiKey,
+  submitJob,
+  takeTokenFromAddress,
+} from "./api.js";
 import { JobCard } from "./cards.js";
 import { followJob } from "./events.js";
 import { chooseVariants, customVariant, describeVariant } from "./variants.js";
@@ -240,10 +248,17 @@ function showCards() {
 }
 
 function start() {
+  takeTokenFromAddress();
   const key = $("api-key");
   key.value = apiKey();
   key.addEventListener("input", () => setApiKey(key.value.trim()));
   key.addEventListener("change", refreshPresets);
+  // A token link opened in a tab that shows the page already does not reload it.
+  window.addEventListener("hashchange", () => {
+    if (!takeTokenFromAddress()) return;
+    key.value = apiKey();
+    refreshPresets();
+  });
   wireFiles();
   $("add-variant").addEventListener("click", addCustomVariant);
   $("job-form").addEventListener("submit", submit);

@@ -55,8 +55,8 @@ DESCRIBE = """async (cases) => {
 }"""
 SENTENCES = {
     (0, None): "The service did not answer. Check your connection and retry.",
-    (401, None): "The service needs a valid API key: enter yours in “API key” above, or check "
-    "it. DETAIL.",
+    (401, None): "The service needs a valid API key or token: enter yours in “API key or token” "
+    "above, or check it. DETAIL.",
     (413, None): "This file is too large for the service. DETAIL.",
     (415, None): "This file is not an image the service can read. DETAIL.",
     (422, None): "The service refused these settings. DETAIL.",

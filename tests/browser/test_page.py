@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import httpx
 from playwright.async_api import Browser, Locator, Page, Route, expect
 from pydantic import SecretStr
 
 from shared.settings import Settings
 from tests.browser.conftest import opened, screenshot, site
 from tests.images import jpeg_bytes, load, undecodable_png, write
-from tests.support import running_worker, wait_for
+from tests.support import expired_token, running_worker, wait_for
 
 DONE = 20_000  # ms: the longest a test waits for a job to finish in the page
 KEY = "browser-key-0123456789"
@@ -144,11 +145,13 @@ async def test_with_api_keys_the_page_asks_for_the_key_then_follows_the_job_with
         await choose_files(page, photo)
         await page.get_by_role("button", name="Resize").click()
         card = page.locator(".card")
-        await expect(card.get_by_role("alert")).to_contain_text("enter yours in “API key” above")
+        await expect(card.get_by_role("alert")).to_contain_text(
+            "enter yours in “API key or token” above"
+        )
         await screenshot(page, "api-key-missing")
 
-        await page.get_by_label("API key").fill(KEY)
-        await page.get_by_label("API key").press("Tab")
+        await page.get_by_label("API key or token").fill(KEY)
+        await page.get_by_label("API key or token").press("Tab")
         await expect(page.get_by_label("thumbnail", exact=True)).to_be_visible()
         async with page.expect_response(lambda r: r.url.endswith("/events")) as stream_info:
             await card.get_by_role("button", name="Try again").click()
@@ -160,6 +163,49 @@ async def test_with_api_keys_the_page_asks_for_the_key_then_follows_the_job_with
             await expect(image).to_be_visible()  # fetched with the key too
         assert (await job_of(page, card, KEY))["status"] == "succeeded"
         await screenshot(page, "api-key-accepted")
+
+
+async def test_a_token_link_opens_the_page_ready_to_upload_and_an_expired_one_is_refused(
+    broker_settings: Callable[..., Settings], browser: Browser, tmp_path: Path
+) -> None:
+    """A backend mints a token with its key and links to `/#token=…`: the page uploads with
+    the token, shows only the token's preset, and the key sees the job."""
+    photo = write(tmp_path / "avatar.jpg", jpeg_bytes(400, 300))
+    async with site(broker_settings(api_keys=SecretStr(KEY))) as url:
+        async with httpx.AsyncClient(base_url=url) as backend:
+            minted = await backend.post(
+                "/v1/tokens",
+                json={"preset": "thumbnail"},
+                headers={"Authorization": f"Bearer {KEY}"},
+            )
+        token = minted.json()["token"]
+        async with opened(browser, f"{url}/#token={token}") as page:
+            assert page.url == f"{url}/"  # out of the address bar, history and bookmarks
+            await expect(page.get_by_label("API key or token")).to_have_value(token)
+            await expect(page.locator("input[name=preset]")).to_have_count(1)
+            await expect(page.get_by_label("thumbnail", exact=True)).not_to_be_checked()
+            await choose_files(page, photo)
+            async with page.expect_request(lambda r: r.url.endswith("/v1/jobs")) as submit:
+                await page.get_by_role("button", name="Resize").click()
+            sent = await (await submit.value).header_value("authorization")
+            card = page.locator(".card")
+            await expect(card.locator(".card-status")).to_have_text("Done: 1 image", timeout=DONE)
+            for image in await card.locator(".output img").all():
+                await expect(image).to_be_visible()
+            job = await job_of(page, card, KEY)
+            await screenshot(page, "token-link")
+        assert sent == f"Bearer {token}"
+        assert (job["status"], job["preset"]) == ("succeeded", "thumbnail")
+
+        async with opened(browser, f"{url}/#token={expired_token(KEY)}") as page:
+            expired = "needs a valid API key or token: enter yours in “API key or token” above"
+            problem = page.get_by_text("The presets could not be loaded.")
+            await expect(problem).to_contain_text(f"{expired}, or check it. The token has expired.")
+            await choose_files(page, photo)
+            await page.get_by_role("button", name="Resize").click()
+            alert = page.locator(".card").get_by_role("alert")
+            await expect(alert).to_contain_text("The token has expired.")
+            await screenshot(page, "token-expired")
 
 
 async def test_on_a_phone_nothing_overflows_the_screen(

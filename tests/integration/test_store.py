@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from producer_service.callers import Scope
 from producer_service.db.database import open_database
 from producer_service.db.engine import PoolLimits
 from producer_service.db.store import DuplicateIdempotencyKey, JobStore
@@ -38,9 +39,11 @@ async def store(empty_database: EmptyDatabase) -> AsyncIterator[JobStore]:
     await job_store.close()
 
 
-def new_record(key: str | None = None, owner: str = "") -> JobRecord:
+def new_record(key: str | None = None, owner: str = "", token_id: str = "") -> JobRecord:
     job_id = uuid.uuid4()
-    return JobRecord.new(job_id, DEFAULT_VARIANTS, f"originals/{job_id}", key, owner=owner)
+    return JobRecord.new(
+        job_id, DEFAULT_VARIANTS, f"originals/{job_id}", key, owner=owner, token_id=token_id
+    )
 
 
 SOURCE = SourceImage(format=SourceFormat.HEIC, width=4032, height=3024)
@@ -91,7 +94,7 @@ async def test_an_idempotency_key_names_one_job_of_its_owner(store: JobStore) ->
     await store.add(first)
     with pytest.raises(DuplicateIdempotencyKey):
         await store.add(new_record("same-key"))
-    found = await store.get_by_idempotency_key("", "same-key")
+    found = await store.get_by_idempotency_key("", "", "same-key")
     assert found is not None
     assert found.id == first.id
     await store.add(new_record(None))
@@ -99,7 +102,7 @@ async def test_an_idempotency_key_names_one_job_of_its_owner(store: JobStore) ->
     # Another API key's owner may use the same idempotency key for a job of its own.
     other = new_record("same-key", owner="0123456789abcdef")
     await store.add(other)
-    mine = await store.get_by_idempotency_key("0123456789abcdef", "same-key")
+    mine = await store.get_by_idempotency_key("0123456789abcdef", "", "same-key")
     assert mine is not None
     assert mine.id == other.id
 
@@ -108,12 +111,32 @@ async def test_an_owners_job_is_only_found_for_that_owner(store: JobStore) -> No
     record = new_record(owner="0123456789abcdef")
     await store.add(record)
     await store.add(new_record(owner="fedcba9876543210"))
-    assert await store.get(record.id, "fedcba9876543210") is None
-    assert await store.get(record.id, "0123456789abcdef") is not None
+    assert await store.get(record.id, Scope("fedcba9876543210")) is None
+    assert await store.get(record.id, Scope("0123456789abcdef")) is not None
     assert await store.get(record.id) is not None  # no owner given: any owner's
-    listed = await store.list_page("0123456789abcdef", None, None, 10)
+    listed = await store.list_page(Scope("0123456789abcdef"), None, None, 10)
     assert [job.id for job in listed] == [record.id]
     assert len(await store.list_page(None, None, None, 10)) == 2
+
+
+async def test_a_browser_tokens_job_is_its_own_and_its_keys(store: JobStore) -> None:
+    owner = "0123456789abcdef"
+    by_key = new_record("same-key", owner=owner)
+    by_token = new_record("same-key", owner=owner, token_id="token-a")
+    # Each token's idempotency keys are its own, beside its key's.
+    for record in (by_key, by_token, new_record("same-key", owner=owner, token_id="token-b")):
+        await store.add(record)
+    with pytest.raises(DuplicateIdempotencyKey):
+        await store.add(new_record("same-key", owner=owner, token_id="token-a"))
+    token_a, token_b = Scope(owner, "token-a"), Scope(owner, "token-b")
+    assert await store.get(by_token.id, token_a) == by_token
+    assert await store.get(by_token.id, token_b) is None
+    assert await store.get(by_key.id, token_a) is None
+    assert await store.get(by_token.id, Scope(owner)) == by_token
+    assert [job.id for job in await store.list_page(token_a, None, None, 10)] == [by_token.id]
+    assert len(await store.list_page(Scope(owner), None, None, 10)) == 3
+    found = await store.get_by_idempotency_key(owner, "token-a", "same-key")
+    assert found == by_token
 
 
 async def test_a_job_moves_forward_through_processing_to_succeeded(store: JobStore) -> None:

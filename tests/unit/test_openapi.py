@@ -25,6 +25,7 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
         ("/v1/jobs/{job_id}/events", "get"): {"200", "404", "503"},
         ("/v1/presets", "get"): {"200"},
         ("/v1/stats", "get"): {"200", "503"},
+        ("/v1/tokens", "post"): {"201", "409", "413", "422"},
         ("/healthz", "get"): {"200"},
         ("/readyz", "get"): {"200", "503"},
     }
@@ -61,6 +62,27 @@ async def test_routes_ask_for_a_bearer_key_only_when_keys_are_on(serve: Serve) -
                     assert operation.get("security") == required, path
                     assert ("401" in operation["responses"]) == bool(required), path
     assert "429" in keyed_spec["paths"]["/v1/jobs"]["post"]["responses"]
+
+
+async def test_with_keys_the_routes_a_browser_token_may_not_use_list_403(serve: Serve) -> None:
+    async with serve(api_keys=SecretStr("k-1")) as served:
+        spec = (await served.api.http.get("/openapi.json")).json()
+    paths = spec["paths"]
+    key_only = {
+        ("/v1/tokens", "post"),
+        ("/v1/jobs/{job_id}", "delete"),
+        ("/v1/jobs/{job_id}/retry", "post"),
+        ("/v1/stats", "get"),
+    }
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if path.startswith("/v1/"):
+                assert ("403" in operation["responses"]) == ((path, method) in key_only), path
+    mint = paths["/v1/tokens"]["post"]
+    assert mint["responses"].keys() == {"201", "401", "403", "413", "422"}  # no 409: keys are on
+    assert mint["requestBody"]["content"]["application/json"]["examples"]
+    bearer = spec["components"]["securitySchemes"]["HTTPBearer"]["description"]
+    assert "POST /v1/tokens" in bearer
 
 
 async def test_every_problem_type_resolves_to_a_page_that_explains_it(serve: Serve) -> None:

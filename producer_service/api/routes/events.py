@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.deps import KeyOrTokenCallerDep, ServicesDep
 from producer_service.api.problems import problem_responses
 from producer_service.api.views import JobId, job_view, parse_job_id
 from producer_service.callers import Caller
@@ -34,7 +34,9 @@ def state_id(record: JobRecord) -> str:
     return f"{record.run}.{record.attempts}.{record.status.value}"
 
 
-async def watched_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> JobRecord:
+async def watched_job(
+    job_id: JobId, services: ServicesDep, caller: KeyOrTokenCallerDep
+) -> JobRecord:
     """The job, read before the stream opens, so an unknown one is a 404 problem."""
     return await services.jobs.get(caller, parse_job_id(job_id))
 
@@ -64,7 +66,7 @@ _EXAMPLE = "\n".join(
 async def job_events(
     record: Annotated[JobRecord, Depends(watched_job)],
     services: ServicesDep,
-    caller: CallerDep,
+    caller: KeyOrTokenCallerDep,
     last_event_id: Annotated[
         str | None,
         Header(alias="Last-Event-ID", description="The id of the last event you received."),

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.deps import CallerDep, KeyOrTokenCallerDep, ServicesDep
 from producer_service.api.pagination import decode_cursor, encode_cursor
 from producer_service.api.problems import problem_responses
 from producer_service.api.views import (
@@ -31,6 +31,7 @@ from producer_service.errors import (
     ServiceError,
     StorageUnavailable,
     StoreUnavailable,
+    TokenNotAllowed,
     TooManyActiveJobs,
     Unauthorized,
     UnsupportedMediaType,
@@ -157,7 +158,7 @@ _SUBMIT_BODY: dict[str, Any] = {
 async def submit_job(
     request: Request,
     services: ServicesDep,
-    caller: CallerDep,
+    caller: KeyOrTokenCallerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     try:
@@ -168,6 +169,7 @@ async def submit_job(
             services.settings,
             services.presets,
             fingerprint=idempotency_key is not None,
+            only_preset=caller.only_preset,
         )
         submitted = await services.jobs.submit(caller, submission, idempotency_key)
     except ServiceError as refusal:
@@ -196,7 +198,7 @@ async def submit_job(
 )
 async def list_jobs(
     services: ServicesDep,
-    caller: CallerDep,
+    caller: KeyOrTokenCallerDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page.")] = 20,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
@@ -218,7 +220,13 @@ async def list_jobs(
     responses={
         202: job_examples("Accepted: the job is queued again.", "queued"),
         **problem_responses(
-            Unauthorized, JobNotFound, JobNotFailed, BrokerUnavailable, QueueFull, StoreUnavailable
+            Unauthorized,
+            TokenNotAllowed,
+            JobNotFound,
+            JobNotFailed,
+            BrokerUnavailable,
+            QueueFull,
+            StoreUnavailable,
         ),
     },
 )
@@ -236,7 +244,9 @@ async def retry_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> 
     response_class=Response,
     responses={
         204: {"description": "Deleted: the job, its original and every output are gone."},
-        **problem_responses(Unauthorized, JobNotFound, JobNotFinished, StoreUnavailable),
+        **problem_responses(
+            Unauthorized, TokenNotAllowed, JobNotFound, JobNotFinished, StoreUnavailable
+        ),
     },
 )
 async def delete_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> Response:
@@ -253,7 +263,7 @@ async def delete_job(job_id: JobId, services: ServicesDep, caller: CallerDep) ->
         **problem_responses(Unauthorized, JobNotFound, StoreUnavailable),
     },
 )
-async def get_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> Job:
+async def get_job(job_id: JobId, services: ServicesDep, caller: KeyOrTokenCallerDep) -> Job:
     return job_view(await services.jobs.get(caller, parse_job_id(job_id)))
 
 
@@ -294,7 +304,7 @@ async def get_output(
         Path(description=f"The variant's name (`{VARIANT_NAME.pattern}`).", examples=["thumb"]),
     ],
     services: ServicesDep,
-    caller: CallerDep,
+    caller: KeyOrTokenCallerDep,
     if_none_match: Annotated[
         str | None,
         Header(description="An `ETag` you have: `304` with no body if it still matches."),

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.deps import KeyOrTokenCallerDep, ServicesDep
 from producer_service.api.problems import problem_responses
 from producer_service.errors import Unauthorized
 from producer_service.presets import BUILT_IN
@@ -19,7 +19,8 @@ _EXAMPLE = PresetList(presets=[p for p in BUILT_IN if p.name == "thumbnail"]).mo
     "/presets",
     summary="List the presets",
     description="Each preset's name and the variants it stands for. A submit sends the name as "
-    "`preset`; `default` is what a submit without `variants` or `preset` gets.",
+    "`preset`; `default` is what a submit without `variants` or `preset` gets. With a browser "
+    "token limited to a preset, only that one: its submits get it whether they name it or not.",
     response_model=PresetList,
     responses={
         200: {
@@ -29,5 +30,6 @@ _EXAMPLE = PresetList(presets=[p for p in BUILT_IN if p.name == "thumbnail"]).mo
         **problem_responses(Unauthorized),
     },
 )
-async def list_presets(services: ServicesDep, _: CallerDep) -> PresetList:
-    return PresetList(presets=list(services.presets))
+async def list_presets(services: ServicesDep, caller: KeyOrTokenCallerDep) -> PresetList:
+    only = caller.only_preset
+    return PresetList(presets=[p for p in services.presets if only in (None, p.name)])

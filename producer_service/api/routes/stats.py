@@ -4,7 +4,12 @@ from fastapi import APIRouter
 
 from producer_service.api.deps import CallerDep, ServicesDep
 from producer_service.api.problems import problem_responses
-from producer_service.errors import BrokerUnavailable, StoreUnavailable, Unauthorized
+from producer_service.errors import (
+    BrokerUnavailable,
+    StoreUnavailable,
+    TokenNotAllowed,
+    Unauthorized,
+)
 from shared.messages import utc_now
 from shared.schemas import STATS_EXAMPLE, JobCounts, JobStatus, QueueStats, Stats
 
@@ -24,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["operations"])
             "description": "The figures now.",
             "content": {"application/json": {"example": STATS_EXAMPLE}},
         },
-        **problem_responses(Unauthorized, BrokerUnavailable, StoreUnavailable),
+        **problem_responses(Unauthorized, TokenNotAllowed, BrokerUnavailable, StoreUnavailable),
     },
 )
 async def read_stats(services: ServicesDep, _: CallerDep) -> Stats:
