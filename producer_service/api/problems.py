@@ -180,6 +180,11 @@ _EXAMPLE_DETAILS = {
     "submit more as they finish.",
     "idempotency-key-in-flight": "The first request with this Idempotency-Key is still being "
     "queued; send it again shortly.",
+    "invalid-callback-url": "callback_url must be an absolute https URL.",
+    "callback-target-refused": "callback_url's host hooks.internal resolves to 10.0.0.7, a "
+    "private address; webhooks go to public addresses only.",
+    "webhooks-not-configured": "This service sends no webhooks (its operator has not set "
+    "WEBHOOK_SECRET); submit without callback_url.",
 }
 
 
