@@ -146,7 +146,8 @@ class JobNotFinished(ServiceError):
 
 
 class IdempotencyKeyReused(ServiceError):
-    """This `Idempotency-Key` was first sent with a different file, `variants` or `preset`.
+    """This `Idempotency-Key` was first sent with a different file, `variants`, `preset` or
+    `callback_url`.
     A key stands for one request; use a new key for a new request."""
 
     status = 422

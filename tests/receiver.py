@@ -36,11 +36,15 @@ class Received:
 
 
 class Receiver:
-    """Answers the n-th request with `script[n]`, and with `then` once the script is used up."""
+    """Answers the n-th request with `script[n]`, and with `then` once the script is used up,
+    each `answer_after` seconds after it arrived (a receiver that takes its time)."""
 
-    def __init__(self, script: Iterable[int] = (), then: int = 200) -> None:
+    def __init__(
+        self, script: Iterable[int] = (), then: int = 200, answer_after: float = 0
+    ) -> None:
         self._script = list(script)
         self._then = then
+        self._answer_after = answer_after
         self._release = asyncio.Event()
         self.received: list[Received] = []
         self.port = 0
@@ -52,9 +56,9 @@ class Receiver:
     @classmethod
     @contextlib.asynccontextmanager
     async def running(
-        cls, script: Iterable[int] = (), then: int = 200
+        cls, script: Iterable[int] = (), then: int = 200, answer_after: float = 0
     ) -> AsyncIterator["Receiver"]:
-        receiver = cls(script, then)
+        receiver = cls(script, then, answer_after)
         server = await asyncio.start_server(receiver._serve, "127.0.0.1", 0)
         receiver.port = server.sockets[0].getsockname()[1]
         try:
@@ -94,6 +98,7 @@ class Receiver:
             if status == HANG:
                 await self._release.wait()
                 return
+            await asyncio.sleep(self._answer_after)
             # A redirect's location is this receiver again: following it would show here.
             writer.write(
                 f"HTTP/1.1 {status} Scripted\r\ncontent-length: 0\r\n"

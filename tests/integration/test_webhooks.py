@@ -3,9 +3,17 @@ on loopback (which WEBHOOK_ALLOW_PRIVATE lets through); every delivery is checke
 verification function README.md gives receivers."""
 
 import asyncio
+import dataclasses
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from producer_service.db.store import JobStore
+from producer_service.records import JobRecord
+from shared import layout
+from shared.messages import utc_now
+from shared.schemas import DEFAULT_VARIANTS, JobStatus, WebhookState, WebhookStatus
 from shared.settings import Settings
 from shared.topology import Topology
 from tests.client import ApiClient
@@ -211,3 +219,80 @@ async def test_a_slow_target_holds_up_neither_submits_nor_other_jobs(
     assert done["status"] == "succeeded"
     assert pending == {"status": "pending", "attempts": 0, "last_error": None}
     assert given_up["webhook"]["last_error"] == "no answer within 5 s"
+
+
+async def test_a_stopping_api_lets_a_try_under_way_finish(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    settings = hooked(broker_settings)
+    async with Receiver.running(answer_after=1.0) as receiver, running_worker(settings):
+        async with running_api(settings) as client:
+            job_id = await ApiClient(client).submit(jpeg_bytes(), THUMB, callback_url=receiver.url)
+            await receiver.requests(1)  # the API stops while the receiver takes its time
+        assert receiver.received[0].answered.is_set()
+        assert await waiting_tries(settings) == 0
+        store = JobStore.open(settings.job_store_url, settings.database_timeout_seconds)
+        try:
+            record = await store.get(uuid.UUID(job_id))
+        finally:
+            await store.close()
+    assert record is not None
+    delivered = WebhookState(status=WebhookStatus.DELIVERED, attempts=1, last_error=None)
+    assert record.webhook == delivered
+    assert len(receiver.received) == 1
+
+
+async def test_a_webhook_left_due_by_a_dead_api_is_sent_by_the_next(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    """The API that ended the job died before the broker confirmed its webhook's first try."""
+    settings = hooked(broker_settings)
+    settings.data_dir.mkdir(parents=True)
+    job_id = uuid.uuid4()
+    an_hour_ago = utc_now() - timedelta(hours=1)
+    async with Receiver.running() as receiver:
+        ended = dataclasses.replace(
+            JobRecord.new(
+                job_id, DEFAULT_VARIANTS, layout.original_key(job_id), callback_url=receiver.url
+            ),
+            status=JobStatus.SUCCEEDED,
+            attempts=1,
+            published=True,
+            webhook=WebhookState(status=WebhookStatus.PENDING, attempts=0, last_error=None),
+            created_at=an_hour_ago,
+            updated_at=an_hour_ago,
+        )
+        store = JobStore.open(settings.job_store_url, settings.database_timeout_seconds)
+        await store.migrate()
+        await store.add(ended)
+        await store.close()
+        async with running_api(settings) as client:
+            job = await webhook_reaches(ApiClient(client), str(job_id), "delivered")
+    (request,) = receiver.received
+    assert request.webhook_id == f"{job_id}:1"
+    assert verify_webhook(SECRET, request.headers, request.body)
+    assert request.job == without_webhook(job)
+
+
+async def test_a_job_retried_by_hand_sends_a_new_webhook_when_its_new_run_ends(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    settings = hooked(broker_settings, max_attempts=1)
+    async with (
+        Receiver.running() as receiver,
+        running_api(settings) as client,
+        running_worker(settings),
+    ):
+        api = ApiClient(client)
+        job_id = await api.submit(undecodable_png(), THUMB, callback_url=receiver.url)
+        await webhook_reaches(api, job_id, "delivered")
+        original = layout.path_of(settings.data_dir, layout.original_key(uuid.UUID(job_id)))
+        original.write_bytes(jpeg_bytes())  # the operator fixed what made it fail
+        retried = await client.post(f"/v1/jobs/{job_id}/retry")
+        assert retried.json()["webhook"] is None  # the new run has no webhook due yet
+        await receiver.requests(2)
+        job = await webhook_reaches(api, job_id, "delivered")
+    first, second = receiver.received
+    assert (first.webhook_id, second.webhook_id) == (f"{job_id}:1", f"{job_id}:2")
+    assert (first.job["status"], second.job["status"]) == ("failed", "succeeded")
+    assert second.job == without_webhook(job)
