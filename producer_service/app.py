@@ -28,19 +28,22 @@ from producer_service.api.routes.stats import router as stats_router
 from producer_service.api.routes.tokens import router as tokens_router
 from producer_service.api.routes.tokens import without_token_refusal
 from producer_service.api.web import serve_web
-from producer_service.background.outbox import outbox_relay
+from producer_service.background.outbox import outbox_relay, webhook_relay
 from producer_service.background.retention import retention_sweep
 from producer_service.broker.events import EventConsumer
 from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.link import BrokerLink
 from producer_service.broker.publisher import Publisher, TaskPublisher
 from producer_service.broker.queue_stats import QueueInspector
+from producer_service.broker.webhooks import WebhookConsumer, WebhookPublisher
 from producer_service.callers import KeyRing
 from producer_service.db.store import JobStore
 from producer_service.jobs import JobService
 from producer_service.metrics import ApiMetrics
 from producer_service.presets import Presets
 from producer_service.storage import UploadArea
+from producer_service.webhooks.deliveries import Webhooks
+from producer_service.webhooks.sender import WebhookSender
 from shared.images import restrict_libvips
 from shared.settings import Settings
 from shared.storage import open_storage
@@ -77,6 +80,48 @@ def _unused_answers(settings: Settings) -> list[Amendment]:
     return amendments
 
 
+def _webhook_edges(
+    settings: Settings, store: JobStore, topology: Topology, metrics: ApiMetrics
+) -> tuple[WebhookPublisher, Webhooks, WebhookConsumer]:
+    """Completion webhooks: the publisher of tries, the use cases, and the consumer of tries."""
+    publisher = WebhookPublisher(topology, settings.publish_timeout_seconds)
+    sender = WebhookSender(
+        settings.webhook_timeout_seconds,
+        settings.webhook_allow_private,
+        settings.webhook_concurrency,
+    )
+    secret = settings.webhook_secret
+    webhooks = Webhooks(
+        store,
+        publisher,
+        sender,
+        topology,
+        secret=None if secret is None else secret.get_secret_value(),
+        max_attempts=settings.webhook_max_attempts,
+        metrics=metrics,
+    )
+    consumer = WebhookConsumer(
+        topology,
+        settings.webhook_concurrency,
+        webhooks.attempt,
+        publisher,
+        drain_seconds=settings.webhook_timeout_seconds,
+    )
+    return publisher, webhooks, consumer
+
+
+ROUTERS = [
+    jobs_router,
+    events_router,
+    presets_router,
+    tokens_router,
+    stats_router,
+    health.router,
+    problem_pages_router,
+    metrics_router,
+]
+
+
 def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
     """The API. `publisher` stands in for the broker (tests that need none): tasks go to it,
     and no broker link or event consumer is opened. A PRESETS_FILE that cannot be used raises
@@ -97,8 +142,16 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         tasks = metrics.timed(broker if publisher is None else publisher)
         # A replay waits for the first try's confirm, and for its clean-up when refused.
         replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
-        jobs = JobService(store, storage, tasks, replay_wait, settings.max_active_jobs_per_key)
-        background = [outbox_relay(jobs, tasks)]
+        deliveries, webhooks, webhook_consumer = _webhook_edges(settings, store, topology, metrics)
+        jobs = JobService(
+            store,
+            storage,
+            tasks,
+            replay_wait,
+            settings.max_active_jobs_per_key,
+            webhooks=webhooks if publisher is None else None,
+        )
+        background = [outbox_relay(jobs, tasks), webhook_relay(webhooks)]
         if settings.job_retention_hours is not None:
             background.append(retention_sweep(jobs, settings.job_retention_hours))
         keys = KeyRing(settings.api_key_list)
@@ -119,18 +172,28 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         )
         async with AsyncExitStack() as edges:
             edges.push_async_callback(store.close)
+            edges.push_async_callback(webhooks.close)
             if publisher is None:
                 consumer = EventConsumer(topology, jobs.apply_event, feed.announce)
                 # The stats reader first: once the publisher is ready (/readyz 200), the
-                # queue figures answer too.
+                # queue figures answer too; webhooks can be queued before events arrive.
                 link = BrokerLink(
                     settings.amqp_url,
                     f"producer_service {socket.gethostname()}:{os.getpid()}",
-                    [queues.attach, broker.attach, feed.attach, consumer.attach],
+                    [
+                        queues.attach,
+                        broker.attach,
+                        feed.attach,
+                        deliveries.attach,
+                        consumer.attach,
+                        webhook_consumer.attach,
+                    ],
                     on_failure=broker.note_failure,
                 )
                 link.start()
                 edges.push_async_callback(link.close)
+                # Before the link closes: tries under way finish first.
+                edges.push_async_callback(webhook_consumer.close)
             for loop in background:
                 loop.start()
                 edges.push_async_callback(loop.close)
@@ -151,13 +214,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     serve_docs(app)
     allow_browsers(app, settings.cors_origin_list)
     amend_openapi(app, errors_as_problems, *_unused_answers(settings))
-    app.include_router(jobs_router)
-    app.include_router(events_router)
-    app.include_router(presets_router)
-    app.include_router(tokens_router)
-    app.include_router(stats_router)
-    app.include_router(health.router)
-    app.include_router(problem_pages_router)
-    app.include_router(metrics_router)
+    for router in ROUTERS:
+        app.include_router(router)
     serve_web(app)
     return app

@@ -14,6 +14,9 @@
     ├── JobNotFailed             409  a manual retry of a job that has not failed
     ├── JobNotFinished           409  a delete of a job still queued or processing
     ├── IdempotencyKeyReused     422  the key came with a different file or variants
+    ├── InvalidCallbackUrl       422  `callback_url` is not a usable https URL, or names no host
+    ├── CallbackTargetRefused    422  `callback_url`'s host resolves to a private address
+    ├── WebhooksNotConfigured    422  `callback_url` sent to a service without WEBHOOK_SECRET
     ├── IdempotencyKeyInFlight   409  with Retry-After: the first request with the key is
     │                                 still waiting for the broker's confirm
     ├── TooManyActiveJobs        429  with Retry-After: the key holds MAX_ACTIVE_JOBS_PER_KEY
@@ -172,12 +175,43 @@ class JobNotFinished(ServiceError):
 
 
 class IdempotencyKeyReused(ServiceError):
-    """This `Idempotency-Key` was first sent with a different file, `variants` or `preset`.
+    """This `Idempotency-Key` was first sent with a different file, `variants`, `preset` or
+    `callback_url`.
     A key stands for one request; use a new key for a new request."""
 
     status = 422
     slug = "idempotency-key-reused"
     title = "Idempotency key reused"
+
+
+class InvalidCallbackUrl(ServiceError):
+    """`callback_url` is not a URL the service can POST a webhook to: it must be an absolute
+    `https://` URL (`http://` only where the operator allows private targets) of at most 2048
+    characters, with a host name that resolves, and no user name or password in it."""
+
+    status = 422
+    slug = "invalid-callback-url"
+    title = "Invalid callback URL"
+
+
+class CallbackTargetRefused(ServiceError):
+    """`callback_url`'s host resolves to an address the service does not send webhooks to:
+    loopback, private, link-local (cloud metadata included), shared, multicast or reserved,
+    IPv4 or IPv6. Webhooks go to public addresses only, unless the operator set
+    `WEBHOOK_ALLOW_PRIVATE`. The host is checked again before every delivery."""
+
+    status = 422
+    slug = "callback-target-refused"
+    title = "Callback target refused"
+
+
+class WebhooksNotConfigured(ServiceError):
+    """This service sends no webhooks: its operator has not set `WEBHOOK_SECRET`, which
+    signs them. Submit without `callback_url` and follow the job's events or poll it."""
+
+    status = 422
+    slug = "webhooks-not-configured"
+    title = "Webhooks not configured"
 
 
 class IdempotencyKeyInFlight(ServiceError):

@@ -21,7 +21,7 @@ from shared.schemas import SourceFormat
 
 FILE_FIELD = "file"
 # The text parts a submit reads; any other part's bytes are skipped.
-TEXT_FIELDS = frozenset({"variants", "preset"})
+TEXT_FIELDS = frozenset({"variants", "preset", "callback_url"})
 MAX_FIELD_BYTES = 64 * 1024
 # Room for the multipart framing and the variants field around the file itself.
 FORM_OVERHEAD_BYTES = 256 * 1024

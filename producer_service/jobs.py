@@ -27,9 +27,10 @@ from producer_service.errors import (
 from producer_service.records import JobRecord
 from producer_service.storage import discard, storage_errors
 from producer_service.uploads import Submission
+from producer_service.webhooks.deliveries import Webhooks
 from shared import layout
 from shared.log_context import about_job
-from shared.messages import JobEvent, ResizeTask, utc_now
+from shared.messages import EventKind, JobEvent, ResizeTask, utc_now
 from shared.schemas import JobStatus
 from shared.storage import NotFound, Storage
 
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 REPLAY_POLL_SECONDS = 0.05
 # The attempt a published task starts at: what the API's lines about publishing it carry.
 FIRST_ATTEMPT = 1
+ENDING_EVENTS = (EventKind.SUCCEEDED, EventKind.FAILED)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class JobService:
         publisher: Publisher,
         replay_wait_seconds: float,
         max_active_jobs: int | None = None,
+        *,
+        webhooks: Webhooks | None = None,
     ) -> None:
         self._store = store
         self._storage = storage
@@ -73,6 +77,8 @@ class JobService:
         self._replay_wait = replay_wait_seconds
         # Per owner (an API key, or everyone without keys); None: no limit.
         self._max_active = max_active_jobs
+        # Where an ended job's webhook is queued; None where no broker is attached.
+        self._webhooks = webhooks
 
     async def submit(
         self, caller: Caller, submission: Submission, idempotency_key: str | None
@@ -139,6 +145,7 @@ class JobService:
             owner=caller.owner,
             token_id=caller.token_id,
             preset=submission.preset,
+            callback_url=submission.callback_url,
         )
         try:
             await self._store.add(record, self._max_active)
@@ -298,4 +305,9 @@ class JobService:
             return None
 
     async def apply_event(self, event: JobEvent) -> bool:
-        return await self._store.apply_event(event)
+        """Apply a worker's event; the one that ends the job queues its webhook, if it has
+        one (the store made it due in the same UPDATE)."""
+        applied = await self._store.apply_event(event)
+        if applied and event.kind in ENDING_EVENTS and self._webhooks is not None:
+            await self._webhooks.queue_due(event.job_id)
+        return applied

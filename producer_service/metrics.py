@@ -4,6 +4,8 @@
     http_request_duration_seconds{method, route}      to the end of the body (an SSE stream's too)
     resize_submits_total{outcome, status}             accepted, replayed, or the refusal's type
     resize_publish_confirm_seconds{outcome}           a task's publish until the broker's confirm
+    webhook_deliveries_total{outcome}                 webhook tries: delivered, retried, failed
+                                                      (for good), dropped (no longer due)
     process_*, python_*                               this process (single-process mode only)
 
 With PROMETHEUS_MULTIPROC_DIR set (uvicorn with several worker processes), prometheus_client
@@ -63,6 +65,17 @@ class ApiMetrics:
             buckets=CONFIRM_BUCKETS,
             registry=own,
         )
+
+        self.webhook_deliveries = Counter(
+            "webhook_deliveries_total",
+            "Webhook tries by outcome: delivered (2xx), retried (failed, tried again later), "
+            "failed (the last try failed, or the target was refused), dropped (no longer due).",
+            ["outcome"],
+            registry=own,
+        )
+
+    def count_webhook(self, outcome: str) -> None:
+        self.webhook_deliveries.labels(outcome).inc()
 
     def count_submit(self, outcome: str, status: int) -> None:
         self.submits.labels(outcome, str(status)).inc()

@@ -7,7 +7,14 @@ from uuid import UUID
 
 from producer_service.db.tables import JobRow
 from shared.messages import FailureInfo, RenderedOutput, utc_now
-from shared.schemas import JobStatus, Placeholder, SourceImage, Variant
+from shared.schemas import (
+    JobStatus,
+    Placeholder,
+    SourceImage,
+    Variant,
+    WebhookState,
+    WebhookStatus,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +40,11 @@ class JobRecord:
     published: bool
     created_at: datetime
     updated_at: datetime
+    # Where the completion webhook goes (None: nowhere), and, once the job ended, how it fares.
+    callback_url: str | None = None
+    webhook: WebhookState | None = None
+    # Whether the broker confirmed the first try of the webhook due (see webhooks/).
+    webhook_queued: bool = False
 
     @classmethod
     def new(
@@ -46,6 +58,7 @@ class JobRecord:
         owner: str = "",
         token_id: str = "",
         preset: str | None = None,
+        callback_url: str | None = None,
     ) -> "JobRecord":
         now = utc_now()
         return cls(
@@ -67,6 +80,7 @@ class JobRecord:
             published=False,
             created_at=now,
             updated_at=now,
+            callback_url=callback_url,
         )
 
     @classmethod
@@ -97,6 +111,9 @@ class JobRecord:
             published=row.published,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            callback_url=row.callback_url,
+            webhook=_webhook_state(row),
+            webhook_queued=row.webhook_queued,
         )
 
     def to_row(self) -> JobRow:
@@ -123,4 +140,19 @@ class JobRecord:
             published=self.published,
             created_at=self.created_at,
             updated_at=self.updated_at,
+            callback_url=self.callback_url,
+            webhook_status=None if self.webhook is None else self.webhook.status.value,
+            webhook_attempts=0 if self.webhook is None else self.webhook.attempts,
+            webhook_last_error=None if self.webhook is None else self.webhook.last_error,
+            webhook_queued=self.webhook_queued,
         )
+
+
+def _webhook_state(row: JobRow) -> WebhookState | None:
+    if row.webhook_status is None:
+        return None
+    return WebhookState(
+        status=WebhookStatus(row.webhook_status),
+        attempts=row.webhook_attempts,
+        last_error=row.webhook_last_error,
+    )

@@ -12,6 +12,7 @@ from producer_service.errors import InvalidRequest, PayloadTooLarge, Unsupported
 from producer_service.forms import receive_form
 from producer_service.presets import Presets
 from producer_service.storage import discard
+from producer_service.webhooks.targets import check_callback_url
 from shared.images import (
     ImageHeader,
     Limits,
@@ -27,6 +28,7 @@ from shared.settings import Settings
 
 VARIANTS_FIELD = "variants"
 PRESET_FIELD = "preset"
+CALLBACK_FIELD = "callback_url"
 
 
 def parse_variants(raw: str) -> list[Variant]:
@@ -111,15 +113,20 @@ class Submission:
     preset: str | None = None
     # What makes two submits the same request, for an Idempotency-Key; None when not asked for.
     fingerprint: str | None = None
+    # Where the completion webhook goes; None: no webhook.
+    callback_url: str | None = None
 
 
-def request_fingerprint(file_digest: bytes, chosen: Chosen) -> str:
+def request_fingerprint(file_digest: bytes, chosen: Chosen, callback_url: str | None = None) -> str:
     """SHA-256 over the file's digest, the variants as the service reads them (defaults
-    filled in, so the same request spelled differently still matches) and the preset."""
+    filled in, so the same request spelled differently still matches), the preset and the
+    callback URL."""
     hasher = hashlib.sha256(file_digest)
     hasher.update(variant_list_adapter.dump_json(chosen.variants))
     if chosen.preset is not None:
         hasher.update(b"\0preset:" + chosen.preset.encode())
+    if callback_url is not None:
+        hasher.update(b"\0callback:" + callback_url.encode())
     return hasher.hexdigest()
 
 
@@ -132,20 +139,45 @@ async def read_submission(
     *,
     fingerprint: bool = False,
     only_preset: str | None = None,
+    by_token: bool = False,
 ) -> Submission:
     """Receive, check and probe an upload; on any refusal the received file is removed.
-    `only_preset`: the one preset the caller may submit (see `choose_variants`)."""
+    `only_preset`: the one preset the caller may submit (see `choose_variants`); `by_token`:
+    the caller holds a browser token, which may not choose where webhooks go."""
     form = await receive_form(headers, body, path, settings.max_upload_bytes, digest=fingerprint)
     try:
         chosen = choose_variants(form.fields, presets, settings.presets_only, only_preset)
+        callback_url = await read_callback_url(form.fields, settings, by_token)
         limits = Limits.of(settings)
         image = await asyncio.to_thread(probe, form.path, limits)
         check_output_pixels(chosen.variants, image, limits)
     except BaseException:
         await discard(form.path)
         raise
-    digest = None if form.digest is None else request_fingerprint(form.digest, chosen)
-    return Submission(form.path, chosen.variants, image, chosen.preset, digest)
+    digest = None if form.digest is None else request_fingerprint(form.digest, chosen, callback_url)
+    return Submission(form.path, chosen.variants, image, chosen.preset, digest, callback_url)
+
+
+async def read_callback_url(
+    fields: Mapping[str, str], settings: Settings, by_token: bool
+) -> str | None:
+    """The `callback_url` field, checked (see `webhooks.targets`); None when absent or blank."""
+    raw = fields.get(CALLBACK_FIELD, "").strip()
+    if not raw:
+        return None
+    if by_token:
+        # Else a page could send its key's signed webhooks anywhere it likes.
+        raise _field_error(
+            CALLBACK_FIELD,
+            "A browser token cannot set callback_url; webhooks go where the backend that holds "
+            "the API key sends them.",
+            "token_callback",
+        )
+    return await check_callback_url(
+        raw,
+        secret_set=settings.webhook_secret is not None,
+        allow_private=settings.webhook_allow_private,
+    )
 
 
 def check_output_pixels(variants: list[Variant], image: ImageHeader, limits: Limits) -> None:

@@ -1,4 +1,5 @@
-"""Bodies that cross the broker: the task a worker runs and the events it reports back.
+"""Bodies that cross the broker: the task a worker runs, the events it reports back, and the
+API's own webhook deliveries.
 
 Each body carries `version`; a consumer refuses a version it does not know rather than guess.
 """
@@ -14,6 +15,7 @@ from shared.schemas import ErrorCode, OutputFormat, Placeholder, SourceImage, Va
 
 TASK_TYPE = "image_resize.task.v1"
 EVENT_TYPE = "image_resize.event.v1"
+WEBHOOK_TYPE = "image_resize.webhook.v1"
 PERSISTENT_DELIVERY_MODE = 2
 
 
@@ -110,3 +112,24 @@ class JobEvent(BaseModel):
     @property
     def routing_key(self) -> str:
         return f"job.{self.kind.value}"
+
+
+class WebhookDelivery(BaseModel):
+    """One try of a job's completion webhook. Only the API sends and reads it; the body POSTed
+    is built from the job at each try, so the message names the job and the try only."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    version: Literal[1] = 1
+    job_id: UUID
+    run: PositiveInt = Field(description="The run whose end the webhook reports.")
+    attempt: PositiveInt = Field(default=1, description="The try's number, from 1.")
+
+    @property
+    def webhook_id(self) -> str:
+        """The `webhook-id` header: the same on every try of the delivery (Standard Webhooks
+        forbids `.` in it)."""
+        return f"{self.job_id}:{self.run}"
+
+    def next_attempt(self) -> "WebhookDelivery":
+        return self.model_copy(update={"attempt": self.attempt + 1})

@@ -194,6 +194,28 @@ class Placeholder(BaseModel):
     )
 
 
+class WebhookStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookState(BaseModel):
+    """How the job's completion webhook fares: due once the job has ended."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: WebhookStatus = Field(
+        description="pending: being delivered or waiting to be tried again; delivered: the "
+        "target answered 2xx; failed: every try failed (or the target was refused)."
+    )
+    attempts: int = Field(description="POSTs tried so far.")
+    last_error: str | None = Field(
+        description="Why the last failed try failed (`HTTP 500`, `timed out`, ...); null "
+        "when none has failed."
+    )
+
+
 class Output(BaseModel):
     name: str
     format: OutputFormat
@@ -229,6 +251,8 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "source": None,
         "placeholder": None,
         "outputs": [],
+        "callback_url": None,
+        "webhook": None,
     },
     "succeeded": {
         "id": _EXAMPLE_ID,
@@ -251,6 +275,8 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
                 "url": f"/v1/jobs/{_EXAMPLE_ID}/outputs/thumb",
             }
         ],
+        "callback_url": "https://hooks.example.com/resized",
+        "webhook": {"status": "delivered", "attempts": 2, "last_error": "HTTP 503"},
     },
     "failed": {
         "id": _EXAMPLE_ID,
@@ -267,6 +293,8 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "source": None,
         "placeholder": None,
         "outputs": [],
+        "callback_url": None,
+        "webhook": None,
     },
 }
 
@@ -293,6 +321,14 @@ class Job(BaseModel):
         description="A preview to paint before the outputs load; null until `succeeded`.",
     )
     outputs: list[Output] = Field(description="The resized images; filled once `succeeded`.")
+    callback_url: str | None = Field(
+        default=None, description="Where the job's completion webhook goes; null for none."
+    )
+    webhook: WebhookState | None = Field(
+        default=None,
+        description="The completion webhook's delivery; null without `callback_url` and "
+        "until the job has ended. Not part of the webhook's own body.",
+    )
 
 
 class JobPage(BaseModel):

@@ -65,6 +65,27 @@ class Settings(BaseSettings):
         default=False, description="A submit must name a `preset`; ad-hoc `variants` get 422."
     )
 
+    # Completion webhooks (README, "Webhooks"). The secret signs every delivery, as UTF-8
+    # bytes; a submit with `callback_url` is refused while it is unset.
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Signing secret of completion webhooks; required to use `callback_url`.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook targets on loopback, private and link-local addresses, "
+        "and over http:// (tests, internal deployments).",
+    )
+    # Tries of one delivery: the first at once, retry n after up to base * 4**(n-1) seconds,
+    # capped, each wait a broker delay tier. The defaults span 1.5 to 3 hours (jitter).
+    webhook_max_attempts: PositiveInt = 8
+    webhook_retry_base_seconds: PositiveFloat = 10.0
+    webhook_retry_max_delay_seconds: PositiveFloat = 3600.0
+    # One try, from resolving the host to the answer's last byte.
+    webhook_timeout_seconds: PositiveFloat = 10.0
+    # Deliveries one API replica makes at once (the prefetch of its webhook consumer).
+    webhook_concurrency: PositiveInt = 16
+
     # Measured on 2 cores with make bench (docs/benchmarks.md, "Tuning"): 1 job at once gave
     # 2.52 jobs/s, 2 gave 3.83, 4 gave 3.93 and 8 gave 4.17, within noise from 2 on; 4 keeps a
     # core busy while another job waits on the disk or the broker.

@@ -10,20 +10,32 @@ Every name derives from `QUEUE_NAME`, so two deployments with different names ne
     worker ──event───▶ {q}.events (topic) ─▶ {q}.events.store   status updates the API applies
     API ──notice────▶ {q}.changes (topic) ─▶ one exclusive queue per API replica: "job X
                                            changed in the store", for its live event streams
+    API ──webhook───▶ {q}.webhooks         completion webhooks due, consumed by every API replica
+                      {q}.webhooks.delay.{ms}ms   their backoff tiers, dead-lettered back into
+                                           {q}.webhooks
 
 `{q}`, `{q}.retry` and `{q}.dead` are of QUEUE_TYPE (classic or quorum; quorum ones also
 carry the broker's delivery limit as a backstop); the delay tiers and the events queue stay
-classic (a delay tier only holds a task for its TTL; events are settled in milliseconds).
+classic (a delay tier only holds a task for its TTL; events are settled in milliseconds), and
+so do the webhook queues (a delivery is settled within one POST's timeout).
 
 Re-runs have their own uncapped queue because a full work queue would silently drop a message
 dead-lettered into it; only new submissions meet the cap, and they get a 503 instead.
 Only plain AMQP 0-9-1 features are used: no plugins, no delayed-message exchange.
 
-`declare_topology` is the one coroutine here: both services call it on connect, so whichever
-starts first creates everything and neither can drift from the other.
+A delay tier's TTL caps the wait of every message in it; a message may carry a shorter
+expiration of its own (`jittered`), but the broker only expires the message at the head of a
+queue, so a message waits between its own expiration and the tier's TTL, never longer.
+
+`declare_topology` is the main coroutine here: both services call it on connect, so whichever
+starts first creates everything and neither can drift from the other. The webhook queues are
+the API's alone (`webhook_queues`, declared by its webhook publisher): a worker never reads
+the webhook settings, so it can never fight the API over their tiers.
 """
 
 import logging
+import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,10 +50,27 @@ logger = logging.getLogger(__name__)
 DEFAULT_EXCHANGE = ""
 
 
-def backoff_delay_ms(failed_attempts: int, base_seconds: float, max_seconds: float) -> int:
-    """The longest wait after `failed_attempts` failures: base doubled per failure, capped."""
-    delay = min(base_seconds * 2.0 ** (failed_attempts - 1), max_seconds)
+# Webhook retries grow faster than the workers' (x4 against x2 per failure): a handful of
+# tiers spans the hours a receiver may be down for.
+WEBHOOK_BACKOFF_FACTOR = 4.0
+
+
+def backoff_delay_ms(
+    failed_attempts: int, base_seconds: float, max_seconds: float, factor: float = 2.0
+) -> int:
+    """The longest wait after `failed_attempts` failures: base times `factor` per failure
+    (doubled by default), capped."""
+    delay = min(base_seconds * factor ** (failed_attempts - 1), max_seconds)
     return max(1, round(delay * 1000))
+
+
+def jittered(delay_ms: int) -> int:
+    """Equal jitter: between half and all of the tier's delay, so retries do not stampede."""
+    return random.randint(delay_ms // 2, delay_ms)
+
+
+def _tier(delays_ms: tuple[int, ...], failed_attempts: int) -> int:
+    return delays_ms[min(failed_attempts, len(delays_ms)) - 1]
 
 
 @dataclass(frozen=True)
@@ -67,6 +96,7 @@ class Topology:
     # without being settled is dead-lettered (workers forward a redelivered task at once, so
     # only one that kills every worker before that reaches it).
     delivery_limit: int = 5
+    webhook_delays_ms: tuple[int, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Topology":
@@ -76,17 +106,31 @@ class Topology:
             )
             for failed in range(1, settings.max_attempts)
         )
+        webhook_delays = tuple(
+            backoff_delay_ms(
+                failed,
+                settings.webhook_retry_base_seconds,
+                settings.webhook_retry_max_delay_seconds,
+                WEBHOOK_BACKOFF_FACTOR,
+            )
+            for failed in range(1, settings.webhook_max_attempts)
+        )
         return cls(
             settings.queue_name,
             settings.max_queued_jobs,
             delays,
             settings.queue_type,
             settings.max_attempts,
+            webhook_delays,
         )
 
     def retry_delay_ms(self, failed_attempts: int) -> int:
         """The tier a job waits in after `failed_attempts` failures (the last tier beyond)."""
-        return self.retry_delays_ms[min(failed_attempts, len(self.retry_delays_ms)) - 1]
+        return _tier(self.retry_delays_ms, failed_attempts)
+
+    def webhook_retry_delay_ms(self, failed_attempts: int) -> int:
+        """The tier a webhook delivery waits in after `failed_attempts` failed tries."""
+        return _tier(self.webhook_delays_ms, failed_attempts)
 
     @property
     def work_queue(self) -> str:
@@ -119,6 +163,26 @@ class Topology:
 
     def delay_queue(self, delay_ms: int) -> str:
         return f"{self.queue_name}.delay.{delay_ms}ms"
+
+    @property
+    def webhook_queue(self) -> str:
+        return f"{self.queue_name}.webhooks"
+
+    def webhook_delay_queue(self, delay_ms: int) -> str:
+        return f"{self.webhook_queue}.delay.{delay_ms}ms"
+
+    def webhook_queues(self) -> list[QueueSpec]:
+        """The API's webhook queue and its backoff tiers, each expiring back into it."""
+        return [
+            QueueSpec(self.webhook_queue),
+            *(
+                QueueSpec(
+                    self.webhook_delay_queue(delay),
+                    {"x-message-ttl": delay, **self._dead_letter_to(self.webhook_queue)},
+                )
+                for delay in sorted(set(self.webhook_delays_ms))
+            ),
+        ]
 
     def queues(self) -> list[QueueSpec]:
         """Every durable queue, in an order where dead-letter targets come first."""
@@ -169,19 +233,28 @@ async def declare_topology(
     """
     for exchange in topology.topic_exchanges():
         await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-    for spec in topology.queues():
-        if await _arguments_apply(connection, spec):
-            await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
-        else:
-            await channel.declare_queue(spec.name, passive=True)
+    await declare_queues(connection, channel, topology.queues())
     for binding in topology.bindings():
         queue = await channel.get_queue(binding.queue, ensure=False)
         await queue.bind(binding.exchange, binding.routing_key)
 
 
+async def declare_queues(
+    connection: AbstractConnection, channel: AbstractChannel, specs: Iterable[QueueSpec]
+) -> None:
+    """Declare each durable queue, keeping one that exists with other arguments and holds
+    messages (see `declare_topology`)."""
+    for spec in specs:
+        if await _arguments_apply(connection, spec):
+            await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
+        else:
+            await channel.declare_queue(spec.name, passive=True)
+
+
 async def delete_topology(channel: AbstractChannel, topology: Topology) -> None:
-    """Remove every queue and exchange of `topology`: how tests and the benchmark clean up."""
-    for spec in topology.queues():
+    """Remove every queue and exchange of `topology`, the API's webhook queues too: how tests
+    and the benchmark clean up."""
+    for spec in [*topology.queues(), *topology.webhook_queues()]:
         await channel.queue_delete(spec.name)
     for exchange in topology.topic_exchanges():
         await channel.exchange_delete(exchange)

@@ -52,6 +52,7 @@ class ApiClient:
         *,
         part: str = "file",
         preset: str | None = None,
+        callback_url: str | None = None,
     ) -> httpx.Response:
         """`POST /v1/jobs` as a browser form would send it, whatever the answer. `variants`
         as a string is sent as it is (to send what is not JSON)."""
@@ -60,6 +61,8 @@ class ApiClient:
             data["variants"] = variants if isinstance(variants, str) else json.dumps(variants)
         if preset is not None:
             data["preset"] = preset
+        if callback_url is not None:
+            data["callback_url"] = callback_url
         return await self.http.post(
             "/v1/jobs",
             files={part: ("photo.jpg", image, "image/jpeg")},
@@ -72,9 +75,11 @@ class ApiClient:
         image: bytes,
         variants: Sequence[Mapping[str, object]] | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        callback_url: str | None = None,
     ) -> str:
         """Submit and insist on a 202; the new job's id."""
-        response = await self.post_job(image, variants, headers)
+        response = await self.post_job(image, variants, headers, callback_url=callback_url)
         assert response.status_code == 202, response.text
         return str(response.json()["id"])
 

@@ -20,7 +20,6 @@ kills its worker every time still reaches MAX_ATTEMPTS instead of looping foreve
 import contextlib
 import functools
 import logging
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from shared.messages import EventKind, FailureInfo, JobResult, ResizeTask
 from shared.schemas import ErrorCode
 from shared.settings import Settings
 from shared.storage import Storage
-from shared.topology import Topology
+from shared.topology import Topology, jittered
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import Draining, ResizeExecutor
 from worker_service.memory import MIB, MemoryBudget
@@ -87,11 +86,6 @@ SOURCE_GONE = FailureInfo(
     code=ErrorCode.SOURCE_MISSING,
     message="The uploaded original is gone (the submit was refused, or the job was deleted).",
 )
-
-
-def jittered(delay_ms: int) -> int:
-    """Equal jitter: between half and all of the tier's delay, so retries do not stampede."""
-    return random.randint(delay_ms // 2, delay_ms)
 
 
 class Handler:

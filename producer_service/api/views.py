@@ -46,6 +46,8 @@ def job_view(record: JobRecord) -> Job:
         source=record.source,
         placeholder=record.placeholder,
         outputs=outputs,
+        callback_url=record.callback_url,
+        webhook=record.webhook,
     )
 
 

@@ -53,7 +53,7 @@ class EventConsumer:
             event = JobEvent.model_validate_json(message.body)
         except ValidationError as exc:
             logger.error("dropping an unreadable event %s: %s", message.message_id, exc)
-            await _settle(message, ack=False, requeue=False)
+            await settle(message, ack=False, requeue=False)
             return
         with about_job(event.job_id, event.attempt):
             await self._store_event(message, event)
@@ -64,20 +64,21 @@ class EventConsumer:
         except StoreUnavailable:
             logger.warning("storing event %s failed; retrying", event.kind)
             await asyncio.sleep(STORE_FAILURE_PAUSE_SECONDS)
-            await _settle(message, ack=False, requeue=True)
+            await settle(message, ack=False, requeue=True)
             return
         logger.info("event %s %s", event.kind, "applied" if applied else "stale, ignored")
-        await _settle(message, ack=True)
+        await settle(message, ack=True)
         if applied:
             await self._announce(event.job_id)
 
 
-async def _settle(message: AbstractIncomingMessage, *, ack: bool, requeue: bool = False) -> None:
+async def settle(message: AbstractIncomingMessage, *, ack: bool, requeue: bool = False) -> None:
     try:
         if ack:
             await message.ack()
         else:
             await message.nack(requeue=requeue)
     except CONNECTION_EXCEPTIONS as exc:
-        # The channel died; the broker redelivers the event, and applying it twice is harmless.
-        logger.warning("could not settle event %s: %r", message.message_id, exc)
+        # The channel died; the broker redelivers the message, and an event applied twice is
+        # harmless (a webhook try made twice is what receivers dedupe on webhook-id for).
+        logger.warning("could not settle message %s: %r", message.message_id, exc)

@@ -27,7 +27,7 @@ from producer_service.errors import StoreUnavailable, TooManyActiveJobs
 from producer_service.records import JobRecord
 from producer_service.transitions import FINAL_STATUSES, Transition, transition_for
 from shared.messages import JobEvent, utc_now
-from shared.schemas import JobStatus
+from shared.schemas import JobStatus, WebhookStatus
 from shared.settings import Settings
 
 ACTIVE_STATUSES = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
@@ -51,6 +51,14 @@ OWNER_LOCK = 7262002
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# A job sent back to the queue has no webhook due until its new run ends.
+_NO_WEBHOOK_YET: dict[str, object] = {
+    "webhook_status": None,
+    "webhook_attempts": 0,
+    "webhook_last_error": None,
+    "webhook_queued": False,
+}
 
 
 @contextlib.asynccontextmanager
@@ -251,6 +259,7 @@ class JobStore:
                 "attempts": 0,
                 "progress": 0,
                 "published": False,
+                **_NO_WEBHOOK_YET,
             },
         )
 
@@ -264,6 +273,10 @@ class JobStore:
                 "run": record.run,
                 "attempts": record.attempts,
                 "published": True,
+                "webhook_status": None if record.webhook is None else record.webhook.status.value,
+                "webhook_attempts": 0 if record.webhook is None else record.webhook.attempts,
+                "webhook_last_error": None if record.webhook is None else record.webhook.last_error,
+                "webhook_queued": record.webhook_queued,
             },
         )
 
@@ -314,6 +327,63 @@ class JobStore:
             statement = statement.values(
                 error_code=change.error.code.value, error_message=change.error.message
             )
+        if change.status.is_final:
+            # Due in the same UPDATE that ends the job, which only one replica's event wins:
+            # the webhook is decided once, durably, with the status it reports.
+            statement = statement.values(
+                webhook_status=sa.case(
+                    (JobRow.callback_url.is_not(None), WebhookStatus.PENDING.value)
+                ),
+                webhook_attempts=0,
+                webhook_last_error=None,
+                webhook_queued=False,
+            )
+        return await self._execute(statement) > 0
+
+    async def mark_webhook_queued(self, job_id: UUID, run: int) -> None:
+        await self._execute(
+            sa.update(JobRow)
+            .where(JobRow.id == str(job_id), JobRow.run == run)
+            .values(webhook_queued=True)
+        )
+
+    async def stranded_webhooks(self, unchanged_since: datetime) -> list[JobRecord]:
+        """Jobs whose webhook fell due before `unchanged_since` and whose first try the broker
+        never confirmed: the API that ended them died before publishing it."""
+        statement = (
+            sa.select(JobRow)
+            .where(
+                JobRow.webhook_status == WebhookStatus.PENDING.value,
+                JobRow.webhook_queued.is_(False),
+                JobRow.updated_at < unchanged_since,
+            )
+            .order_by(JobRow.updated_at)
+        )
+        return await self._all(statement)
+
+    async def record_webhook_try(
+        self, job_id: UUID, run: int, attempt: int, status: WebhookStatus, error: str | None
+    ) -> bool:
+        """Record try `attempt` of run `run`'s pending webhook, which leaves it `status`
+        (pending: it failed and will be tried again); `error` is why it failed. False when the
+        webhook is no longer pending there: another copy of the delivery settled it, or the job
+        was retried by hand or deleted. `updated_at` stays: the job itself did not change."""
+        statement = (
+            sa.update(JobRow)
+            .where(
+                JobRow.id == str(job_id),
+                JobRow.run == run,
+                JobRow.webhook_status == WebhookStatus.PENDING.value,
+            )
+            .values(
+                webhook_status=status.value,
+                webhook_attempts=sa.case(
+                    (JobRow.webhook_attempts > attempt, JobRow.webhook_attempts), else_=attempt
+                ),
+            )
+        )
+        if error is not None:
+            statement = statement.values(webhook_last_error=error)
         return await self._execute(statement) > 0
 
     async def _one(self, statement: sa.Select[JobRow]) -> JobRecord | None:

@@ -41,6 +41,8 @@ class JobRow(Base):
         sa.Index("ix_jobs_status_updated", "status", "updated_at"),
         # Counts a key's active jobs (MAX_ACTIVE_JOBS_PER_KEY).
         sa.Index("ix_jobs_owner_status", "owner", "status"),
+        # Finds webhooks due whose delivery the broker never confirmed (the webhook relay).
+        sa.Index("ix_jobs_webhook_status", "webhook_status", "webhook_queued"),
         # An idempotency key is the caller's own: two API keys, or two browser tokens of one
         # key, may use the same one. Its index also finds a token's jobs (owner, token_id).
         sa.UniqueConstraint(
@@ -75,5 +77,14 @@ class JobRow(Base):
     request_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     # False until the broker confirmed the task; see jobs.py.
     published: Mapped[bool] = mapped_column(default=False)
+    # Where the completion webhook goes; None: no webhook.
+    callback_url: Mapped[str | None] = mapped_column(sa.String(2048))
+    # None until the job ends with a callback_url; then pending, delivered or failed. Changing
+    # it leaves updated_at alone: that is when the job itself last changed.
+    webhook_status: Mapped[str | None] = mapped_column(sa.String(16))
+    webhook_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    webhook_last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # False until the broker confirmed the first try of a due webhook; see webhooks/.
+    webhook_queued: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

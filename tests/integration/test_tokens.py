@@ -232,6 +232,23 @@ async def test_a_token_cannot_mint_delete_retry_or_read_stats(
     assert still_there.status_code == 200
 
 
+async def test_a_token_cannot_choose_where_webhooks_go(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    settings = keyed(
+        broker_settings, ALICE, webhook_secret=SecretStr("s"), webhook_allow_private=True
+    )
+    async with running_api(settings) as http:
+        api = ApiClient(http)
+        token = as_key(await minted(http))
+        hook = "http://127.0.0.1:9/hooks"
+        by_token = await api.post_job(jpeg_bytes(), THUMB, token, callback_url=hook)
+        by_key = await api.post_job(jpeg_bytes(), THUMB, as_key(ALICE), callback_url=hook)
+    body = assert_problem(by_token, 422)
+    assert body["errors"][0]["loc"] == ["body", "callback_url"]
+    assert by_key.status_code == 202, by_key.text
+
+
 async def test_each_tokens_idempotency_keys_are_its_own(
     broker_settings: Callable[..., Settings],
 ) -> None:

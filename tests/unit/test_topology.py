@@ -8,10 +8,11 @@ from tests.conftest import make_settings
 
 def test_every_broker_object_is_named_from_the_queue_name(tmp_path: Path) -> None:
     topology = Topology.from_settings(make_settings(tmp_path, queue_name="thumbs"))
-    names = [spec.name for spec in topology.queues()] + topology.topic_exchanges()
+    queues = [*topology.queues(), *topology.webhook_queues()]
+    names = [spec.name for spec in queues] + topology.topic_exchanges()
     assert all(name == "thumbs" or name.startswith("thumbs.") for name in names)
     other = Topology.from_settings(make_settings(tmp_path, queue_name="avatars"))
-    assert not set(names) & {spec.name for spec in other.queues()}
+    assert not set(names) & {spec.name for spec in [*other.queues(), *other.webhook_queues()]}
 
 
 def test_the_work_queue_is_capped_and_dead_letters_to_its_dlq(tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ from producer_service.api.views import (
 from producer_service.callers import Caller
 from producer_service.errors import (
     BrokerUnavailable,
+    CallbackTargetRefused,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
+    InvalidCallbackUrl,
     InvalidRequest,
     JobNotFailed,
     JobNotFinished,
@@ -35,6 +37,7 @@ from producer_service.errors import (
     TooManyActiveJobs,
     Unauthorized,
     UnsupportedMediaType,
+    WebhooksNotConfigured,
 )
 from producer_service.records import JobRecord
 from producer_service.uploads import read_submission
@@ -117,6 +120,18 @@ _SUBMIT_BODY: dict[str, Any] = {
                             "takes presets only (PRESETS_ONLY).",
                             "example": "thumbnail",
                         },
+                        "callback_url": {
+                            "type": "string",
+                            "format": "uri",
+                            "maxLength": 2048,
+                            "description": "An `https` URL that gets one POST of the job, "
+                            "signed the Standard Webhooks way, when it succeeds or fails "
+                            "(retried for hours if it does not answer 2xx). Its host must "
+                            "resolve to public addresses only (unless the deployment sets "
+                            "WEBHOOK_ALLOW_PRIVATE, which also allows `http`); the service "
+                            "needs WEBHOOK_SECRET to send webhooks at all.",
+                            "example": "https://hooks.example.com/resized",
+                        },
                     },
                 }
             }
@@ -130,7 +145,8 @@ _SUBMIT_BODY: dict[str, Any] = {
     status_code=202,
     summary="Submit an image to resize",
     description="Stores the upload, queues one resize task and answers `202` once the broker has "
-    "confirmed the task. Poll the job at `Location` until it has `succeeded` or `failed`.",
+    "confirmed the task. Poll the job at `Location` until it has `succeeded` or `failed`, or "
+    "send a `callback_url` to have the ended job POSTed to you.",
     response_model=Job,
     responses={
         202: {
@@ -144,6 +160,9 @@ _SUBMIT_BODY: dict[str, Any] = {
             PayloadTooLarge,
             UnsupportedMediaType,
             InvalidRequest,
+            InvalidCallbackUrl,
+            CallbackTargetRefused,
+            WebhooksNotConfigured,
             IdempotencyKeyReused,
             IdempotencyKeyInFlight,
             TooManyActiveJobs,
@@ -170,6 +189,7 @@ async def submit_job(
             services.presets,
             fingerprint=idempotency_key is not None,
             only_preset=caller.only_preset,
+            by_token=caller.token is not None,
         )
         submitted = await services.jobs.submit(caller, submission, idempotency_key)
     except ServiceError as refusal:

@@ -1,0 +1,191 @@
+"""Completion webhooks: when one falls due, and what one try of it does.
+
+    worker ── final event ──▶ store: the UPDATE that ends the job sets webhook `pending`
+                              (first final event wins, so one replica decides it, once)
+    that replica ──▶ {q}.webhooks  the first try, persistent and confirmed; then `queued`
+    webhook relay ─▶ {q}.webhooks  a `pending` webhook never `queued` after a minute (its API
+                                   died between the UPDATE and the confirm)
+    any replica ◀── {q}.webhooks   one try: still pending? POST, signed; record the outcome
+        failed, more tries left ──▶ {q}.webhooks.delay.{ms}ms ──(TTL)──▶ {q}.webhooks
+        delivered, or out of tries or refused ──▶ recorded on the job; the message is acked
+
+Delivery is at least once: a duplicate message (the relay racing a slow confirm, a replica
+dying mid-POST) is dropped when the job's webhook is no longer pending by the time it runs,
+but two copies running at the same moment may both POST. Receivers dedupe on `webhook-id`,
+as Standard Webhooks asks. The body is the job as `GET` shows it, without its own `webhook`
+field, rebuilt from the ended job at each try: the same bytes under one `webhook-id`.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+from uuid import UUID
+
+from producer_service.api.views import job_view
+from producer_service.db.store import JobStore
+from producer_service.errors import ServiceUnavailable
+from producer_service.metrics import ApiMetrics
+from producer_service.records import JobRecord
+from producer_service.webhooks.sender import Answer, Delivered, Failed, WebhookSender
+from producer_service.webhooks.signing import signed_headers
+from shared.log_context import about_job
+from shared.messages import WebhookDelivery, utc_now
+from shared.schemas import WebhookStatus
+from shared.topology import Topology
+
+logger = logging.getLogger(__name__)
+
+
+class WebhookQueue(Protocol):
+    """Where tries go: the broker (`broker.webhooks.WebhookPublisher`)."""
+
+    @property
+    def is_ready(self) -> bool: ...
+
+    async def publish(self, delivery: WebhookDelivery, delay_ms: int | None = None) -> None:
+        """Return once the broker has the try (after `delay_ms`, from a delay tier); else
+        raise a `ServiceUnavailable` error."""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The delivery is over for this message: delivered, failed for good, or not due."""
+
+
+@dataclass(frozen=True)
+class TryLater:
+    delivery: WebhookDelivery
+    delay_ms: int
+
+
+Outcome = Settled | TryLater
+
+
+def next_try(
+    delivery: WebhookDelivery, answer: Failed, max_attempts: int, topology: Topology
+) -> TryLater | None:
+    """The try after a failed one, through the delay tier of its backoff; None when there is
+    none (out of tries, or trying again cannot help)."""
+    if answer.final or delivery.attempt >= max_attempts:
+        return None
+    return TryLater(delivery.next_attempt(), topology.webhook_retry_delay_ms(delivery.attempt))
+
+
+def webhook_body(record: JobRecord) -> bytes:
+    return job_view(record).model_dump_json(exclude={"webhook"}).encode()
+
+
+def _still_due(record: JobRecord | None, delivery: WebhookDelivery) -> bool:
+    return (
+        record is not None
+        and record.run == delivery.run
+        and record.callback_url is not None
+        and record.webhook is not None
+        and record.webhook.status is WebhookStatus.PENDING
+    )
+
+
+class Webhooks:
+    def __init__(
+        self,
+        store: JobStore,
+        queue: WebhookQueue,
+        sender: WebhookSender,
+        topology: Topology,
+        *,
+        secret: str | None,
+        max_attempts: int,
+        metrics: ApiMetrics,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._sender = sender
+        self._topology = topology
+        self._secret = secret
+        self._max_attempts = max_attempts
+        self._metrics = metrics
+
+    async def close(self) -> None:
+        await self._sender.close()
+
+    @property
+    def queue_ready(self) -> bool:
+        return self._queue.is_ready
+
+    async def queue_due(self, job_id: UUID) -> None:
+        """Send the first try of the job's webhook if its end just made one due. A broker or
+        store that fails here is logged: the webhook relay sends it later."""
+        try:
+            record = await self._store.get(job_id)
+            if record is not None and record.webhook is not None and not record.webhook_queued:
+                await self._queue_first(record)
+        except ServiceUnavailable as exc:
+            logger.warning("webhook due but not queued (%r); the relay will queue it", exc)
+
+    async def publish_stranded(self, older_than: timedelta) -> int:
+        """Queue the webhooks an API left due and unqueued when it died; how many."""
+        stranded = await self._store.stranded_webhooks(utc_now() - older_than)
+        for record in stranded:
+            with about_job(record.id):
+                await self._queue_first(record)
+                logger.warning("its webhook was due and never queued; queued it now")
+        return len(stranded)
+
+    async def _queue_first(self, record: JobRecord) -> None:
+        await self._queue.publish(WebhookDelivery(job_id=record.id, run=record.run))
+        await self._store.mark_webhook_queued(record.id, record.run)
+
+    async def attempt(self, delivery: WebhookDelivery) -> Outcome:
+        """One try: POST the ended job, signed, if its webhook is still pending, and record
+        what came of it. `StoreUnavailable` leaves the message to be tried again."""
+        record = await self._store.get(delivery.job_id)
+        if record is None or not _still_due(record, delivery):
+            logger.info("webhook try %d dropped: no longer due", delivery.attempt)
+            self._metrics.count_webhook("dropped")
+            return Settled()
+        assert record.callback_url is not None  # _still_due
+        answer = await self._post(record, delivery)
+        match answer:
+            case Delivered(status):
+                await self._record(delivery, WebhookStatus.DELIVERED, None)
+                logger.info("webhook delivered on try %d (HTTP %d)", delivery.attempt, status)
+                self._metrics.count_webhook("delivered")
+                return Settled()
+            case Failed():
+                return await self._after_failure(delivery, answer)
+
+    async def _post(self, record: JobRecord, delivery: WebhookDelivery) -> Answer:
+        if self._secret is None:
+            return Failed("WEBHOOK_SECRET is not set: nothing to sign with", final=True)
+        assert record.callback_url is not None
+        body = webhook_body(record)
+        headers = signed_headers(self._secret, delivery.webhook_id, int(time.time()), body)
+        return await self._sender.post(record.callback_url, body, headers)
+
+    async def _after_failure(self, delivery: WebhookDelivery, answer: Failed) -> Outcome:
+        reason = answer.reason
+        later = next_try(delivery, answer, self._max_attempts, self._topology)
+        if later is None:
+            await self._record(delivery, WebhookStatus.FAILED, reason)
+            logger.warning("webhook failed for good on try %d: %s", delivery.attempt, reason)
+            self._metrics.count_webhook("failed")
+            return Settled()
+        if not await self._record(delivery, WebhookStatus.PENDING, reason):
+            return Settled()  # settled meanwhile by another copy, or the job is gone
+        logger.info(
+            "webhook try %d failed (%s); next in up to %d ms",
+            delivery.attempt,
+            reason,
+            later.delay_ms,
+        )
+        self._metrics.count_webhook("retried")
+        return later
+
+    async def _record(
+        self, delivery: WebhookDelivery, status: WebhookStatus, error: str | None
+    ) -> bool:
+        return await self._store.record_webhook_try(
+            delivery.job_id, delivery.run, delivery.attempt, status, error
+        )

@@ -1,0 +1,169 @@
+"""Where a webhook may go: the guard against server-side request forgery (SSRF).
+
+A `callback_url` must be an absolute `https` URL (`http` too with WEBHOOK_ALLOW_PRIVATE) of at
+most 2048 characters, naming a host and no user name or password. Its host is resolved at
+submit, and every address it resolves to must be public: not loopback, private, shared
+(100.64/10), link-local (169.254/16, cloud metadata), multicast, reserved or unspecified, in
+IPv4 or IPv6, IPv4 inside IPv6 (mapped, 6to4, NAT64) judged as the IPv4 it carries.
+
+At delivery, `CheckedNetwork` resolves the host again for every connection, checks every
+address as above, and connects to a checked address itself: a name that points elsewhere
+between the check and the connect (DNS rebinding) cannot lead inside. TLS is still verified
+against the URL's host name.
+"""
+
+import asyncio
+import re
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
+
+import httpx
+
+from producer_service.errors import (
+    CallbackTargetRefused,
+    InvalidCallbackUrl,
+    ServiceError,
+    WebhooksNotConfigured,
+)
+
+MAX_URL_LENGTH = 2048
+RESOLVE_TIMEOUT_SECONDS = 2.0
+FIELD = "callback_url"
+
+IPAddress = IPv4Address | IPv6Address
+Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
+
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
+_NAT64 = IPv6Network("64:ff9b::/96")
+
+
+class Unresolvable(Exception):
+    """The host has no address (or the resolver did not answer in time)."""
+
+
+class TargetRefused(Exception):
+    """The host resolves to an address webhooks may not go to."""
+
+    def __init__(self, host: str, address: IPAddress, kind: str) -> None:
+        super().__init__(f"{host} resolves to {address}, a {kind} address")
+        self.host = host
+        self.address = address
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+
+
+def refused_kind(address: IPAddress) -> str | None:
+    """What makes `address` no place for a webhook ("loopback", "private", ...); None for a
+    public address."""
+    if isinstance(address, IPv6Address):
+        carried = address.ipv4_mapped or address.sixtofour
+        if carried is None and address in _NAT64:
+            carried = IPv4Address(int(address) & 0xFFFFFFFF)
+        if carried is not None:
+            return refused_kind(carried)
+    checks = (
+        ("unspecified", address.is_unspecified),
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("reserved", address.is_reserved),
+        ("private", address.is_private),
+        ("non-public", not address.is_global),
+    )
+    return next((kind for kind, refused in checks if refused), None)
+
+
+def check_addresses(host: str, addresses: Iterable[IPAddress]) -> None:
+    """Raise `TargetRefused` if any of the host's addresses is not public: one private answer
+    among public ones is enough for a resolver that rotates them to reach inside."""
+    for address in addresses:
+        kind = refused_kind(address)
+        if kind is not None:
+            raise TargetRefused(host, address, kind)
+
+
+async def resolve_host(host: str, port: int) -> list[IPAddress]:
+    """Every address of `host`, in the resolver's order, within RESOLVE_TIMEOUT_SECONDS."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, TimeoutError) as exc:
+        raise Unresolvable(host) from exc
+    addresses = list(dict.fromkeys(ip_address(str(info[4][0])) for info in infos))
+    if not addresses:
+        raise Unresolvable(host)
+    return addresses
+
+
+def parse_target(url: str, *, allow_http: bool) -> Target:
+    """The host and port of a callback URL; `ValueError` saying what is wrong with it."""
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"callback_url is longer than {MAX_URL_LENGTH} characters.")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"callback_url is not a URL: {exc}.") from None
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parsed.scheme not in schemes or not parsed.is_absolute_url:
+        raise ValueError(f"callback_url must be an absolute {' or '.join(schemes)} URL.")
+    if parsed.userinfo:
+        raise ValueError("callback_url must not hold a user name or password.")
+    host = parsed.raw_host.decode("ascii")
+    if not _is_host(host):
+        raise ValueError(f"callback_url names no valid host ({host[:64]!r}).")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"callback_url has an impossible port ({port}).")
+    return Target(host, port)
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ip_address(host)
+    except ValueError:
+        labels = host.removesuffix(".").split(".")
+        return len(host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+    return True
+
+
+def _refusal(error: type[ServiceError], detail: str) -> ServiceError:
+    return error(detail, errors=[{"loc": ["body", FIELD], "msg": detail, "type": error.slug}])
+
+
+async def check_callback_url(
+    raw: str, *, secret_set: bool, allow_private: bool, resolve: Resolver = resolve_host
+) -> str:
+    """The callback URL of a submit, checked; a 422 problem when it cannot be used."""
+    url = raw.strip()
+    if not secret_set:
+        raise _refusal(
+            WebhooksNotConfigured,
+            "This service sends no webhooks (its operator has not set WEBHOOK_SECRET); "
+            "submit without callback_url.",
+        )
+    try:
+        target = parse_target(url, allow_http=allow_private)
+        addresses = await resolve(target.host, target.port)
+    except ValueError as exc:
+        raise _refusal(InvalidCallbackUrl, str(exc)) from None
+    except Unresolvable:
+        raise _refusal(
+            InvalidCallbackUrl, f"callback_url's host {target.host} does not resolve."
+        ) from None
+    if not allow_private:
+        try:
+            check_addresses(target.host, addresses)
+        except TargetRefused as exc:
+            raise _refusal(
+                CallbackTargetRefused,
+                f"callback_url's host {exc}; webhooks go to public addresses only.",
+            ) from None
+    return url

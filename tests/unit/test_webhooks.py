@@ -1,0 +1,282 @@
+"""The parts of completion webhooks that need no broker: signing, the documented verifier, the
+retry schedule, the address guard, and one try against a loopback receiver or a fake resolver."""
+
+import base64
+import time
+import uuid
+from collections.abc import Sequence
+from ipaddress import ip_address
+from pathlib import Path
+
+import pytest
+
+from producer_service.db.store import JobStore
+from producer_service.errors import CallbackTargetRefused, InvalidCallbackUrl
+from producer_service.metrics import ApiMetrics
+from producer_service.records import JobRecord
+from producer_service.webhooks.deliveries import Settled, TryLater, Webhooks, next_try
+from producer_service.webhooks.sender import Delivered, Failed, WebhookSender
+from producer_service.webhooks.signing import signature, signed_headers
+from producer_service.webhooks.targets import IPAddress, check_callback_url, refused_kind
+from shared.messages import EventKind, FailureInfo, JobEvent, WebhookDelivery
+from shared.schemas import DEFAULT_VARIANTS, ErrorCode, WebhookState, WebhookStatus
+from shared.topology import Topology, jittered
+from tests.conftest import make_settings
+from tests.receiver import HANG, SECRET, Receiver, documented_verifier
+from tests.support import free_port
+
+verify_webhook = documented_verifier()
+BODY = b'{"id":"0b6f3c4e","status":"succeeded"}'
+
+
+# ---- signing, and the verifier receivers are given ----
+
+
+def test_signatures_match_the_standard_webhooks_reference_vector() -> None:
+    # The reference libraries' vector: key = base64 after `whsec_`.
+    key = base64.b64decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    signed = signature(key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}')
+    assert signed == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_the_secret_keys_the_hmac_as_its_utf8_bytes() -> None:
+    headers = signed_headers("sécret", "job:1", 1700000000, b"{}")
+    assert headers["webhook-signature"] == signature("sécret".encode(), "job:1", 1700000000, b"{}")
+    # printf 'job:1.1700000000.{}' | openssl dgst -sha256 -hmac 'sécret' -binary | base64
+    assert headers["webhook-signature"] == "v1,DMheQyxiQlEVnAGuPhXJRRat3f/gv88foAzr/Oh+biM="
+
+
+def test_the_documented_verifier_accepts_a_signed_delivery_and_refuses_forgeries() -> None:
+    now = int(time.time())
+    headers = signed_headers(SECRET, "job:1", now, BODY)
+    assert verify_webhook(SECRET, headers, BODY)
+    assert not verify_webhook(SECRET, headers, BODY.replace(b"succeeded", b"failed"))
+    assert not verify_webhook("another-secret", headers, BODY)
+    assert not verify_webhook(SECRET, {**headers, "webhook-id": "job:2"}, BODY)
+    replayed = signed_headers(SECRET, "job:1", now - 600, BODY)
+    assert not verify_webhook(SECRET, replayed, BODY)
+    assert not verify_webhook(SECRET, {}, BODY)
+    # While a secret is rotated a sender may list several signatures; one match is enough.
+    rotated = {**headers, "webhook-signature": "v1,bm9wZQ== " + headers["webhook-signature"]}
+    assert verify_webhook(SECRET, rotated, BODY)
+
+
+# ---- the retry schedule ----
+
+
+def test_the_default_schedule_retries_for_over_an_hour_in_six_delay_tiers(tmp_path: Path) -> None:
+    topology = Topology.from_settings(make_settings(tmp_path))
+    seconds = [ms // 1000 for ms in topology.webhook_delays_ms]
+    assert seconds == [10, 40, 160, 640, 2560, 3600, 3600]
+    assert len(topology.webhook_queues()) == 1 + 6
+    # With every wait at its shortest (half the tier), the last try is still past the hour.
+    assert sum(seconds) / 2 > 3600
+
+
+def test_each_failed_try_but_the_last_is_tried_again_through_its_tier(tmp_path: Path) -> None:
+    topology = Topology.from_settings(make_settings(tmp_path, webhook_max_attempts=4))
+    failed = Failed("HTTP 500")
+    first = WebhookDelivery(job_id=uuid.uuid4(), run=1)
+    tries = [first, first.next_attempt(), first.next_attempt().next_attempt()]
+    assert [next_try(d, failed, 4, topology) for d in tries] == [
+        TryLater(tries[1], 10_000),
+        TryLater(tries[2], 40_000),
+        TryLater(tries[2].next_attempt(), 160_000),
+    ]
+    assert next_try(tries[2].next_attempt(), failed, 4, topology) is None
+    assert next_try(first, Failed("refused", final=True), 4, topology) is None
+    assert {d.webhook_id for d in tries} == {f"{first.job_id}:1"}
+
+
+def test_jitter_stays_between_half_and_all_of_the_tier() -> None:
+    waits = {jittered(10_000) for _ in range(2000)}
+    assert min(waits) >= 5_000
+    assert max(waits) <= 10_000
+    assert len(waits) > 100
+
+
+def test_the_webhook_tiers_expire_back_into_the_webhook_queue(tmp_path: Path) -> None:
+    topology = Topology.from_settings(make_settings(tmp_path, queue_name="thumbs"))
+    main, *tiers = topology.webhook_queues()
+    assert main.name == "thumbs.webhooks"
+    assert tiers[0].name == "thumbs.webhooks.delay.10000ms"
+    assert {spec.arguments["x-dead-letter-routing-key"] for spec in tiers} == {main.name}
+    assert [spec.arguments["x-message-ttl"] for spec in tiers] == sorted(
+        set(topology.webhook_delays_ms)
+    )
+
+
+# ---- where webhooks may go ----
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("93.184.215.14", None),
+        ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", None),
+        ("::ffff:93.184.215.14", None),
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("64:ff9b::7f00:1", "loopback"),  # NAT64 around 127.0.0.1
+        ("10.0.0.1", "private"),
+        ("172.31.255.255", "private"),
+        ("192.168.0.1", "private"),
+        ("fc00::1", "private"),
+        ("2002:c0a8:101::", "private"),  # 6to4 around 192.168.1.1
+        ("169.254.169.254", "link-local"),
+        ("::ffff:169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.251", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("240.0.0.1", "reserved"),
+        ("100.64.0.1", "non-public"),  # shared address space (carrier NAT)
+        ("192.0.2.1", "private"),  # documentation
+    ],
+)
+def test_only_public_addresses_may_receive_webhooks(address: str, kind: str | None) -> None:
+    assert refused_kind(ip_address(address)) == kind
+
+
+def resolving(*addresses: str) -> "FakeResolver":
+    return FakeResolver([ip_address(address) for address in addresses])
+
+
+class FakeResolver:
+    """Answers every name with the same addresses, and notes what it was asked."""
+
+    def __init__(self, addresses: Sequence[IPAddress]) -> None:
+        self.addresses = list(addresses)
+        self.asked: list[tuple[str, int]] = []
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        self.asked.append((host, port))
+        return self.addresses
+
+
+async def test_a_public_name_is_taken_and_one_private_address_among_its_answers_is_not() -> None:
+    url = "https://hooks.example.com/resized?order=42"
+    public = resolving("93.184.215.14")
+    taken = await check_callback_url(url, secret_set=True, allow_private=False, resolve=public)
+    assert taken == url
+    assert public.asked == [("hooks.example.com", 443)]
+    mixed = resolving("93.184.215.14", "10.0.0.7")
+    with pytest.raises(CallbackTargetRefused, match=r"10\.0\.0\.7, a private address"):
+        await check_callback_url(url, secret_set=True, allow_private=False, resolve=mixed)
+    allowed = await check_callback_url(url, secret_set=True, allow_private=True, resolve=mixed)
+    assert allowed == url
+
+
+async def test_an_internationalised_host_is_resolved_by_its_ascii_name() -> None:
+    resolver = resolving("93.184.215.14")
+    await check_callback_url(
+        "https://bücher.example:8443/hook", secret_set=True, allow_private=False, resolve=resolver
+    )
+    assert resolver.asked == [("xn--bcher-kva.example", 8443)]
+    with pytest.raises(InvalidCallbackUrl, match="absolute https URL"):
+        await check_callback_url(
+            "http://bücher.example/", secret_set=True, allow_private=False, resolve=resolver
+        )
+
+
+# ---- one try ----
+
+
+async def test_a_try_reports_what_the_target_answered() -> None:
+    sender = WebhookSender(timeout_seconds=0.5, allow_private=True, max_connections=4)
+    headers = signed_headers(SECRET, "job:1", int(time.time()), BODY)
+    try:
+        async with Receiver.running([204, 410, 500, HANG]) as receiver:
+            answers = [await sender.post(receiver.url, BODY, headers) for _ in range(4)]
+        closed = await sender.post(f"http://127.0.0.1:{free_port()}/hook", BODY, headers)
+    finally:
+        await sender.close()
+    assert answers == [
+        Delivered(204),
+        Failed("HTTP 410 Gone", final=True),
+        Failed("HTTP 500"),
+        Failed("no answer within 0.5 s"),
+    ]
+    assert [request.body for request in receiver.received] == [BODY] * 4
+    assert isinstance(closed, Failed)
+    assert closed.reason.startswith("could not connect")
+    assert not closed.final
+
+
+async def test_a_try_to_a_name_that_now_resolves_inside_connects_nowhere() -> None:
+    """The name was public at submit; at delivery it points at this machine, where a receiver
+    listens. The guard refuses it before connecting, and for good."""
+    async with Receiver.running() as receiver:
+        inside = resolving("127.0.0.1")
+        sender = WebhookSender(1.0, allow_private=False, max_connections=1, resolve=inside)
+        try:
+            url = f"https://hooks.example.com:{receiver.port}/hooks/resized"
+            answer = await sender.post(url, BODY, {})
+        finally:
+            await sender.close()
+    assert answer == Failed(
+        "refused: hooks.example.com resolves to 127.0.0.1, a loopback address", final=True
+    )
+    assert inside.asked == [("hooks.example.com", receiver.port)]
+    assert receiver.received == []
+
+
+class RecordingQueue:
+    """A broker that takes every try at once."""
+
+    is_ready = True
+
+    def __init__(self) -> None:
+        self.published: list[tuple[WebhookDelivery, int | None]] = []
+
+    async def publish(self, delivery: WebhookDelivery, delay_ms: int | None = None) -> None:
+        self.published.append((delivery, delay_ms))
+
+
+async def test_a_webhook_whose_host_now_resolves_private_fails_at_once(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, webhook_secret=SECRET)
+    settings.data_dir.mkdir()
+    store = JobStore.from_settings(settings)
+    await store.migrate()
+    job_id = uuid.uuid4()
+    await store.add(
+        JobRecord.new(
+            job_id, DEFAULT_VARIANTS, "originals/x", callback_url="https://hooks.example.com/x"
+        )
+    )
+    error = FailureInfo(code=ErrorCode.UNDECODABLE_IMAGE, message="broken")
+    ended = JobEvent(job_id=job_id, run=1, attempt=1, kind=EventKind.FAILED, error=error)
+    assert await store.apply_event(ended)
+    queue = RecordingQueue()
+    sender = WebhookSender(
+        1.0, allow_private=False, max_connections=1, resolve=resolving("10.0.0.5")
+    )
+    webhooks = Webhooks(
+        store,
+        queue,
+        sender,
+        Topology.from_settings(settings),
+        secret=SECRET,
+        max_attempts=8,
+        metrics=ApiMetrics(),
+    )
+    try:
+        await webhooks.queue_due(job_id)
+        ((first, delay),) = queue.published
+        outcome = await webhooks.attempt(first)
+        again = await webhooks.attempt(first)  # a duplicate of the settled try
+        record = await store.get(job_id)
+    finally:
+        await webhooks.close()
+        await store.close()
+    assert (first, delay) == (WebhookDelivery(job_id=job_id, run=1, attempt=1), None)
+    assert outcome == again == Settled()
+    assert record is not None
+    assert record.webhook_queued
+    assert record.webhook == WebhookState(
+        status=WebhookStatus.FAILED,
+        attempts=1,
+        last_error="refused: hooks.example.com resolves to 10.0.0.5, a private address",
+    )
