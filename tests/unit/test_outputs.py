@@ -1,4 +1,5 @@
-"""Outputs appear whole or not at all, the manifest says a job is done, uploads are swept."""
+"""Outputs appear whole or not at all, the manifest says a job is done, uploads are swept (on
+each storage backend: `storage` in conftest.py)."""
 
 import errno
 import os
@@ -19,11 +20,6 @@ from worker_service.errors import TransientFailure
 from worker_service.metrics import WorkerMetrics
 from worker_service.outputs import read_manifest, source_file, store_outputs
 from worker_service.render import Rendered, RenderedJob
-
-
-@pytest.fixture(params=["local", "memory"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    return LocalStorage(tmp_path) if request.param == "local" else MemoryStorage()
 
 
 def output(job_id: uuid.UUID, name: str = "thumb") -> RenderedOutput:
