@@ -30,6 +30,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.exceptions import ConnectionError as EndpointError
+from botocore.handlers import add_expect_header
 
 from shared import layout
 from shared.settings import Settings
@@ -43,12 +44,13 @@ CHUNK_BYTES = 64 * 1024
 DELETE_BATCH = 1000
 _PROBE_PREFIX = ".probe/"
 
-# Every request (each retry included) connects within this and hears each part of the
-# answer within that; standard retries (3 tries, jittered backoff of at most a few seconds)
-# cover throttling, 5xx and dropped connections. A dead endpoint: an error within ~10 s.
+# Each try connects within CONNECT and hears each part of the answer within READ; a failed try
+# (a dropped connection, a timeout, a 5xx, throttling) is tried once more after a jittered
+# backoff of at most a second. So an endpoint that refuses is an error at once, one that
+# drops packets within ~5 s and one that accepts and never answers within ~11 s: never a hang.
 CONNECT_TIMEOUT_SECONDS = 2.0
-READ_TIMEOUT_SECONDS = 10.0
-MAX_ATTEMPTS = 3
+READ_TIMEOUT_SECONDS = 5.0
+MAX_ATTEMPTS = 2
 # Each download streaming to a client holds a connection while it runs; the default 10 would
 # make the eleventh download (and every write) wait for one.
 MAX_CONNECTIONS = 64
@@ -90,6 +92,9 @@ class S3Storage:
             aws_secret_access_key=None if secret is None else secret.get_secret_value(),
             config=config,
         ) as client:
+            # aiohttp waits for a `100 Continue` with no timeout at all, so a server that
+            # takes a PUT and never answers would hang it: send bodies straight away.
+            client.meta.events.unregister("before-call.s3", add_expect_header)
             yield cls(client, *location)
 
     def object_key(self, key: str) -> str:
