@@ -125,3 +125,10 @@ async def s3_bucket(s3_server: S3Server) -> AsyncIterator[Bucket]:
     """An empty bucket of the test's own on the S3 server, removed afterwards."""
     async with Bucket.of_own(s3_server) as bucket:
         yield bucket
+
+
+@pytest.fixture(params=["local", "s3"])
+def each_storage(request: pytest.FixtureRequest) -> Bucket | None:
+    """For tests run on each storage: files under DATA_DIR (None), or a bucket of the test's
+    own on moto's S3 server (`storage_settings` in tests/s3.py point services at either)."""
+    return None if request.param == "local" else request.getfixturevalue("s3_bucket")

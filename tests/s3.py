@@ -90,16 +90,21 @@ class Bucket:
         async with self.server.client() as client:
             await client.create_bucket(Bucket=self.name)
 
+    async def empty(self) -> None:
+        """Delete every object, as a lifecycle rule does once they are old enough."""
+        async with self.server.client() as client:
+            for key in await self.keys(client):
+                await client.delete_object(Bucket=self.name, Key=key)
+
     async def remove(self) -> None:
         """Delete every object, then the bucket (S3 deletes only empty ones); gone is fine."""
-        async with self.server.client() as client:
-            try:
-                for key in await self.keys(client):
-                    await client.delete_object(Bucket=self.name, Key=key)
+        try:
+            await self.empty()
+            async with self.server.client() as client:
                 await client.delete_bucket(Bucket=self.name)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
-                    raise
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+                raise
 
     async def keys(self, client: "S3Client | None" = None) -> list[str]:
         """Every key in the bucket, prefix and all."""
@@ -120,3 +125,8 @@ class Bucket:
             yield bucket
         finally:
             await bucket.remove()
+
+
+def storage_settings(bucket: Bucket | None) -> dict[str, Any]:
+    """Settings fields for storage in `bucket`; none (files under DATA_DIR) without one."""
+    return {} if bucket is None else bucket.settings()

@@ -40,7 +40,8 @@ if TYPE_CHECKING:  # the stubs are a dev dependency
     from types_aiobotocore_s3 import S3Client
 
 CHUNK_BYTES = 64 * 1024
-# DeleteObjects takes at most this many keys a call.
+# The most keys S3 lists in one answer, and deletes in one DeleteObjects call.
+LIST_PAGE = 1000
 DELETE_BATCH = 1000
 _PROBE_PREFIX = ".probe/"
 
@@ -156,7 +157,9 @@ class S3Storage:
     async def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         pages = self._client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix + prefix
+            Bucket=self.bucket,
+            Prefix=self.prefix + prefix,
+            PaginationConfig={"PageSize": LIST_PAGE},
         )
         with self._errors(prefix):
             async for page in pages:

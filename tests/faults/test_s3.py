@@ -88,7 +88,8 @@ async def test_an_unreachable_endpoint_is_a_503_and_its_jobs_succeed_once_it_is_
     broker_settings: Callable[..., Settings], s3_bucket: Bucket
 ) -> None:
     moto = urlsplit(s3_bucket.server.endpoint)
-    assert moto.hostname is not None and moto.port is not None
+    assert moto.hostname is not None
+    assert moto.port is not None
     async with CuttingProxy.open(moto.hostname, moto.port) as proxy:
         endpoint = f"http://127.0.0.1:{proxy.port}"
         settings = broker_settings(**s3_bucket.settings(endpoint), max_attempts=ATTEMPTS)

@@ -9,7 +9,7 @@ import pytest
 from shared.settings import Settings
 from tests.client import ApiClient
 from tests.images import jpeg_bytes, load
-from tests.s3 import Bucket
+from tests.s3 import Bucket, storage_settings
 from tests.support import free_port, service_env, started, stop, wait_for
 
 THUMB = [{"name": "thumb", "width": 300, "format": "webp"}]
@@ -29,23 +29,19 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     return None if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
 
 
-@pytest.fixture(params=["local", "s3"])
-def bucket(request: pytest.FixtureRequest) -> Bucket | None:
-    """Where originals and outputs go: DATA_DIR (None), or a bucket of its own on moto's S3."""
-    return None if request.param == "local" else request.getfixturevalue("s3_bucket")
-
-
 @pytest.mark.timeout(120)
 async def test_upload_poll_and_download_through_both_processes(
     broker_settings: Callable[..., Settings],
     tmp_path: Path,
     database_url: str | None,
-    bucket: Bucket | None,
+    each_storage: Bucket | None,
 ) -> None:
     port = free_port()
-    storage = {} if bucket is None else bucket.settings()
     settings = broker_settings(
-        port=port, worker_concurrency=2, database_url=database_url, **storage
+        port=port,
+        worker_concurrency=2,
+        database_url=database_url,
+        **storage_settings(each_storage),
     )
     env = service_env(settings)
     api_log, worker_log = tmp_path / "api.log", tmp_path / "worker.log"
@@ -79,9 +75,10 @@ async def test_upload_poll_and_download_through_both_processes(
             for path in (settings.data_dir / folder).rglob("*")
             if path.is_file()
         )
-        if bucket is None:
+        if each_storage is None:
             assert on_disk == kept
         else:  # every file in the bucket under its prefix, none on local disk
+            bucket = each_storage
             assert sorted(await bucket.keys()) == [f"{bucket.prefix}/{key}" for key in kept]
             assert on_disk == []
 

@@ -68,16 +68,25 @@ async def test_keys_live_under_the_urls_prefix_and_nothing_else_is_touched(
         assert await storage.list("") == ["originals/a", "outputs/a/x.webp"]
 
 
-async def test_deleting_a_prefix_of_more_than_one_batch_removes_every_object(
-    s3_bucket: Bucket, tmp_path: Path
+async def test_listing_and_deleting_a_prefix_take_every_page_in_batches(
+    s3_bucket: Bucket, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    count = s3_module.DELETE_BATCH + 5
-    async with s3_storage(tmp_path, s3_bucket) as storage:
-        await asyncio.gather(*(storage.put(f"outputs/a/{n}.png", b"1") for n in range(count)))
-        await storage.put("outputs/b/keep.png", b"1")
-        assert len(await storage.list("outputs/a/")) == count  # more than one page too
+    monkeypatch.setattr(s3_module, "LIST_PAGE", 2)  # S3's real limits are 1000 a call
+    monkeypatch.setattr(s3_module, "DELETE_BATCH", 3)
+    keys = [f"outputs/a/{n}.png" for n in range(7)]
+    batches: list[int] = []
+    async with s3_bucket.server.client() as client:
+        client.meta.events.register(
+            "provide-client-params.s3.DeleteObjects",
+            lambda params, **_: batches.append(len(params["Delete"]["Objects"])),
+        )
+        storage = S3Storage(client, s3_bucket.name, "images/")
+        for key in [*keys, "outputs/b/keep.png"]:
+            await storage.put(key, b"1")
+        assert await storage.list("outputs/a/") == sorted(keys)
         await storage.delete_prefix("outputs/a/")
         assert await storage.list("outputs/") == ["outputs/b/keep.png"]
+    assert batches == [3, 3, 1]
 
 
 @pytest.mark.parametrize("call", CALLS)
