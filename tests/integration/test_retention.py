@@ -46,14 +46,20 @@ async def test_files_a_bucket_lifecycle_rule_expired_first_are_404_and_the_job_s
         api = ApiClient(http)
         async with running_worker(settings):
             job = await api.finished(await api.submit(jpeg_bytes(), THUMB))
-        await s3_bucket.empty()  # a lifecycle rule firing before the retention sweep
-        still = await api.job(job["id"])
-        url = job["outputs"][0]["url"]
-        download, head = await http.get(url), await http.head(url)
+            broken = await api.finished(await api.submit(undecodable_png(), THUMB))
+            await s3_bucket.empty()  # a lifecycle rule firing before the retention sweep
+            still = await api.job(job["id"])
+            url = job["outputs"][0]["url"]
+            download, head = await http.get(url), await http.head(url)
+            retried = await http.post(f"/v1/jobs/{broken['id']}/retry")
+            rerun = await api.finished(broken["id"])
         deleted = await http.delete(f"/v1/jobs/{job['id']}")  # what the sweep does too
         gone = await http.get(f"/v1/jobs/{job['id']}")
     assert (still["status"], still["outputs"]) == ("succeeded", job["outputs"])
     assert assert_problem(download, 404)["type"] == "/problems/output-not-found"
     assert head.status_code == 404
+    assert broken["error"]["code"] == "undecodable_image"
+    assert retried.status_code == 202
+    assert (rerun["status"], rerun["error"]["code"]) == ("failed", "source_missing")
     assert deleted.status_code == 204
     assert gone.status_code == 404
