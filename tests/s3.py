@@ -56,10 +56,11 @@ class S3Server:
             process.wait(timeout=10)
 
     @asynccontextmanager
-    async def client(self, endpoint: str | None = None) -> AsyncIterator["S3Client"]:
+    async def client(self) -> AsyncIterator["S3Client"]:
+        """A client of the tests' own, for what the services never do (buckets, listings)."""
         async with _SESSION.create_client(
             "s3",
-            endpoint_url=endpoint or self.endpoint,
+            endpoint_url=self.endpoint,
             region_name=REGION,
             aws_access_key_id=ACCESS_KEY_ID,
             aws_secret_access_key=SECRET_ACCESS_KEY,
