@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         default=False, description="A submit must name a `preset`; ad-hoc `variants` get 422."
     )
 
-    # Where originals and outputs live (README, "S3 storage"). The S3 settings are read only
+    # Where originals and outputs live (README, "Storage in S3"). The S3 settings are read only
     # with an s3:// STORAGE_URL; the AWS_* ones, left unset, fall to botocore's own lookup
     # (~/.aws, an instance role).
     storage_url: str | None = Field(
