@@ -52,6 +52,7 @@ format: $(INSTALLED) ## apply ruff's fixes and formatting
 compose-check: $(INSTALLED) ## validate compose.yaml with docker-compose and test its invariants
 	docker-compose --env-file .env.example -f compose.yaml config --quiet
 	docker-compose --env-file .env.example -f compose.yaml --profile postgres config --quiet
+	docker-compose --env-file .env.example -f compose.yaml --profile postgres --profile s3 config --quiet
 	$(PY) -m pytest tests/unit/test_compose.py
 
 check: lint compose-check test ## everything CI runs

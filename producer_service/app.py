@@ -134,45 +134,47 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
         restrict_libvips()  # the upload probe reads headers with libvips
         uploads = UploadArea(settings.data_dir)
         uploads.prepare()
-        storage = open_storage(settings)
-        store = JobStore.from_settings(settings)
-        await store.migrate()
-        topology = Topology.from_settings(settings)
-        broker = TaskPublisher(topology, settings.publish_timeout_seconds)
-        tasks = metrics.timed(broker if publisher is None else publisher)
-        # A replay waits for the first try's confirm, and for its clean-up when refused.
-        replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
-        deliveries, webhooks, webhook_consumer = _webhook_edges(settings, store, topology, metrics)
-        jobs = JobService(
-            store,
-            storage,
-            tasks,
-            replay_wait,
-            settings.max_active_jobs_per_key,
-            webhooks=webhooks if publisher is None else None,
-        )
-        background = [outbox_relay(jobs, tasks), webhook_relay(webhooks)]
-        if settings.job_retention_hours is not None:
-            background.append(retention_sweep(jobs, settings.job_retention_hours))
-        keys = KeyRing(settings.api_key_list)
-        feed = ChangeFeed(topology)
-        queues = QueueInspector(topology.work_queue, settings.publish_timeout_seconds)
-        app.state.services = Services(
-            settings=settings,
-            jobs=jobs,
-            store=store,
-            storage=storage,
-            uploads=uploads,
-            publisher=tasks,
-            keys=keys,
-            feed=feed,
-            presets=presets,
-            queues=queues,
-            metrics=metrics,
-        )
         async with AsyncExitStack() as edges:
+            storage = await edges.enter_async_context(open_storage(settings))
+            store = JobStore.from_settings(settings)
             edges.push_async_callback(store.close)
+            await store.migrate()
+            topology = Topology.from_settings(settings)
+            broker = TaskPublisher(topology, settings.publish_timeout_seconds)
+            tasks = metrics.timed(broker if publisher is None else publisher)
+            # A replay waits for the first try's confirm, and for its clean-up when refused.
+            replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
+            deliveries, webhooks, webhook_consumer = _webhook_edges(
+                settings, store, topology, metrics
+            )
             edges.push_async_callback(webhooks.close)
+            jobs = JobService(
+                store,
+                storage,
+                tasks,
+                replay_wait,
+                settings.max_active_jobs_per_key,
+                webhooks=webhooks if publisher is None else None,
+            )
+            background = [outbox_relay(jobs, tasks), webhook_relay(webhooks)]
+            if settings.job_retention_hours is not None:
+                background.append(retention_sweep(jobs, settings.job_retention_hours))
+            keys = KeyRing(settings.api_key_list)
+            feed = ChangeFeed(topology)
+            queues = QueueInspector(topology.work_queue, settings.publish_timeout_seconds)
+            app.state.services = Services(
+                settings=settings,
+                jobs=jobs,
+                store=store,
+                storage=storage,
+                uploads=uploads,
+                publisher=tasks,
+                keys=keys,
+                feed=feed,
+                presets=presets,
+                queues=queues,
+                metrics=metrics,
+            )
             if publisher is None:
                 consumer = EventConsumer(topology, jobs.apply_event, feed.announce)
                 # The stats reader first: once the publisher is ready (/readyz 200), the

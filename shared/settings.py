@@ -1,10 +1,19 @@
 """The one settings class both services read, from the environment and an optional `.env`."""
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, NonNegativeInt, PositiveFloat, PositiveInt, SecretStr
+from pydantic import (
+    AliasChoices,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.logs import LogFormat
@@ -85,6 +94,33 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: PositiveFloat = 10.0
     # Deliveries one API replica makes at once (the prefetch of its webhook consumer).
     webhook_concurrency: PositiveInt = 16
+
+    # Where originals and outputs live (README, "Storage in S3"). The S3 settings are read only
+    # with an s3:// STORAGE_URL; the AWS_* ones, left unset, fall to botocore's own lookup
+    # (~/.aws, an instance role).
+    storage_url: str | None = Field(
+        default=None,
+        description="Unset: originals and outputs under DATA_DIR; `s3://bucket/prefix`: in "
+        "S3-compatible storage.",
+    )
+    s3_endpoint_url: Annotated[str, Field(pattern=r"^https?://[^/]+")] | None = Field(
+        default=None, description="The S3-compatible server (MinIO, ...); unset: AWS S3."
+    )
+    aws_region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url_is_s3(cls, url: str | None) -> str | None:
+        if url is not None:
+            parse_storage_url(url)
+        return url
+
+    @property
+    def s3_location(self) -> tuple[str, str] | None:
+        """The bucket and key prefix STORAGE_URL names; None for files under DATA_DIR."""
+        return None if self.storage_url is None else parse_storage_url(self.storage_url)
 
     # Measured on 2 cores with make bench (docs/benchmarks.md, "Tuning"): 1 job at once gave
     # 2.52 jobs/s, 2 gave 3.83, 4 gave 3.93 and 8 gave 4.17, within noise from 2 on; 4 keeps a
@@ -176,6 +212,23 @@ _DRIVERS = {
     "sqlite": "sqlite+pysqlite",
     "sqlite+aiosqlite": "sqlite+pysqlite",
 }
+
+
+# S3's rules for new bucket names: 3-63 lowercase letters, digits, dots and hyphens.
+_STORAGE_URL = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?")
+
+
+def parse_storage_url(url: str) -> tuple[str, str]:
+    """`s3://bucket[/prefix]` as (bucket, prefix), the prefix empty or ending in `/`."""
+    match = _STORAGE_URL.fullmatch(url)
+    if match is None:
+        raise ValueError(
+            f"STORAGE_URL must be s3://bucket or s3://bucket/prefix (unset: DATA_DIR), not {url!r}"
+        )
+    parts = [part for part in (match["prefix"] or "").split("/") if part]
+    if any(part in (".", "..") for part in parts):
+        raise ValueError(f"STORAGE_URL's prefix may not contain . or .. parts: {url!r}")
+    return match["bucket"], "".join(f"{part}/" for part in parts)
 
 
 def _comma_separated(text: str) -> list[str]:

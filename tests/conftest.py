@@ -2,7 +2,7 @@
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.settings import SERVICE_VARIABLES, Settings
 from shared.topology import Topology, delete_topology
+from tests.s3 import Bucket, S3Server
 
 # The broker the integration and system tests use; they fail (never skip) when it is down.
 TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -110,3 +111,24 @@ async def postgres_url() -> AsyncIterator[str]:
     async with admin.connect() as connection:
         await connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server, started on first use and shared by the run (tests/s3.py)."""
+    with S3Server.started(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+@pytest.fixture
+async def s3_bucket(s3_server: S3Server) -> AsyncIterator[Bucket]:
+    """An empty bucket of the test's own on the S3 server, removed afterwards."""
+    async with Bucket.of_own(s3_server) as bucket:
+        yield bucket
+
+
+@pytest.fixture(params=["local", "s3"])
+def each_storage(request: pytest.FixtureRequest) -> Bucket | None:
+    """For tests run on each storage: files under DATA_DIR (None), or a bucket of the test's
+    own on moto's S3 server (`storage_settings` in tests/s3.py point services at either)."""
+    return None if request.param == "local" else request.getfixturevalue("s3_bucket")

@@ -29,6 +29,7 @@ from shared import layout
 from shared.messages import TASK_TYPE, EventKind, JobEvent, ResizeTask, message_properties
 from shared.schemas import Variant
 from shared.settings import Settings
+from shared.storage import open_storage
 from shared.topology import Topology, declare_topology
 from worker_service.worker import Worker
 
@@ -269,6 +270,12 @@ async def job_count(settings: Settings) -> int:
         )
     finally:
         await database.dispose()
+
+
+async def stored_keys(settings: Settings, prefix: str) -> list[str]:
+    """The keys under `prefix` in the storage the settings name (DATA_DIR or a bucket)."""
+    async with open_storage(settings) as storage:
+        return await storage.list(prefix)
 
 
 def originals(settings: Settings) -> list[Path]:

@@ -41,7 +41,7 @@ from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import Draining, ResizeExecutor
 from worker_service.memory import MIB, MemoryBudget
 from worker_service.metrics import JobOutcome, WorkerMetrics
-from worker_service.outputs import read_manifest, source_file, store_outputs
+from worker_service.outputs import read_manifest, source_exists, source_file, store_outputs
 from worker_service.pipeline import inspect_task, memory_needed, render_task
 from worker_service.reporter import Reporter
 from worker_service.retry import GiveUp, after_attempt
@@ -123,14 +123,23 @@ class Handler:
                 await self._reporter.report(task, EventKind.SUCCEEDED, result=done)
                 self._metrics.count(JobOutcome.SKIPPED)
                 return Ack()
-            if not await self._storage.exists(task.source_key):
-                return await self._fail(task, SOURCE_GONE)
-            if message.redelivered:
-                return await self._count_lost_delivery(task)
-            return await self._run(task)
+            return await self._start(task, bool(message.redelivered))
         except BROKER_ERRORS as exc:
             logger.warning("broker trouble: %r", exc)
             return Requeue()
+
+    async def _start(self, task: ResizeTask, redelivered: bool) -> Outcome:
+        """Run a job not done yet, unless its original is gone (it fails) or storage cannot
+        tell (it is retried, like any storage failure)."""
+        try:
+            source_there = await source_exists(self._storage, task.source_key)
+        except TransientFailure as failure:
+            return await self._retry_or_fail(task, failure)
+        if not source_there:
+            return await self._fail(task, SOURCE_GONE)
+        if redelivered:
+            return await self._count_lost_delivery(task)
+        return await self._run(task)
 
     def rerun(self, message: AbstractIncomingMessage) -> Outcome:
         """The outcome for a job the worker had to interrupt: back to the queue, same attempt."""

@@ -32,6 +32,12 @@ def storage_errors() -> Iterator[None]:
         raise TransientFailure(ErrorCode.STORAGE_ERROR, f"Storage failed: {exc!r}") from exc
 
 
+async def source_exists(storage: Storage, key: str) -> bool:
+    """Whether the original is there; storage that cannot tell is a retry, never "gone"."""
+    with storage_errors():
+        return await storage.exists(key)
+
+
 @asynccontextmanager
 async def source_file(storage: Storage, key: str) -> AsyncIterator[Path]:
     """The original as a local file while the block runs (the stored file, or a copy)."""

@@ -20,7 +20,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from shared.connection import connect_and_set_up
 from shared.settings import Settings
-from shared.storage import open_storage
+from shared.storage import Storage, open_storage
 from shared.topology import Topology, declare_topology
 from worker_service.executor import ResizeExecutor
 from worker_service.handler import Handler, Outcome, Requeue
@@ -49,11 +49,14 @@ class Worker:
             self.settings.worker_concurrency, self.settings.job_timeout_seconds
         )
         try:
-            async with self.metrics.serving(self.settings.metrics_port):
+            async with (
+                self.metrics.serving(self.settings.metrics_port),
+                open_storage(self.settings) as storage,
+            ):
                 started = await connect_and_set_up(
                     self.settings.amqp_url,
                     self.name,
-                    functools.partial(self._start, executor=executor),
+                    functools.partial(self._start, executor=executor, storage=storage),
                     stop,
                 )
                 if started is not None:
@@ -93,7 +96,7 @@ class Worker:
             await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
 
     async def _start(
-        self, connection: AbstractRobustConnection, *, executor: ResizeExecutor
+        self, connection: AbstractRobustConnection, *, executor: ResizeExecutor, storage: Storage
     ) -> list[tuple[AbstractQueue, str]]:
         publish_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare_topology(connection, publish_channel, self.topology)
@@ -105,7 +108,7 @@ class Worker:
             self.topology,
             reporter,
             executor,
-            open_storage(self.settings),
+            storage,
             metrics=self.metrics,
         )
         consume_channel = await connection.channel()

@@ -1,21 +1,22 @@
-"""JOB_RETENTION_HOURS with a real worker: finished jobs go with their files, a batch at a time;
-jobs still waiting stay."""
+"""JOB_RETENTION_HOURS with a real worker, on each storage: finished jobs go with their files, a
+batch at a time; jobs still waiting stay."""
 
 from collections.abc import Callable
 
 from shared.settings import Settings
-from tests.client import ApiClient
+from tests.client import ApiClient, assert_problem
 from tests.images import jpeg_bytes, undecodable_png
-from tests.support import job_count, originals, running_api, running_worker, wait_for
+from tests.s3 import Bucket, storage_settings
+from tests.support import job_count, running_api, running_worker, stored_keys, wait_for
 
 THUMB = [{"name": "thumb", "width": 32}]
 TWO_SECONDS = 2 / 3600
 
 
 async def test_finished_jobs_are_deleted_with_their_files_once_retention_has_passed(
-    broker_settings: Callable[..., Settings],
+    broker_settings: Callable[..., Settings], each_storage: Bucket | None
 ) -> None:
-    settings = broker_settings(job_retention_hours=TWO_SECONDS)
+    settings = broker_settings(job_retention_hours=TWO_SECONDS, **storage_settings(each_storage))
     async with running_api(settings) as http:
         api = ApiClient(http)
         async with running_worker(settings):
@@ -33,5 +34,32 @@ async def test_finished_jobs_are_deleted_with_their_files_once_retention_has_pas
     assert (tally.succeeded, tally.failed) == (3, 1)
     assert still_there["status"] == "queued"
     assert await job_count(settings) == 1
-    assert len(originals(settings)) == 1
-    assert list((settings.data_dir / "outputs").iterdir()) == []
+    assert await stored_keys(settings, "originals/") == [f"originals/{waiting}"]
+    assert await stored_keys(settings, "outputs/") == []
+
+
+async def test_files_a_bucket_lifecycle_rule_expired_first_are_404_and_the_job_still_deletes(
+    broker_settings: Callable[..., Settings], s3_bucket: Bucket
+) -> None:
+    settings = broker_settings(**s3_bucket.settings())
+    async with running_api(settings) as http:
+        api = ApiClient(http)
+        async with running_worker(settings):
+            job = await api.finished(await api.submit(jpeg_bytes(), THUMB))
+            broken = await api.finished(await api.submit(undecodable_png(), THUMB))
+            await s3_bucket.empty()  # a lifecycle rule firing before the retention sweep
+            still = await api.job(job["id"])
+            url = job["outputs"][0]["url"]
+            download, head = await http.get(url), await http.head(url)
+            retried = await http.post(f"/v1/jobs/{broken['id']}/retry")
+            rerun = await api.finished(broken["id"])
+        deleted = await http.delete(f"/v1/jobs/{job['id']}")  # what the sweep does too
+        gone = await http.get(f"/v1/jobs/{job['id']}")
+    assert (still["status"], still["outputs"]) == ("succeeded", job["outputs"])
+    assert assert_problem(download, 404)["type"] == "/problems/output-not-found"
+    assert head.status_code == 404
+    assert broken["error"]["code"] == "undecodable_image"
+    assert retried.status_code == 202
+    assert (rerun["status"], rerun["error"]["code"]) == ("failed", "source_missing")
+    assert deleted.status_code == 204
+    assert gone.status_code == 404

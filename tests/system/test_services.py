@@ -9,6 +9,7 @@ import pytest
 from shared.settings import Settings
 from tests.client import ApiClient
 from tests.images import jpeg_bytes, load
+from tests.s3 import Bucket, storage_settings
 from tests.support import free_port, service_env, started, stop, wait_for
 
 THUMB = [{"name": "thumb", "width": 300, "format": "webp"}]
@@ -30,10 +31,19 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.mark.timeout(120)
 async def test_upload_poll_and_download_through_both_processes(
-    broker_settings: Callable[..., Settings], tmp_path: Path, database_url: str | None
+    broker_settings: Callable[..., Settings],
+    tmp_path: Path,
+    database_url: str | None,
+    each_storage: Bucket | None,
 ) -> None:
     port = free_port()
-    env = service_env(broker_settings(port=port, worker_concurrency=2, database_url=database_url))
+    settings = broker_settings(
+        port=port,
+        worker_concurrency=2,
+        database_url=database_url,
+        **storage_settings(each_storage),
+    )
+    env = service_env(settings)
     api_log, worker_log = tmp_path / "api.log", tmp_path / "worker.log"
     with (
         started("producer_service", env, api_log) as api,
@@ -54,6 +64,23 @@ async def test_upload_poll_and_download_through_both_processes(
         assert image.headers["content-type"] == "image/webp"
         assert len(image.content) == thumb["size_bytes"]
         assert load(image.content).width == 300
+        job_id = job["id"]
+        kept = [
+            f"originals/{job_id}",
+            *(f"outputs/{job_id}/{n}" for n in ("manifest.json", "thumb.webp")),
+        ]
+        on_disk = sorted(
+            path.relative_to(settings.data_dir).as_posix()
+            for folder in ("originals", "outputs")
+            for path in (settings.data_dir / folder).rglob("*")
+            if path.is_file()
+        )
+        if each_storage is None:
+            assert on_disk == kept
+        else:  # every file in the bucket under its prefix, none on local disk
+            bucket = each_storage
+            assert sorted(await bucket.keys()) == [f"{bucket.prefix}/{key}" for key in kept]
+            assert on_disk == []
 
         # Every thread of the worker, libvips' too, yields the CPU to the API's.
         ours = os.getpriority(os.PRIO_PROCESS, 0)

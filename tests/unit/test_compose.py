@@ -52,8 +52,10 @@ def test_workers_can_scale(services: dict[str, Any]) -> None:
     assert "container_name" not in worker
 
 
-def test_every_service_has_a_healthcheck(services: dict[str, Any]) -> None:
-    assert all("healthcheck" in service for service in services.values())
+def test_every_service_but_a_one_shot_has_a_healthcheck(services: dict[str, Any]) -> None:
+    one_shots = {name for name, service in services.items() if service.get("restart") == "no"}
+    assert one_shots == {"minio-bucket"}
+    assert all("healthcheck" in services[name] for name in services.keys() - one_shots)
 
 
 def test_api_and_worker_share_data_and_settings(services: dict[str, Any]) -> None:
@@ -87,10 +89,13 @@ def test_credentials_come_from_the_environment_and_env_example_names_them() -> N
     compose = (ROOT / "compose.yaml").read_text()
     assert "guest" not in compose
     required = set(re.findall(r"\$\{(\w+):\?", compose))
-    assert {"RABBITMQ_USER", "RABBITMQ_PASSWORD"} <= required
+    assert {"RABBITMQ_USER", "RABBITMQ_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"} <= (
+        required
+    )
     example = (ROOT / ".env.example").read_text()
     named = set(re.findall(r"^(\w+)=", example, flags=re.MULTILINE))
-    assert set(re.findall(r"\$\{(\w+)", compose)) <= named
+    # `$${...}` is the container shell's own variable, not compose's.
+    assert set(re.findall(r"(?<!\$)\$\{(\w+)", compose)) <= named
 
 
 def test_the_postgres_profile_adds_a_store_with_a_volume_a_healthcheck_and_no_password(
@@ -102,3 +107,30 @@ def test_the_postgres_profile_adds_a_store_with_a_volume_a_healthcheck_and_no_pa
     assert "pg_isready" in postgres["healthcheck"]["test"]
     assert postgres["environment"]["POSTGRES_PASSWORD"].startswith("${")
     assert services["api"]["environment"]["DATABASE_URL"] == "${DATABASE_URL:-}"
+
+
+S3_VARIABLES = ["STORAGE_URL", "S3_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID"]
+
+
+def test_the_s3_profile_adds_minio_with_a_volume_a_healthcheck_and_the_bucket(
+    services: dict[str, Any],
+) -> None:
+    minio, bucket = services["minio"], services["minio-bucket"]
+    assert minio["profiles"] == bucket["profiles"] == ["s3"]
+    assert minio["image"].startswith("minio/minio:")
+    assert any(str(volume).endswith(":/data") for volume in minio["volumes"])
+    assert minio["healthcheck"]["test"] == ["CMD", "mc", "ready", "local"]
+    assert bucket["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert bucket["environment"]["STORAGE_URL"] == "${STORAGE_URL:-}"
+    assert "mc mb --ignore-existing" in bucket["entrypoint"][-1]
+
+
+def test_api_and_worker_read_storage_from_env_and_default_to_the_data_volume(
+    services: dict[str, Any],
+) -> None:
+    for name in ("api", "worker"):
+        env = services[name]["environment"]
+        for variable in [*S3_VARIABLES, "AWS_SECRET_ACCESS_KEY"]:
+            assert env[variable] == f"${{{variable}:-}}"  # empty in .env: unset
+    example = (ROOT / ".env.example").read_text()
+    assert all(re.search(rf"^{name}=$", example, re.MULTILINE) for name in S3_VARIABLES)

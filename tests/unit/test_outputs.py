@@ -1,4 +1,5 @@
-"""Outputs appear whole or not at all, the manifest says a job is done, uploads are swept."""
+"""Outputs appear whole or not at all, the manifest says a job is done, uploads are swept (on
+each storage backend: `storage` in conftest.py)."""
 
 import errno
 import os
@@ -17,13 +18,8 @@ from shared.storage import LocalStorage, Storage
 from shared.storage.memory import MemoryStorage
 from worker_service.errors import TransientFailure
 from worker_service.metrics import WorkerMetrics
-from worker_service.outputs import read_manifest, source_file, store_outputs
+from worker_service.outputs import read_manifest, source_exists, source_file, store_outputs
 from worker_service.render import Rendered, RenderedJob
-
-
-@pytest.fixture(params=["local", "memory"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    return LocalStorage(tmp_path) if request.param == "local" else MemoryStorage()
 
 
 def output(job_id: uuid.UUID, name: str = "thumb") -> RenderedOutput:
@@ -98,6 +94,20 @@ async def test_a_source_gone_from_storage_is_a_retry(storage: Storage) -> None:
     with pytest.raises(TransientFailure) as failure:
         async with source_file(storage, "originals/gone"):
             pass
+    assert failure.value.code is ErrorCode.STORAGE_ERROR
+
+
+class UnreachableStorage(MemoryStorage):
+    """Storage that cannot be asked anything (an S3 endpoint down, a bucket gone)."""
+
+    async def exists(self, key: str) -> bool:
+        raise OSError(errno.ECONNREFUSED, "unreachable")
+
+
+async def test_storage_that_cannot_tell_whether_the_source_exists_is_a_retry_not_gone() -> None:
+    assert await source_exists(MemoryStorage(), "originals/gone") is False
+    with pytest.raises(TransientFailure) as failure:
+        await source_exists(UnreachableStorage(), "originals/a")
     assert failure.value.code is ErrorCode.STORAGE_ERROR
 
 

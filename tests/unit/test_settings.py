@@ -104,3 +104,62 @@ def test_an_empty_variable_is_unset_as_compose_passes_it(monkeypatch: pytest.Mon
     settings = Settings(_env_file=None)
     assert settings.database_url is None
     assert settings.log_format == "text"
+
+
+def test_storage_defaults_to_data_dir_and_reads_the_s3_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings(_env_file=None).s3_location is None
+    env = {
+        "STORAGE_URL": "s3://images/resize/prod",
+        "S3_ENDPOINT_URL": "http://minio:9000",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI-secret",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)
+    assert settings.s3_location == ("images", "resize/prod/")
+    assert settings.s3_endpoint_url == "http://minio:9000"
+    assert settings.aws_region == "eu-west-1"
+    assert settings.aws_access_key_id == "AKIDEXAMPLE"
+    assert settings.aws_secret_access_key is not None
+    assert settings.aws_secret_access_key.get_secret_value() == env["AWS_SECRET_ACCESS_KEY"]
+    assert env["AWS_SECRET_ACCESS_KEY"] not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("url", "location"),
+    [
+        ("s3://images", ("images", "")),
+        ("s3://images/", ("images", "")),
+        ("s3://my.images-1/a/b/", ("my.images-1", "a/b/")),
+        ("s3://images//a", ("images", "a/")),
+    ],
+)
+def test_a_storage_url_names_a_bucket_and_a_prefix(url: str, location: tuple[str, str]) -> None:
+    assert Settings(_env_file=None, storage_url=url).s3_location == location
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/srv/images",  # a folder is DATA_DIR's job
+        "file:///srv/images",
+        "gs://images",
+        "s3://",
+        "s3://Images",  # S3 bucket names are lowercase
+        "s3://ab",
+        "s3://images/../other-prefix",
+    ],
+)
+def test_anything_but_an_s3_url_is_refused_at_start(url: str) -> None:
+    with pytest.raises(ValueError, match="STORAGE_URL"):
+        Settings(_env_file=None, storage_url=url)
+
+
+def test_an_s3_endpoint_must_be_an_http_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("S3_ENDPOINT_URL", "minio:9000")
+    with pytest.raises(ValueError, match="s3_endpoint_url"):
+        Settings(_env_file=None)

@@ -1,20 +1,13 @@
-"""The storage contract, kept alike by the local backend and the in-memory fake: what a test
-passes against the fake, it passes against real files too."""
+"""The storage contract, kept alike by every backend: files under DATA_DIR, an S3 bucket
+(on moto's S3 server) and the in-memory fake (`storage` in conftest.py runs each test on each).
+What a test passes against the fake, it passes against real files and a real S3 endpoint too."""
 
 import asyncio
 from pathlib import Path
 
 import pytest
 
-from shared.storage import LocalStorage, NotFound, Storage
-from shared.storage.memory import MemoryStorage
-
-
-@pytest.fixture(params=["local", "memory"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
-        return LocalStorage(tmp_path / "data")
-    return MemoryStorage()
+from shared.storage import NotFound, Storage
 
 
 async def read_stream(storage: Storage, key: str) -> bytes:
