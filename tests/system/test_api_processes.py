@@ -56,7 +56,15 @@ async def test_metrics_add_up_every_process_of_the_api(
         ) as http:
             client = ApiClient(http)
             await wait_for(client.is_ready, within=30, what="the API to be ready")
-            job_id = await client.submit(jpeg_bytes())
+
+            async def accepted() -> str | None:
+                # /readyz spoke for one process; the other may still be reaching the broker,
+                # and a client sends a 503 again, as its Retry-After says.
+                response = await client.post_job(jpeg_bytes())
+                assert response.status_code in (202, 503), response.text
+                return str(response.json()["id"]) if response.status_code == 202 else None
+
+            job_id = await wait_for(accepted, within=30, what="a submit to be accepted")
             sent = 0
 
             async def both_processes_served() -> bool:
