@@ -1,0 +1,135 @@
+"""The API's composition root: `open_services` opens every edge the routes use (storage, the
+job store, the broker link and its consumers, the background loops) and closes them in reverse
+order, so `create_app` only assembles the web side."""
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from producer_service.api.deps import Services
+from producer_service.background.outbox import outbox_relay, webhook_relay
+from producer_service.background.retention import retention_sweep
+from producer_service.broker.events import EventConsumer
+from producer_service.broker.feed import ChangeFeed
+from producer_service.broker.link import BrokerLink
+from producer_service.broker.publisher import Publisher, TaskPublisher
+from producer_service.broker.queue_stats import QueueInspector
+from producer_service.broker.webhooks import WebhookConsumer, WebhookPublisher
+from producer_service.callers import KeyRing
+from producer_service.db.store import JobStore
+from producer_service.jobs import JobService
+from producer_service.metrics import ApiMetrics
+from producer_service.presets import Presets
+from producer_service.storage import UploadArea
+from producer_service.webhooks.deliveries import Webhooks
+from producer_service.webhooks.sender import WebhookSender
+from shared.images import restrict_libvips
+from shared.settings import Settings
+from shared.storage import open_storage
+from shared.topology import Topology
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, presets: Presets, metrics: ApiMetrics, publisher: Publisher | None
+) -> AsyncIterator[Services]:
+    """Everything the routes use, open while the block runs. `publisher` stands in for the
+    broker (tests that need none): tasks go to it, and no broker link or consumer is opened."""
+    restrict_libvips()  # the upload probe reads headers with libvips
+    uploads = UploadArea(settings.data_dir)
+    uploads.prepare()
+    async with AsyncExitStack() as edges:
+        storage = await edges.enter_async_context(open_storage(settings))
+        store = JobStore.from_settings(settings)
+        edges.push_async_callback(store.close)
+        await store.migrate()
+        topology = Topology.from_settings(settings)
+        broker = TaskPublisher(topology, settings.publish_timeout_seconds)
+        tasks = metrics.timed(broker if publisher is None else publisher)
+        # A replay waits for the first try's confirm, and for its clean-up when refused.
+        replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
+        deliveries, webhooks, webhook_consumer = _webhook_edges(settings, store, topology, metrics)
+        edges.push_async_callback(webhooks.close)
+        jobs = JobService(
+            store,
+            storage,
+            tasks,
+            replay_wait,
+            settings.max_active_jobs_per_key,
+            webhooks=webhooks if publisher is None else None,
+        )
+        background = [outbox_relay(jobs, tasks), webhook_relay(webhooks)]
+        if settings.job_retention_hours is not None:
+            background.append(retention_sweep(jobs, settings.job_retention_hours))
+        keys = KeyRing(settings.api_key_list)
+        feed = ChangeFeed(topology)
+        queues = QueueInspector(topology.work_queue, settings.publish_timeout_seconds)
+        services = Services(
+            settings=settings,
+            jobs=jobs,
+            store=store,
+            storage=storage,
+            uploads=uploads,
+            publisher=tasks,
+            keys=keys,
+            feed=feed,
+            presets=presets,
+            queues=queues,
+            metrics=metrics,
+        )
+        if publisher is None:
+            consumer = EventConsumer(topology, jobs.apply_event, feed.announce)
+            # The stats reader first: once the publisher is ready (/readyz 200), the
+            # queue figures answer too; webhooks can be queued before events arrive.
+            link = BrokerLink(
+                settings.amqp_url,
+                f"producer_service {socket.gethostname()}:{os.getpid()}",
+                [
+                    queues.attach,
+                    broker.attach,
+                    feed.attach,
+                    deliveries.attach,
+                    consumer.attach,
+                    webhook_consumer.attach,
+                ],
+                on_failure=broker.note_failure,
+            )
+            link.start()
+            edges.push_async_callback(link.close)
+            # Before the link closes: tries under way finish first.
+            edges.push_async_callback(webhook_consumer.close)
+        for loop in background:
+            loop.start()
+            edges.push_async_callback(loop.close)
+        yield services
+
+
+def _webhook_edges(
+    settings: Settings, store: JobStore, topology: Topology, metrics: ApiMetrics
+) -> tuple[WebhookPublisher, Webhooks, WebhookConsumer]:
+    """Completion webhooks: the publisher of tries, the use cases, and the consumer of tries."""
+    publisher = WebhookPublisher(topology, settings.publish_timeout_seconds)
+    sender = WebhookSender(
+        settings.webhook_timeout_seconds,
+        settings.webhook_allow_private,
+        settings.webhook_concurrency,
+    )
+    secret = settings.webhook_secret
+    webhooks = Webhooks(
+        store,
+        publisher,
+        sender,
+        topology,
+        secret=None if secret is None else secret.get_secret_value(),
+        max_attempts=settings.webhook_max_attempts,
+        metrics=metrics,
+    )
+    consumer = WebhookConsumer(
+        topology,
+        settings.webhook_concurrency,
+        webhooks.attempt,
+        publisher,
+        drain_seconds=settings.webhook_timeout_seconds,
+    )
+    return publisher, webhooks, consumer
