@@ -30,7 +30,7 @@ from producer_service.uploads import Submission
 from producer_service.webhooks.deliveries import Webhooks
 from shared import layout
 from shared.log_context import about_job
-from shared.messages import EventKind, JobEvent, ResizeTask, utc_now
+from shared.messages import JobEvent, ResizeTask, utc_now
 from shared.schemas import JobStatus
 from shared.storage import NotFound, Storage
 
@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 REPLAY_POLL_SECONDS = 0.05
 # The attempt a published task starts at: what the API's lines about publishing it carry.
 FIRST_ATTEMPT = 1
-ENDING_EVENTS = (EventKind.SUCCEEDED, EventKind.FAILED)
 
 
 @dataclass(frozen=True)
@@ -308,6 +307,6 @@ class JobService:
         """Apply a worker's event; the one that ends the job queues its webhook, if it has
         one (the store made it due in the same UPDATE)."""
         applied = await self._store.apply_event(event)
-        if applied and event.kind in ENDING_EVENTS and self._webhooks is not None:
-            await self._webhooks.queue_due(event.job_id)
-        return applied
+        if applied is not None and applied.webhook_due and self._webhooks is not None:
+            await self._webhooks.queue_first(event.job_id, event.run)
+        return applied is not None

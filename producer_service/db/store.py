@@ -40,6 +40,13 @@ class JobTally:
     oldest_queued_at: datetime | None
 
 
+@dataclass(frozen=True)
+class Applied:
+    """An event that changed its job; `webhook_due` when it ended a job with a callback_url."""
+
+    webhook_due: bool = False
+
+
 class DuplicateIdempotencyKey(Exception):
     """Another request created a job with this key first."""
 
@@ -291,11 +298,11 @@ class JobStore:
         )
         return await self._execute(statement) > 0
 
-    async def apply_event(self, event: JobEvent) -> bool:
-        """Apply a worker's event if it is newer than the job's state; True when it was."""
+    async def apply_event(self, event: JobEvent) -> Applied | None:
+        """Apply a worker's event if it is newer than the job's state; None when it was not."""
         return await self._apply(event.job_id, event.run, transition_for(event))
 
-    async def _apply(self, job_id: UUID, run: int, change: Transition) -> bool:
+    async def _apply(self, job_id: UUID, run: int, change: Transition) -> Applied | None:
         statement = (
             sa.update(JobRow)
             .where(
@@ -338,7 +345,17 @@ class JobStore:
                 webhook_last_error=None,
                 webhook_queued=False,
             )
-        return await self._execute(statement) > 0
+        # What the row holds after the UPDATE, so the replica that ended the job knows at
+        # once whether a webhook fell due (no row: the event changed nothing).
+        returned = statement.returning(JobRow.webhook_status)
+
+        def apply(session: Session) -> Applied | None:
+            row = session.execute(returned).first()
+            if row is None:
+                return None
+            return Applied(webhook_due=row.webhook_status == WebhookStatus.PENDING.value)
+
+        return await self._run(apply, write=True)
 
     async def mark_webhook_queued(self, job_id: UUID, run: int) -> None:
         await self._execute(

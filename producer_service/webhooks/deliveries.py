@@ -114,13 +114,11 @@ class Webhooks:
     def queue_ready(self) -> bool:
         return self._queue.is_ready
 
-    async def queue_due(self, job_id: UUID) -> None:
-        """Send the first try of the job's webhook if its end just made one due. A broker or
-        store that fails here is logged: the webhook relay sends it later."""
+    async def queue_first(self, job_id: UUID, run: int) -> None:
+        """Send the first try of the webhook the end of the job's `run` just made due. A broker
+        or store that fails here is logged: the webhook relay sends it later."""
         try:
-            record = await self._store.get(job_id)
-            if record is not None and record.webhook is not None and not record.webhook_queued:
-                await self._queue_first(record)
+            await self._queue_first(job_id, run)
         except ServiceUnavailable as exc:
             logger.warning("webhook due but not queued (%r); the relay will queue it", exc)
 
@@ -129,13 +127,13 @@ class Webhooks:
         stranded = await self._store.stranded_webhooks(utc_now() - older_than)
         for record in stranded:
             with about_job(record.id):
-                await self._queue_first(record)
+                await self._queue_first(record.id, record.run)
                 logger.warning("its webhook was due and never queued; queued it now")
         return len(stranded)
 
-    async def _queue_first(self, record: JobRecord) -> None:
-        await self._queue.publish(WebhookDelivery(job_id=record.id, run=record.run))
-        await self._store.mark_webhook_queued(record.id, record.run)
+    async def _queue_first(self, job_id: UUID, run: int) -> None:
+        await self._queue.publish(WebhookDelivery(job_id=job_id, run=run))
+        await self._store.mark_webhook_queued(job_id, run)
 
     async def attempt(self, delivery: WebhookDelivery) -> Outcome:
         """One try: POST the ended job, signed, if its webhook is still pending, and record

@@ -248,7 +248,9 @@ async def test_a_webhook_whose_host_now_resolves_private_fails_at_once(tmp_path:
     )
     error = FailureInfo(code=ErrorCode.UNDECODABLE_IMAGE, message="broken")
     ended = JobEvent(job_id=job_id, run=1, attempt=1, kind=EventKind.FAILED, error=error)
-    assert await store.apply_event(ended)
+    applied = await store.apply_event(ended)
+    assert applied
+    assert applied.webhook_due  # the ending UPDATE says so: no read to find out
     queue = RecordingQueue()
     sender = WebhookSender(
         1.0, allow_private=False, max_connections=1, resolve=resolving("10.0.0.5")
@@ -263,7 +265,7 @@ async def test_a_webhook_whose_host_now_resolves_private_fails_at_once(tmp_path:
         metrics=ApiMetrics(),
     )
     try:
-        await webhooks.queue_due(job_id)
+        await webhooks.queue_first(job_id, ended.run)
         ((first, delay),) = queue.published
         outcome = await webhooks.attempt(first)
         again = await webhooks.attempt(first)  # a duplicate of the settled try
