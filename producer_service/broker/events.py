@@ -8,12 +8,13 @@ that changed the job is then announced to every replica's live streams (`feed.py
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from uuid import UUID
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from producer_service.errors import StoreUnavailable
 from shared.log_context import about_job
@@ -49,11 +50,8 @@ class EventConsumer:
         await queue.consume(self.on_message)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
-        try:
-            event = JobEvent.model_validate_json(message.body)
-        except ValidationError as exc:
-            logger.error("dropping an unreadable event %s: %s", message.message_id, exc)
-            await settle(message, ack=False, requeue=False)
+        event = await read_body(message, JobEvent, "event")
+        if event is None:
             return
         with about_job(event.job_id, event.attempt):
             await self._store_event(message, event)
@@ -62,14 +60,34 @@ class EventConsumer:
         try:
             applied = await self._apply(event)
         except StoreUnavailable:
-            logger.warning("storing event %s failed; retrying", event.kind)
-            await asyncio.sleep(STORE_FAILURE_PAUSE_SECONDS)
-            await settle(message, ack=False, requeue=True)
+            await hand_back(message, f"storing event {event.kind}")
             return
         logger.info("event %s %s", event.kind, "applied" if applied else "stale, ignored")
         await settle(message, ack=True)
         if applied:
             await self._announce(event.job_id)
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def read_body(message: AbstractIncomingMessage, model: type[Body], what: str) -> Body | None:
+    """The message's body as `model`; None, the message dropped, when it is not one (a
+    message that can never be read must not come back)."""
+    try:
+        return model.model_validate_json(message.body)
+    except ValidationError as exc:
+        logger.error("dropping an unreadable %s %s: %s", what, message.message_id, exc)
+        await settle(message, ack=False, requeue=False)
+        return None
+
+
+async def hand_back(message: AbstractIncomingMessage, doing: str) -> None:
+    """The job store failed while `doing` what the message asks: give it a moment, then
+    return the message to the broker to be delivered again."""
+    logger.warning("%s failed: the job store is not answering; retrying", doing)
+    await asyncio.sleep(STORE_FAILURE_PAUSE_SECONDS)
+    await settle(message, ack=False, requeue=True)
 
 
 async def settle(message: AbstractIncomingMessage, *, ack: bool, requeue: bool = False) -> None:

@@ -26,9 +26,8 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
-from pydantic import ValidationError
 
-from producer_service.broker.events import STORE_FAILURE_PAUSE_SECONDS, settle
+from producer_service.broker.events import hand_back, read_body, settle
 from producer_service.errors import BrokerUnavailable, ServiceUnavailable, StoreUnavailable
 from producer_service.webhooks.deliveries import Outcome, Settled, TryLater
 from shared.log_context import about_job
@@ -118,19 +117,14 @@ class WebhookConsumer:
             self._under_way.discard(task)
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
-        try:
-            delivery = WebhookDelivery.model_validate_json(message.body)
-        except ValidationError as exc:
-            logger.error("dropping an unreadable webhook try %s: %s", message.message_id, exc)
-            await settle(message, ack=False, requeue=False)
+        delivery = await read_body(message, WebhookDelivery, "webhook try")
+        if delivery is None:
             return
         with about_job(delivery.job_id):
             try:
                 outcome = await self._attempt(delivery)
             except StoreUnavailable:
-                logger.warning("job store failed during webhook try %d; retrying", delivery.attempt)
-                await asyncio.sleep(STORE_FAILURE_PAUSE_SECONDS)
-                await settle(message, ack=False, requeue=True)
+                await hand_back(message, f"webhook try {delivery.attempt}")
                 return
             await self._settle(message, outcome)
 
