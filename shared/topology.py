@@ -64,6 +64,16 @@ def backoff_delay_ms(
     return max(1, round(delay * 1000))
 
 
+def backoff_tiers(
+    max_attempts: int, base_seconds: float, max_seconds: float, factor: float = 2.0
+) -> tuple[int, ...]:
+    """The wait after each failure but the last of `max_attempts` tries (`backoff_delay_ms`)."""
+    return tuple(
+        backoff_delay_ms(failed, base_seconds, max_seconds, factor)
+        for failed in range(1, max_attempts)
+    )
+
+
 def jittered(delay_ms: int) -> int:
     """Equal jitter: between half and all of the tier's delay, so retries do not stampede."""
     return random.randint(delay_ms // 2, delay_ms)
@@ -100,20 +110,16 @@ class Topology:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Topology":
-        delays = tuple(
-            backoff_delay_ms(
-                failed, settings.retry_base_delay_seconds, settings.retry_max_delay_seconds
-            )
-            for failed in range(1, settings.max_attempts)
+        delays = backoff_tiers(
+            settings.max_attempts,
+            settings.retry_base_delay_seconds,
+            settings.retry_max_delay_seconds,
         )
-        webhook_delays = tuple(
-            backoff_delay_ms(
-                failed,
-                settings.webhook_retry_base_seconds,
-                settings.webhook_retry_max_delay_seconds,
-                WEBHOOK_BACKOFF_FACTOR,
-            )
-            for failed in range(1, settings.webhook_max_attempts)
+        webhook_delays = backoff_tiers(
+            settings.webhook_max_attempts,
+            settings.webhook_retry_base_seconds,
+            settings.webhook_retry_max_delay_seconds,
+            WEBHOOK_BACKOFF_FACTOR,
         )
         return cls(
             settings.queue_name,
