@@ -148,7 +148,7 @@ class S3Storage:
             with self._errors(prefix):
                 answer = await self._client.delete_objects(
                     Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": self.prefix + k} for k in batch], "Quiet": True},
+                    Delete={"Objects": [{"Key": self.object_key(k)} for k in batch], "Quiet": True},
                 )
             if errors := answer.get("Errors"):
                 first = errors[0]

@@ -24,6 +24,7 @@ router = APIRouter(prefix="/v1", tags=["tokens"])
 PATH = "/v1/tokens"
 # A token request is a small JSON object; a body beyond this is not read on.
 MAX_BODY_BYTES = 4096
+_TOO_LARGE = f"A token request is at most {MAX_BODY_BYTES} bytes of JSON."
 
 # The body is read by the route (not by FastAPI), so this documents it.
 _BODY: dict[str, Any] = {
@@ -70,7 +71,7 @@ _BODY: dict[str, Any] = {
             PayloadTooLarge,
             InvalidRequest,
             details={
-                "payload-too-large": f"A token request is at most {MAX_BODY_BYTES} bytes of JSON.",
+                "payload-too-large": _TOO_LARGE,
                 "unauthorized": "The API key is not valid.",
                 "validation-error": "expires_in: Input should be less than or equal to 3600",
             },
@@ -93,7 +94,7 @@ async def _token_request(request: Request) -> TokenRequest:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"A token request is at most {MAX_BODY_BYTES} bytes of JSON.")
+            raise PayloadTooLarge(_TOO_LARGE)
     if not body.strip():
         return TokenRequest()
     try:
