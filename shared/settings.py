@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         default=False, description="A submit must name a `preset`; ad-hoc `variants` get 422."
     )
 
-    # Completion webhooks (README, "Webhooks"). The secret signs every delivery, as UTF-8
+    # Completion webhooks (docs/webhooks.md). The secret signs every delivery, as UTF-8
     # bytes; a submit with `callback_url` is refused while it is unset.
     webhook_secret: SecretStr | None = Field(
         default=None,
@@ -95,9 +95,9 @@ class Settings(BaseSettings):
     # Deliveries one API replica makes at once (the prefetch of its webhook consumer).
     webhook_concurrency: PositiveInt = 16
 
-    # Where originals and outputs live (README, "Storage in S3"). The S3 settings are read only
-    # with an s3:// STORAGE_URL; the AWS_* ones, left unset, fall to botocore's own lookup
-    # (~/.aws, an instance role).
+    # Where originals and outputs live (docs/operations.md, "Storage in S3"). The S3 settings
+    # are read only with an s3:// STORAGE_URL; the AWS_* ones, left unset, fall to botocore's
+    # own lookup (~/.aws, an instance role).
     storage_url: str | None = Field(
         default=None,
         description="Unset: originals and outputs under DATA_DIR; `s3://bucket/prefix`: in "
@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     # core busy while another job waits on the disk or the broker.
     worker_concurrency: PositiveInt = 4
     # The work, retry and dead-letter queues: quorum queues are replicated over a RabbitMQ
-    # cluster's nodes (README, "Classic or quorum queues").
+    # cluster's nodes (docs/operations.md, "Classic or quorum queues").
     queue_type: Literal["classic", "quorum"] = "classic"
     max_attempts: PositiveInt = 5
     # Backoff before retry n is up to base * 2**(n-1) seconds, capped; each delay is a broker queue.

@@ -1,5 +1,6 @@
 """A webhook receiver for tests: a real HTTP server on loopback that records every request and
-answers each with the next status of its script; and the README's verification function."""
+answers each with the next status of its script; and the verification function that
+docs/webhooks.md gives receivers."""
 
 import asyncio
 import contextlib
@@ -113,10 +114,10 @@ class Receiver:
 
 
 def documented_verifier() -> Callable[[str, Mapping[str, str], bytes], bool]:
-    """`verify_webhook` exactly as README.md documents it for receivers."""
-    readme = (ROOT / "README.md").read_text()
-    match = re.search(r"```python\n(# verify_webhook\.py\n.*?)```", readme, re.DOTALL)
-    assert match is not None, "README.md has no verify_webhook.py snippet"
+    """`verify_webhook` exactly as docs/webhooks.md documents it for receivers."""
+    guide = (ROOT / "docs" / "webhooks.md").read_text()
+    match = re.search(r"```python\n(# verify_webhook\.py\n.*?)```", guide, re.DOTALL)
+    assert match is not None, "docs/webhooks.md has no verify_webhook.py snippet"
     namespace: dict[str, Any] = {}
     exec(match.group(1), namespace)  # the documented code itself is what is tested
     verify: Callable[[str, Mapping[str, str], bytes], bool] = namespace["verify_webhook"]

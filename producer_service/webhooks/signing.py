@@ -3,7 +3,7 @@
 The signature is `v1,` + base64(HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")),
 over the exact bytes sent. The key is WEBHOOK_SECRET's UTF-8 bytes, as the contract says, not
 the base64 after a `whsec_` prefix that Standard Webhooks libraries expect: a receiver using
-such a library passes it the secret as `whsec_` + base64(secret) (README, "Webhooks").
+such a library passes it the secret as `whsec_` + base64(secret) (docs/webhooks.md).
 """
 
 import base64

@@ -1,6 +1,6 @@
 """Completion webhooks end to end: the API, a worker and the broker, and a real HTTP receiver
 on loopback (which WEBHOOK_ALLOW_PRIVATE lets through); every delivery is checked with the
-verification function README.md gives receivers."""
+verification function docs/webhooks.md gives receivers."""
 
 import asyncio
 import dataclasses

@@ -1,4 +1,5 @@
-"""The API run by uvicorn in several processes, as README says: /metrics adds up all of them."""
+"""The API run by uvicorn in several processes, as docs/operations.md says: /metrics adds up
+all of them."""
 
 import asyncio
 import json
