@@ -15,7 +15,7 @@
     ├── JobNotFinished           409  a delete of a job still queued or processing
     ├── IdempotencyKeyReused     422  the key came with a different file or variants
     ├── InvalidCallbackUrl       422  `callback_url` is not a usable https URL, or names no host
-    ├── CallbackTargetRefused    422  `callback_url`'s host resolves to a private address
+    ├── CallbackTargetRefused    422  `callback_url`'s host resolves to a non-global address
     ├── WebhooksNotConfigured    422  `callback_url` sent to a service without WEBHOOK_SECRET
     ├── IdempotencyKeyInFlight   409  with Retry-After: the first request with the key is
     │                                 still waiting for the broker's confirm
@@ -195,10 +195,12 @@ class InvalidCallbackUrl(ServiceError):
 
 
 class CallbackTargetRefused(ServiceError):
-    """`callback_url`'s host resolves to an address the service does not send webhooks to:
-    loopback, private, link-local (cloud metadata included), shared, multicast or reserved,
-    IPv4 or IPv6. Webhooks go to public addresses only, unless the operator set
-    `WEBHOOK_ALLOW_PRIVATE`. The host is checked again before every delivery."""
+    """`callback_url`'s host resolves to an address that is not globally reachable, as the
+    IANA special-purpose address registries say: loopback, private, link-local (cloud metadata
+    included), shared, site-local, unique-local, multicast, documentation, benchmarking or
+    reserved, in IPv4 or IPv6, or an IPv6 form carrying such an IPv4 address (mapped, NAT64,
+    6to4). `detail` names the block. Webhooks go to public addresses only, unless the
+    operator set `WEBHOOK_ALLOW_PRIVATE`. The host is checked again before every delivery."""
 
     status = 422
     slug = "callback-target-refused"
