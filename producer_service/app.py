@@ -26,6 +26,7 @@ from producer_service.api.routes.problem_pages import router as problem_pages_ro
 from producer_service.api.routes.stats import router as stats_router
 from producer_service.api.routes.tokens import router as tokens_router
 from producer_service.api.routes.tokens import without_token_refusal
+from producer_service.api.routes.webhook_secret import router as webhook_secret_router
 from producer_service.api.web import serve_web
 from producer_service.broker.publisher import Publisher
 from producer_service.metrics import ApiMetrics
@@ -69,6 +70,7 @@ ROUTERS = [
     events_router,
     presets_router,
     tokens_router,
+    webhook_secret_router,
     stats_router,
     health.router,
     problem_pages_router,

@@ -196,6 +196,8 @@ _EXAMPLE_DETAILS = {
     "addresses only.",
     "webhooks-not-configured": "This service sends no webhooks (its operator has not set "
     "WEBHOOK_SECRET); submit without callback_url.",
+    "webhook-secrets-need-keys": "This service runs without API_KEYS: its webhooks are signed "
+    "with WEBHOOK_SECRET itself, which its operator holds.",
 }
 
 

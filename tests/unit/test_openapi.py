@@ -26,6 +26,7 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
         ("/v1/presets", "get"): {"200"},
         ("/v1/stats", "get"): {"200", "503"},
         ("/v1/tokens", "post"): {"201", "409", "413", "422"},
+        ("/v1/webhook-secret", "get"): {"200", "409"},
         ("/healthz", "get"): {"200"},
         ("/readyz", "get"): {"200", "503"},
     }
@@ -73,6 +74,7 @@ async def test_with_keys_the_routes_a_browser_token_may_not_use_list_403(serve: 
         ("/v1/jobs/{job_id}", "delete"),
         ("/v1/jobs/{job_id}/retry", "post"),
         ("/v1/stats", "get"),
+        ("/v1/webhook-secret", "get"),
     }
     for path, operations in paths.items():
         for method, operation in operations.items():

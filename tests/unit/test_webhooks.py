@@ -2,6 +2,7 @@
 retry schedule, the address guard, and one try against a loopback receiver or a fake resolver."""
 
 import base64
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from producer_service.metrics import ApiMetrics
 from producer_service.records import JobRecord
 from producer_service.webhooks.deliveries import Settled, TryLater, Webhooks, next_try
 from producer_service.webhooks.sender import Delivered, Failed, WebhookSender
-from producer_service.webhooks.signing import signature, signed_headers
+from producer_service.webhooks.signing import job_secret, owner_secret, signature, signed_headers
 from producer_service.webhooks.targets import check_callback_url
 from shared.messages import EventKind, FailureInfo, JobEvent, WebhookDelivery
 from shared.schemas import DEFAULT_VARIANTS, ErrorCode, WebhookState, WebhookStatus
@@ -45,6 +46,15 @@ def test_the_secret_keys_the_hmac_as_its_utf8_bytes() -> None:
     assert headers["webhook-signature"] == signature("sécret".encode(), "job:1", 1700000000, b"{}")
     # printf 'job:1.1700000000.{}' | openssl dgst -sha256 -hmac 'sécret' -binary | base64
     assert headers["webhook-signature"] == "v1,DMheQyxiQlEVnAGuPhXJRRat3f/gv88foAzr/Oh+biM="
+
+
+def test_a_keys_jobs_are_signed_with_its_own_secret_keyless_jobs_with_the_shared() -> None:
+    alice, bob = owner_secret(SECRET, "a1" * 8), owner_secret(SECRET, "b2" * 8)
+    assert len({alice, bob, SECRET, owner_secret("another-secret", "a1" * 8)}) == 4
+    assert alice == owner_secret(SECRET, "a1" * 8)  # the same on every replica, every time
+    assert re.fullmatch("[0-9a-f]{64}", alice)  # printable, used as its UTF-8 bytes
+    assert job_secret(SECRET, "a1" * 8) == alice
+    assert job_secret(SECRET, "") == SECRET  # a job made without keys
 
 
 def test_the_documented_verifier_accepts_a_signed_delivery_and_refuses_forgeries() -> None:
