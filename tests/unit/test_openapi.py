@@ -80,6 +80,9 @@ async def test_with_keys_the_routes_a_browser_token_may_not_use_list_403(serve: 
         for method, operation in operations.items():
             if path.startswith("/v1/"):
                 assert ("403" in operation["responses"]) == ((path, method) in key_only), path
+    conflicts = paths["/v1/webhook-secret"]["get"]["responses"]["409"]["content"]
+    # Keys are on: the secret is only missing where WEBHOOK_SECRET is.
+    assert conflicts["application/problem+json"]["examples"].keys() == {"webhooks-not-configured"}
     mint = paths["/v1/tokens"]["post"]
     assert mint["responses"].keys() == {"201", "401", "403", "413", "422"}  # no 409: keys are on
     assert mint["requestBody"]["content"]["application/json"]["examples"]

@@ -4,7 +4,8 @@ signed with (`producer_service.webhooks.signing`), for its receiver to verify th
 from fastapi import APIRouter, Response
 
 from producer_service.api.deps import CallerDep, ServicesDep
-from producer_service.api.problems import problem_responses
+from producer_service.api.openapi import Schema
+from producer_service.api.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from producer_service.errors import (
     NoWebhookSecret,
     TokenNotAllowed,
@@ -16,9 +17,11 @@ from shared.schemas import WEBHOOK_SECRET_EXAMPLE, WebhookSecret
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
+PATH = "/v1/webhook-secret"
+
 
 @router.get(
-    "/webhook-secret",
+    PATH.removeprefix("/v1"),
     summary="The secret your webhooks are signed with",
     description="With an API key (never a token): the secret the webhooks of this key's jobs "
     "are signed with. A receiver verifies `webhook-signature` with it exactly as the README "
@@ -63,3 +66,9 @@ async def read_webhook_secret(
         )
     response.headers["Cache-Control"] = "no-store"
     return WebhookSecret(secret=owner_secret(webhook_secret.get_secret_value(), caller.owner))
+
+
+def without_keyless_refusal(schema: Schema) -> None:
+    """With API_KEYS the route's 409 is only ever `NoWebhookSecret`: the document says so."""
+    conflict = schema["paths"][PATH]["get"]["responses"][str(WebhookSecretsNeedKeys.status)]
+    conflict["content"][PROBLEM_MEDIA_TYPE]["examples"].pop(WebhookSecretsNeedKeys.slug)
