@@ -26,6 +26,8 @@ from producer_service.api.routes.problem_pages import router as problem_pages_ro
 from producer_service.api.routes.stats import router as stats_router
 from producer_service.api.routes.tokens import router as tokens_router
 from producer_service.api.routes.tokens import without_token_refusal
+from producer_service.api.routes.webhook_secret import router as webhook_secret_router
+from producer_service.api.routes.webhook_secret import without_keyless_refusal
 from producer_service.api.web import serve_web
 from producer_service.broker.publisher import Publisher
 from producer_service.metrics import ApiMetrics
@@ -58,7 +60,7 @@ def _unused_answers(settings: Settings) -> list[Amendment]:
     if not settings.api_key_list:
         amendments += [without_key_requirement, without_status(401), without_status(403)]
     else:
-        amendments.append(without_token_refusal)
+        amendments += [without_token_refusal, without_keyless_refusal]
     if settings.max_active_jobs_per_key is None:
         amendments.append(without_status(429))
     return amendments
@@ -69,6 +71,7 @@ ROUTERS = [
     events_router,
     presets_router,
     tokens_router,
+    webhook_secret_router,
     stats_router,
     health.router,
     problem_pages_router,

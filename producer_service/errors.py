@@ -15,8 +15,10 @@
     ├── JobNotFinished           409  a delete of a job still queued or processing
     ├── IdempotencyKeyReused     422  the key came with a different file or variants
     ├── InvalidCallbackUrl       422  `callback_url` is not a usable https URL, or names no host
-    ├── CallbackTargetRefused    422  `callback_url`'s host resolves to a private address
+    ├── CallbackTargetRefused    422  `callback_url`'s host resolves to a non-global address
     ├── WebhooksNotConfigured    422  `callback_url` sent to a service without WEBHOOK_SECRET
+    │   └── NoWebhookSecret      409  the same, asking for a webhook secret
+    ├── WebhookSecretsNeedKeys   409  GET /v1/webhook-secret on a service without API_KEYS
     ├── IdempotencyKeyInFlight   409  with Retry-After: the first request with the key is
     │                                 still waiting for the broker's confirm
     ├── TooManyActiveJobs        429  with Retry-After: the key holds MAX_ACTIVE_JOBS_PER_KEY
@@ -195,10 +197,12 @@ class InvalidCallbackUrl(ServiceError):
 
 
 class CallbackTargetRefused(ServiceError):
-    """`callback_url`'s host resolves to an address the service does not send webhooks to:
-    loopback, private, link-local (cloud metadata included), shared, multicast or reserved,
-    IPv4 or IPv6. Webhooks go to public addresses only, unless the operator set
-    `WEBHOOK_ALLOW_PRIVATE`. The host is checked again before every delivery."""
+    """`callback_url`'s host resolves to an address that is not globally reachable, as the
+    IANA special-purpose address registries say: loopback, private, link-local (cloud metadata
+    included), shared, site-local, unique-local, multicast, documentation, benchmarking or
+    reserved, in IPv4 or IPv6, or an IPv6 form carrying such an IPv4 address (mapped, NAT64,
+    6to4). `detail` names the block. Webhooks go to public addresses only, unless the
+    operator set `WEBHOOK_ALLOW_PRIVATE`. The host is checked again before every delivery."""
 
     status = 422
     slug = "callback-target-refused"
@@ -207,11 +211,29 @@ class CallbackTargetRefused(ServiceError):
 
 class WebhooksNotConfigured(ServiceError):
     """This service sends no webhooks: its operator has not set `WEBHOOK_SECRET`, which
-    signs them. Submit without `callback_url` and follow the job's events or poll it."""
+    signs them. Submit without `callback_url` and follow the job's events or poll it. (Asking
+    for a webhook secret, `GET /v1/webhook-secret`, is answered the same way, as a 409.)"""
 
     status = 422
     slug = "webhooks-not-configured"
     title = "Webhooks not configured"
+
+
+class NoWebhookSecret(WebhooksNotConfigured):
+    """`GET /v1/webhook-secret` on a service without `WEBHOOK_SECRET`: there are no webhooks
+    and nothing to sign them with."""
+
+    status = 409
+
+
+class WebhookSecretsNeedKeys(ServiceError):
+    """This service runs without `API_KEYS`, so every webhook is signed with `WEBHOOK_SECRET`
+    itself. Its operator holds that secret and gives it to receivers; the API never hands it
+    out. With `API_KEYS` set, each key reads its own secret here instead."""
+
+    status = 409
+    slug = "webhook-secrets-need-keys"
+    title = "Webhook secrets per key need API keys"
 
 
 class IdempotencyKeyInFlight(ServiceError):

@@ -434,3 +434,19 @@ class BrowserToken(BaseModel):
         "jobs submitted with it, nothing else."
     )
     expires_at: datetime = Field(description="When the token stops working (UTC).")
+
+
+# The secret of key `an-example-key` where WEBHOOK_SECRET is `an-example-webhook-secret`.
+WEBHOOK_SECRET_EXAMPLE: dict[str, Any] = {
+    "secret": "3d41cc021a0ca769f6d4d6bb01bbcb70ce3e347692aa1e337d53d6a0553840a6"
+}
+
+
+class WebhookSecret(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [WEBHOOK_SECRET_EXAMPLE]})
+
+    secret: str = Field(
+        description="What the webhooks of this key's jobs are signed with: verify them with "
+        "it exactly as with WEBHOOK_SECRET (its UTF-8 bytes key the HMAC). It stays the same "
+        "while the key and WEBHOOK_SECRET do."
+    )

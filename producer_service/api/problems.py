@@ -191,10 +191,13 @@ _EXAMPLE_DETAILS = {
     "tokens-need-keys": "This service runs without API_KEYS, so it mints no browser tokens: "
     "every request is allowed without one.",
     "invalid-callback-url": "callback_url must be an absolute https URL.",
-    "callback-target-refused": "callback_url's host hooks.internal resolves to 10.0.0.7, a "
-    "private address; webhooks go to public addresses only.",
+    "callback-target-refused": "callback_url's host hooks.internal resolves to 10.0.0.7, "
+    "which is not globally reachable (Private-Use, 10.0.0.0/8); webhooks go to public "
+    "addresses only.",
     "webhooks-not-configured": "This service sends no webhooks (its operator has not set "
     "WEBHOOK_SECRET); submit without callback_url.",
+    "webhook-secrets-need-keys": "This service runs without API_KEYS: its webhooks are signed "
+    "with WEBHOOK_SECRET itself, which its operator holds.",
 }
 
 

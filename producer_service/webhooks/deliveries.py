@@ -5,7 +5,8 @@
     that replica ──▶ {q}.webhooks  the first try, persistent and confirmed; then `queued`
     webhook relay ─▶ {q}.webhooks  a `pending` webhook never `queued` after a minute (its API
                                    died between the UPDATE and the confirm)
-    any replica ◀── {q}.webhooks   one try: still pending? POST, signed; record the outcome
+    any replica ◀── {q}.webhooks   one try: still pending? POST, signed with the secret of
+                                   the job's key (`signing`); record the outcome
         failed, more tries left ──▶ {q}.webhooks.delay.{ms}ms ──(TTL)──▶ {q}.webhooks
         delivered, or out of tries or refused ──▶ recorded on the job; the message is acked
 
@@ -29,7 +30,7 @@ from producer_service.errors import ServiceUnavailable
 from producer_service.metrics import ApiMetrics
 from producer_service.records import JobRecord
 from producer_service.webhooks.sender import Answer, Delivered, Failed, WebhookSender
-from producer_service.webhooks.signing import signed_headers
+from producer_service.webhooks.signing import job_secret, signed_headers
 from shared.log_context import about_job
 from shared.messages import WebhookDelivery, utc_now
 from shared.schemas import WebhookStatus
@@ -159,7 +160,8 @@ class Webhooks:
             return Failed("WEBHOOK_SECRET is not set: nothing to sign with", final=True)
         assert record.callback_url is not None
         body = webhook_body(record)
-        headers = signed_headers(self._secret, delivery.webhook_id, int(time.time()), body)
+        secret = job_secret(self._secret, record.owner)
+        headers = signed_headers(secret, delivery.webhook_id, int(time.time()), body)
         return await self._sender.post(record.callback_url, body, headers)
 
     async def _after_failure(self, delivery: WebhookDelivery, answer: Failed) -> Outcome:

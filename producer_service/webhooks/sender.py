@@ -1,8 +1,8 @@
 """One POST of a webhook: to a checked address only, within a deadline, no redirect followed.
 
 httpcore (the engine under httpx) with a network backend of our own, `CheckedNetwork`, which
-resolves and checks the host for each connection (see `targets.py`). Connections are not kept
-alive, so every try resolves and checks afresh. The answer's body is never read.
+resolves and checks the host for each connection (`producer_service.addresses`). Connections
+are not kept alive, so every try resolves and checks afresh. The answer's body is never read.
 """
 
 import asyncio
@@ -14,9 +14,9 @@ from typing import Any
 import httpcore
 import httpx
 
-from producer_service.webhooks.targets import (
+from producer_service.addresses import (
+    AddressRefused,
     Resolver,
-    TargetRefused,
     Unresolvable,
     check_addresses,
     resolve_host,
@@ -103,7 +103,7 @@ class WebhookSender:
         try:
             async with asyncio.timeout(self._timeout):
                 return await self._post(httpx.URL(url), body, headers)
-        except TargetRefused as exc:
+        except AddressRefused as exc:
             return Failed(f"refused: {exc}", final=True)
         except Unresolvable as exc:
             return Failed(f"could not resolve {exc}")

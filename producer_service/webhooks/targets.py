@@ -2,9 +2,9 @@
 
 A `callback_url` must be an absolute `https` URL (`http` too with WEBHOOK_ALLOW_PRIVATE) of at
 most 2048 characters, naming a host and no user name or password. Its host is resolved at
-submit, and every address it resolves to must be public: not loopback, private, shared
-(100.64/10), link-local (169.254/16, cloud metadata), multicast, reserved or unspecified, in
-IPv4 or IPv6, IPv4 inside IPv6 (mapped, 6to4, NAT64) judged as the IPv4 it carries.
+submit, and every address it resolves to must be globally reachable (`producer_service.
+addresses`: the IANA registries' special-purpose blocks, IPv4 inside IPv6 judged as the IPv4
+it carries).
 
 At delivery, `CheckedNetwork` resolves the host again for every connection, checks every
 address as above, and connects to a checked address itself: a name that points elsewhere
@@ -12,15 +12,19 @@ between the check and the connect (DNS rebinding) cannot lead inside. TLS is sti
 against the URL's host name.
 """
 
-import asyncio
 import re
-import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
+from ipaddress import ip_address
 
 import httpx
 
+from producer_service.addresses import (
+    AddressRefused,
+    Resolver,
+    Unresolvable,
+    check_addresses,
+    resolve_host,
+)
 from producer_service.errors import (
     CallbackTargetRefused,
     InvalidCallbackUrl,
@@ -29,78 +33,15 @@ from producer_service.errors import (
 )
 
 MAX_URL_LENGTH = 2048
-RESOLVE_TIMEOUT_SECONDS = 2.0
 FIELD = "callback_url"
 
-IPAddress = IPv4Address | IPv6Address
-Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
-
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
-_NAT64 = IPv6Network("64:ff9b::/96")
-
-
-class Unresolvable(Exception):
-    """The host has no address (or the resolver did not answer in time)."""
-
-
-class TargetRefused(Exception):
-    """The host resolves to an address webhooks may not go to."""
-
-    def __init__(self, host: str, address: IPAddress, kind: str) -> None:
-        super().__init__(f"{host} resolves to {address}, a {kind} address")
-        self.host = host
-        self.address = address
-        self.kind = kind
 
 
 @dataclass(frozen=True)
 class Target:
     host: str
     port: int
-
-
-def refused_kind(address: IPAddress) -> str | None:
-    """What makes `address` no place for a webhook ("loopback", "private", ...); None for a
-    public address."""
-    if isinstance(address, IPv6Address):
-        carried = address.ipv4_mapped or address.sixtofour
-        if carried is None and address in _NAT64:
-            carried = IPv4Address(int(address) & 0xFFFFFFFF)
-        if carried is not None:
-            return refused_kind(carried)
-    checks = (
-        ("unspecified", address.is_unspecified),
-        ("loopback", address.is_loopback),
-        ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("reserved", address.is_reserved),
-        ("private", address.is_private),
-        ("non-public", not address.is_global),
-    )
-    return next((kind for kind, refused in checks if refused), None)
-
-
-def check_addresses(host: str, addresses: Iterable[IPAddress]) -> None:
-    """Raise `TargetRefused` if any of the host's addresses is not public: one private answer
-    among public ones is enough for a resolver that rotates them to reach inside."""
-    for address in addresses:
-        kind = refused_kind(address)
-        if kind is not None:
-            raise TargetRefused(host, address, kind)
-
-
-async def resolve_host(host: str, port: int) -> list[IPAddress]:
-    """Every address of `host`, in the resolver's order, within RESOLVE_TIMEOUT_SECONDS."""
-    loop = asyncio.get_running_loop()
-    try:
-        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, TimeoutError) as exc:
-        raise Unresolvable(host) from exc
-    addresses = list(dict.fromkeys(ip_address(str(info[4][0])) for info in infos))
-    if not addresses:
-        raise Unresolvable(host)
-    return addresses
 
 
 def parse_target(url: str, *, allow_http: bool) -> Target:
@@ -161,7 +102,7 @@ async def check_callback_url(
     if not allow_private:
         try:
             check_addresses(target.host, addresses)
-        except TargetRefused as exc:
+        except AddressRefused as exc:
             raise _refusal(
                 CallbackTargetRefused,
                 f"callback_url's host {exc}; webhooks go to public addresses only.",

@@ -9,6 +9,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import httpx
+from pydantic import SecretStr
+
+from producer_service.callers import owner_id
 from producer_service.db.store import JobStore
 from producer_service.records import JobRecord
 from shared import layout
@@ -22,6 +26,7 @@ from tests.receiver import HANG, SECRET, Receiver, documented_verifier
 from tests.support import BrokerProbe, running_api, running_worker, wait_for
 
 THUMB = [{"name": "thumb", "width": 64, "format": "webp"}]
+ALICE, BOB = "alice-key-0123456789", "bob-key-9876543210"
 verify_webhook = documented_verifier()
 
 
@@ -57,6 +62,17 @@ async def waiting_tries(settings: Settings) -> int:
 
 def without_webhook(job: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in job.items() if name != "webhook"}
+
+
+def as_key(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def webhook_secret(http: httpx.AsyncClient, key: str) -> str:
+    """The key's webhook secret, as its holder reads it."""
+    response = await http.get("/v1/webhook-secret", headers=as_key(key))
+    assert response.status_code == 200, response.text
+    return str(response.json()["secret"])
 
 
 async def test_each_ended_job_is_posted_once_signed_as_the_readme_says(
@@ -296,3 +312,64 @@ async def test_a_job_retried_by_hand_sends_a_new_webhook_when_its_new_run_ends(
     assert (first.webhook_id, second.webhook_id) == (f"{job_id}:1", f"{job_id}:2")
     assert (first.job["status"], second.job["status"]) == ("failed", "succeeded")
     assert second.job == without_webhook(job)
+
+
+async def test_with_keys_a_webhook_verifies_only_with_the_secret_of_the_key_whose_job_it_is(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    """Alice points her job's callback at Bob's receiver: Bob, verifying with his own secret
+    (or with WEBHOOK_SECRET, should he have it), never accepts it."""
+    settings = hooked(broker_settings, api_keys=SecretStr(f"{ALICE},{BOB}"))
+    async with (
+        Receiver.running() as bobs_receiver,
+        running_api(settings) as client,
+        running_worker(settings),
+    ):
+        alices_secret = await webhook_secret(client, ALICE)
+        bobs_secret = await webhook_secret(client, BOB)
+        client.headers.update(as_key(ALICE))
+        api = ApiClient(client)
+        job_id = await api.submit(jpeg_bytes(), THUMB, callback_url=bobs_receiver.url)
+        job = await webhook_reaches(api, job_id, "delivered")
+    (request,) = bobs_receiver.received
+    assert request.job == without_webhook(job)
+    assert verify_webhook(alices_secret, request.headers, request.body)
+    assert not verify_webhook(bobs_secret, request.headers, request.body)
+    assert not verify_webhook(SECRET, request.headers, request.body)
+
+
+async def test_a_rotated_out_keys_webhook_is_signed_with_the_secret_its_holder_has(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    """Alice read her secret, then her key left API_KEYS while her job's webhook was due: it
+    is still signed with her secret, which only the owner id stored on the job derives."""
+    settings = hooked(broker_settings, api_keys=SecretStr(f"{ALICE},{BOB}"))
+    async with running_api(settings) as client:
+        alices_secret = await webhook_secret(client, ALICE)
+    job_id = uuid.uuid4()
+    an_hour_ago = utc_now() - timedelta(hours=1)
+    async with Receiver.running() as receiver:
+        ended = dataclasses.replace(
+            JobRecord.new(
+                job_id,
+                DEFAULT_VARIANTS,
+                layout.original_key(job_id),
+                owner=owner_id(ALICE),
+                callback_url=receiver.url,
+            ),
+            status=JobStatus.SUCCEEDED,
+            attempts=1,
+            published=True,
+            webhook=WebhookState(status=WebhookStatus.PENDING, attempts=0, last_error=None),
+            created_at=an_hour_ago,
+            updated_at=an_hour_ago,
+        )
+        store = JobStore.from_settings(settings)
+        await store.add(ended)
+        await store.close()
+        rotated = settings.model_copy(update={"api_keys": SecretStr(BOB)})
+        async with running_api(rotated):
+            (request,) = await receiver.requests(1)
+    assert request.webhook_id == f"{job_id}:1"
+    assert verify_webhook(alices_secret, request.headers, request.body)
+    assert not verify_webhook(SECRET, request.headers, request.body)

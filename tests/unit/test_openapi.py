@@ -26,6 +26,7 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
         ("/v1/presets", "get"): {"200"},
         ("/v1/stats", "get"): {"200", "503"},
         ("/v1/tokens", "post"): {"201", "409", "413", "422"},
+        ("/v1/webhook-secret", "get"): {"200", "409"},
         ("/healthz", "get"): {"200"},
         ("/readyz", "get"): {"200", "503"},
     }
@@ -73,11 +74,15 @@ async def test_with_keys_the_routes_a_browser_token_may_not_use_list_403(serve: 
         ("/v1/jobs/{job_id}", "delete"),
         ("/v1/jobs/{job_id}/retry", "post"),
         ("/v1/stats", "get"),
+        ("/v1/webhook-secret", "get"),
     }
     for path, operations in paths.items():
         for method, operation in operations.items():
             if path.startswith("/v1/"):
                 assert ("403" in operation["responses"]) == ((path, method) in key_only), path
+    conflicts = paths["/v1/webhook-secret"]["get"]["responses"]["409"]["content"]
+    # Keys are on: the secret is only missing where WEBHOOK_SECRET is.
+    assert conflicts["application/problem+json"]["examples"].keys() == {"webhooks-not-configured"}
     mint = paths["/v1/tokens"]["post"]
     assert mint["responses"].keys() == {"201", "401", "403", "413", "422"}  # no 409: keys are on
     assert mint["requestBody"]["content"]["application/json"]["examples"]

@@ -29,6 +29,17 @@ PRIVATE_TARGETS = [
     "https://[fe80::1]/hook",
     "https://[fd00::1]/hook",
     "https://[2002:a00:1::]/hook",  # 6to4 around 10.0.0.1
+    "https://[fec0::1]/hook",  # site-local, deprecated (Python's is_global takes it)
+    "https://[64:ff9b::a00:1]/hook",  # NAT64 around 10.0.0.1
+    "https://[::127.0.0.1]/hook",  # IPv4-compatible, deprecated
+    "https://[fe80::1%25eth0]/hook",  # with a zone
+    "https://[ff02::1]/hook",
+    "https://[2001:db8::1]/hook",
+    "https://198.18.0.1/hook",  # benchmarking
+    "https://192.0.0.8/hook",
+    "https://2130706433/hook",  # 127.0.0.1 as one decimal number
+    "https://0x7f.1/hook",  # and in hex
+    "https://127.1/hook",
 ]
 
 

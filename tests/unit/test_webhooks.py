@@ -2,6 +2,7 @@
 retry schedule, the address guard, and one try against a loopback receiver or a fake resolver."""
 
 import base64
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -10,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from producer_service.addresses import IPAddress
 from producer_service.db.store import JobStore
 from producer_service.errors import CallbackTargetRefused, InvalidCallbackUrl
 from producer_service.metrics import ApiMetrics
 from producer_service.records import JobRecord
 from producer_service.webhooks.deliveries import Settled, TryLater, Webhooks, next_try
 from producer_service.webhooks.sender import Delivered, Failed, WebhookSender
-from producer_service.webhooks.signing import signature, signed_headers
-from producer_service.webhooks.targets import IPAddress, check_callback_url, refused_kind
+from producer_service.webhooks.signing import job_secret, owner_secret, signature, signed_headers
+from producer_service.webhooks.targets import check_callback_url
 from shared.messages import EventKind, FailureInfo, JobEvent, WebhookDelivery
 from shared.schemas import DEFAULT_VARIANTS, ErrorCode, WebhookState, WebhookStatus
 from shared.topology import Topology, jittered
@@ -44,6 +46,15 @@ def test_the_secret_keys_the_hmac_as_its_utf8_bytes() -> None:
     assert headers["webhook-signature"] == signature("sécret".encode(), "job:1", 1700000000, b"{}")
     # printf 'job:1.1700000000.{}' | openssl dgst -sha256 -hmac 'sécret' -binary | base64
     assert headers["webhook-signature"] == "v1,DMheQyxiQlEVnAGuPhXJRRat3f/gv88foAzr/Oh+biM="
+
+
+def test_a_keys_jobs_are_signed_with_its_own_secret_keyless_jobs_with_the_shared() -> None:
+    alice, bob = owner_secret(SECRET, "a1" * 8), owner_secret(SECRET, "b2" * 8)
+    assert len({alice, bob, SECRET, owner_secret("another-secret", "a1" * 8)}) == 4
+    assert alice == owner_secret(SECRET, "a1" * 8)  # the same on every replica, every time
+    assert re.fullmatch("[0-9a-f]{64}", alice)  # printable, used as its UTF-8 bytes
+    assert job_secret(SECRET, "a1" * 8) == alice
+    assert job_secret(SECRET, "") == SECRET  # a job made without keys
 
 
 def test_the_documented_verifier_accepts_a_signed_delivery_and_refuses_forgeries() -> None:
@@ -109,37 +120,6 @@ def test_the_webhook_tiers_expire_back_into_the_webhook_queue(tmp_path: Path) ->
 # ---- where webhooks may go ----
 
 
-@pytest.mark.parametrize(
-    ("address", "kind"),
-    [
-        ("93.184.215.14", None),
-        ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", None),
-        ("::ffff:93.184.215.14", None),
-        ("127.0.0.1", "loopback"),
-        ("::1", "loopback"),
-        ("::ffff:127.0.0.1", "loopback"),
-        ("64:ff9b::7f00:1", "loopback"),  # NAT64 around 127.0.0.1
-        ("10.0.0.1", "private"),
-        ("172.31.255.255", "private"),
-        ("192.168.0.1", "private"),
-        ("fc00::1", "private"),
-        ("2002:c0a8:101::", "private"),  # 6to4 around 192.168.1.1
-        ("169.254.169.254", "link-local"),
-        ("::ffff:169.254.169.254", "link-local"),
-        ("fe80::1", "link-local"),
-        ("224.0.0.251", "multicast"),
-        ("ff02::1", "multicast"),
-        ("0.0.0.0", "unspecified"),
-        ("::", "unspecified"),
-        ("240.0.0.1", "reserved"),
-        ("100.64.0.1", "non-public"),  # shared address space (carrier NAT)
-        ("192.0.2.1", "private"),  # documentation
-    ],
-)
-def test_only_public_addresses_may_receive_webhooks(address: str, kind: str | None) -> None:
-    assert refused_kind(ip_address(address)) == kind
-
-
 def resolving(*addresses: str) -> "FakeResolver":
     return FakeResolver([ip_address(address) for address in addresses])
 
@@ -163,7 +143,8 @@ async def test_a_public_name_is_taken_and_one_private_address_among_its_answers_
     assert taken == url
     assert public.asked == [("hooks.example.com", 443)]
     mixed = resolving("93.184.215.14", "10.0.0.7")
-    with pytest.raises(CallbackTargetRefused, match=r"10\.0\.0\.7, a private address"):
+    refusal = r"10\.0\.0\.7, which is not globally reachable \(Private-Use"
+    with pytest.raises(CallbackTargetRefused, match=refusal):
         await check_callback_url(url, secret_set=True, allow_private=False, resolve=mixed)
     allowed = await check_callback_url(url, secret_set=True, allow_private=True, resolve=mixed)
     assert allowed == url
@@ -205,11 +186,22 @@ async def test_a_try_reports_what_the_target_answered() -> None:
     assert not closed.final
 
 
-async def test_a_try_to_a_name_that_now_resolves_inside_connects_nowhere() -> None:
-    """The name was public at submit; at delivery it points at this machine, where a receiver
-    listens. The guard refuses it before connecting, and for good."""
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("127.0.0.1", "Loopback, 127.0.0.0/8"),
+        ("::ffff:127.0.0.1", "IPv4-mapped Address of 127.0.0.1: Loopback, 127.0.0.0/8"),
+        ("fec0::1", "Site-Local (deprecated), fec0::/10"),
+        ("64:ff9b::a00:1", "IPv4-IPv6 Translat. of 10.0.0.1: Private-Use, 10.0.0.0/8"),
+    ],
+)
+async def test_a_try_to_a_name_that_now_resolves_inside_connects_nowhere(
+    address: str, why: str
+) -> None:
+    """The name was public at submit; at delivery it points inside (at this machine, where a
+    receiver listens). The guard refuses it before connecting, and for good."""
     async with Receiver.running() as receiver:
-        inside = resolving("127.0.0.1")
+        inside = resolving(address)
         sender = WebhookSender(1.0, allow_private=False, max_connections=1, resolve=inside)
         try:
             url = f"https://hooks.example.com:{receiver.port}/hooks/resized"
@@ -217,7 +209,9 @@ async def test_a_try_to_a_name_that_now_resolves_inside_connects_nowhere() -> No
         finally:
             await sender.close()
     assert answer == Failed(
-        "refused: hooks.example.com resolves to 127.0.0.1, a loopback address", final=True
+        f"refused: hooks.example.com resolves to {ip_address(address)}, which is not globally "
+        f"reachable ({why})",
+        final=True,
     )
     assert inside.asked == [("hooks.example.com", receiver.port)]
     assert receiver.received == []
@@ -280,5 +274,6 @@ async def test_a_webhook_whose_host_now_resolves_private_fails_at_once(tmp_path:
     assert record.webhook == WebhookState(
         status=WebhookStatus.FAILED,
         attempts=1,
-        last_error="refused: hooks.example.com resolves to 10.0.0.5, a private address",
+        last_error="refused: hooks.example.com resolves to 10.0.0.5, which is not globally "
+        "reachable (Private-Use, 10.0.0.0/8)",
     )
