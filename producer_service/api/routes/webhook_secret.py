@@ -24,8 +24,9 @@ PATH = "/v1/webhook-secret"
     PATH.removeprefix("/v1"),
     summary="The secret your webhooks are signed with",
     description="With an API key (never a token): the secret the webhooks of this key's jobs "
-    "are signed with. A receiver verifies `webhook-signature` with it exactly as the README "
-    "shows for WEBHOOK_SECRET; a webhook about another key's job never verifies with it, "
+    "are signed with. A receiver verifies `webhook-signature` with it as it would "
+    "with WEBHOOK_SECRET (the HMAC keyed with its UTF-8 bytes); a webhook about another key's "
+    "job never verifies with it, "
     "wherever that key pointed its `callback_url`. It is derived from WEBHOOK_SECRET and the "
     "key, so it stays the same until either changes; a new key gets a new secret, and jobs of "
     "a key taken out of API_KEYS are still signed with its old one. Not cached. Needs "
