@@ -169,9 +169,12 @@ class JobService:
             await self._store.delete(record.id)
 
     async def retry(self, caller: Caller, job_id: UUID) -> JobRecord:
-        """Queue a failed job again, as a new run with a fresh attempt budget."""
+        """Queue a failed job again, as a new run with a fresh attempt budget; it counts
+        against the owner's active jobs as a submit does."""
         record = await self.get(caller, job_id)
-        if record.status is not JobStatus.FAILED or not await self._store.restart(record):
+        if record.status is not JobStatus.FAILED or not await self._store.restart(
+            record, self._max_active
+        ):
             raise JobNotFailed(f"Only a failed job can be retried; this one is {record.status}.")
         restarted = await self.get(caller, job_id)
         with about_job(job_id, FIRST_ATTEMPT):
@@ -196,7 +199,7 @@ class JobService:
     async def expire(self, older_than: timedelta, batch: int) -> int:
         """Delete every job that finished more than `older_than` ago, with its files, `batch`
         at a time (each its own short transactions, so submits never wait long behind it);
-        how many went."""
+        how many went. A job whose webhook is still being tried stays for a later sweep."""
         cutoff = utc_now() - older_than
         expired = 0
         while True:

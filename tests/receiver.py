@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.settings import Settings
 from tests.support import ROOT, wait_for
 
 # A status that is never sent: the request waits, unanswered, until the receiver stops.
@@ -34,6 +35,19 @@ class Received:
     @property
     def webhook_id(self) -> str:
         return self.headers["webhook-id"]
+
+
+def hooked(broker_settings: Callable[..., Settings], **overrides: Any) -> Settings:
+    """Settings that sign webhooks with SECRET, allow a loopback target, and back off in
+    fractions of a second instead of minutes."""
+    values: dict[str, Any] = {
+        "webhook_secret": SECRET,
+        "webhook_allow_private": True,
+        "webhook_retry_base_seconds": 0.2,
+        "webhook_retry_max_delay_seconds": 0.8,
+        **overrides,
+    }
+    return broker_settings(**values)
 
 
 class Receiver:
@@ -77,6 +91,11 @@ class Receiver:
 
         await wait_for(arrived, within, f"{count} webhook requests")
         return list(self.received)
+
+    def answer_from_now(self, status: int) -> None:
+        """Answer every request from now on (the script used up) with `status`."""
+        self._script.clear()
+        self._then = status
 
     def by_webhook_id(self) -> dict[str, list[Received]]:
         grouped: dict[str, list[Received]] = {}

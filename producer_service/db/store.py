@@ -32,6 +32,22 @@ from shared.settings import Settings
 
 ACTIVE_STATUSES = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
 _FINISHED = JobRow.status.in_([status.value for status in FINAL_STATUSES])
+# A webhook still being tried needs its job: it is what the retries send.
+_WEBHOOK_SETTLED = sa.or_(
+    JobRow.webhook_status.is_(None), JobRow.webhook_status != WebhookStatus.PENDING.value
+)
+
+
+def _expired(cutoff: datetime) -> sa.ColumnElement[bool]:
+    """Finished before `cutoff`, and no webhook about it still pending; `updated_at` stays
+    when the webhook settles, so the job goes on the first sweep after that."""
+    return sa.and_(_FINISHED, JobRow.updated_at < cutoff, _WEBHOOK_SETTLED)
+
+
+def expired_jobs(cutoff: datetime, limit: int) -> sa.Select[str]:
+    """The retention sweep's query: still a range on the (status, updated_at) index, which
+    skips the few pending webhooks in it by their rows (one is pending a few hours at most)."""
+    return sa.select(JobRow.id).where(_expired(cutoff)).order_by(JobRow.updated_at).limit(limit)
 
 
 @dataclass(frozen=True)
@@ -51,7 +67,7 @@ class DuplicateIdempotencyKey(Exception):
     """Another request created a job with this key first."""
 
 
-# Advisory lock class of an owner's count-and-insert on PostgreSQL (with hashtext(owner)).
+# Advisory lock class of an owner's active-job count on PostgreSQL (with hashtext(owner)).
 OWNER_LOCK = 7262002
 
 
@@ -83,14 +99,38 @@ async def _store_errors() -> AsyncIterator[None]:
         ) from exc
 
 
-def _active_jobs(session: Session, owner: str) -> int:
+def _keep_within_cap(session: Session, owner: str, max_active: int | None) -> None:
+    """Called in the transaction that just made one of `owner`'s jobs active (a submit's
+    INSERT, a retry's UPDATE): `TooManyActiveJobs`, which rolls it back, if the owner now holds
+    more than `max_active` queued and processing jobs (None: no limit). SQLite has one writer
+    at a time; PostgreSQL takes a lock per owner before counting, so the owner's next writer
+    counts only once this one has committed. Writing first means a job that is not made (a
+    duplicate Idempotency-Key, a job no longer failed) is never refused for the cap."""
+    if max_active is None:
+        return
     if session.get_bind().dialect.name == "postgresql":
         lock = sa.select(sa.func.pg_advisory_xact_lock(OWNER_LOCK, sa.func.hashtext(owner)))
         session.execute(lock)
     count = sa.select(sa.func.count()).where(
         JobRow.owner == owner, JobRow.status.in_(ACTIVE_STATUSES)
     )
-    return int(session.execute(count).scalar_one())
+    if int(session.execute(count).scalar_one()) > max_active:
+        raise TooManyActiveJobs(
+            f"This key already has {max_active} jobs queued or processing; "
+            "submit more as they finish."
+        )
+
+
+def _replace_state(
+    job_id: UUID, expected: tuple[JobStatus, int], values: dict[str, object]
+) -> sa.Update:
+    """The UPDATE that sets `values` if the job is still in the (status, run) `expected`."""
+    status, run = expected
+    return (
+        sa.update(JobRow)
+        .where(JobRow.id == str(job_id), JobRow.status == status.value, JobRow.run == run)
+        .values(updated_at=utc_now(), **values)
+    )
 
 
 def _visible_to(scope: Scope | None) -> list[sa.ColumnElement[bool]]:
@@ -137,17 +177,14 @@ class JobStore:
         await self._run(update_nothing)
 
     async def add(self, record: JobRecord, max_active: int | None = None) -> None:
-        """Insert the job; with `max_active`, only if its owner holds fewer queued and
-        processing jobs than that (else `TooManyActiveJobs`), counted and inserted atomically:
-        SQLite has one writer at a time, PostgreSQL takes a lock per owner first."""
+        """Insert the job; with `max_active`, only if its owner then holds no more queued and
+        processing jobs than that (else `TooManyActiveJobs`). A key another job already has
+        is `DuplicateIdempotencyKey`, whatever the count."""
 
         def insert(session: Session) -> None:
-            if max_active is not None and _active_jobs(session, record.owner) >= max_active:
-                raise TooManyActiveJobs(
-                    f"This key already has {max_active} jobs queued or processing; "
-                    "submit more as they finish."
-                )
             session.add(record.to_row())
+            session.flush()  # the unique key is checked before the cap
+            _keep_within_cap(session, record.owner, max_active)
 
         try:
             await self._run(insert, write=True)
@@ -181,23 +218,17 @@ class JobStore:
     async def delete_finished(
         self, job_id: UUID, scope: Scope | None, finished_before: datetime | None = None
     ) -> bool:
-        """Delete the job if it is in `scope` (any job when None) and has finished (before
-        `finished_before`, when given); whether it did. One conditional DELETE, so a retry that
-        starts at the same moment cannot lose it."""
-        statement = sa.delete(JobRow).where(JobRow.id == str(job_id), _FINISHED)
-        statement = statement.where(*_visible_to(scope))
-        if finished_before is not None:
-            statement = statement.where(JobRow.updated_at < finished_before)
+        """Delete the job if it is in `scope` (any job when None) and has finished (with
+        `finished_before`: expired, see `finished_before`); whether it did. One conditional
+        DELETE, so a retry that starts at the same moment cannot lose it."""
+        gone = _FINISHED if finished_before is None else _expired(finished_before)
+        statement = sa.delete(JobRow).where(JobRow.id == str(job_id), gone, *_visible_to(scope))
         return await self._execute(statement) > 0
 
     async def finished_before(self, cutoff: datetime, limit: int) -> list[UUID]:
-        """Up to `limit` jobs that finished before `cutoff`, oldest first (an index range)."""
-        statement = (
-            sa.select(JobRow.id)
-            .where(_FINISHED, JobRow.updated_at < cutoff)
-            .order_by(JobRow.updated_at)
-            .limit(limit)
-        )
+        """Up to `limit` jobs that finished before `cutoff` and have no webhook still being
+        tried, oldest first (an index range)."""
+        statement = expired_jobs(cutoff, limit)
 
         def select(session: Session) -> list[UUID]:
             return [UUID(job_id) for job_id in session.execute(statement).scalars()]
@@ -255,9 +286,10 @@ class JobStore:
         )
         return await self._all(statement)
 
-    async def restart(self, record: JobRecord) -> bool:
-        """Put a failed job back to `queued` in a new run; False if it changed meanwhile."""
-        return await self._replace_state(
+    async def restart(self, record: JobRecord, max_active: int | None = None) -> bool:
+        """Put a failed job back to `queued` in a new run; False if it changed meanwhile.
+        With `max_active`, capped as `add` is (`TooManyActiveJobs`)."""
+        statement = _replace_state(
             record.id,
             (JobStatus.FAILED, record.run),
             {
@@ -270,9 +302,17 @@ class JobStore:
             },
         )
 
+        def requeue(session: Session) -> bool:
+            if not getattr(session.execute(statement), "rowcount", 0):
+                return False
+            _keep_within_cap(session, record.owner, max_active)
+            return True
+
+        return await self._run(requeue, write=True)
+
     async def undo_restart(self, record: JobRecord) -> bool:
         """Return a job that `restart` requeued to `record`'s state (its task was refused)."""
-        return await self._replace_state(
+        statement = _replace_state(
             record.id,
             (JobStatus.QUEUED, record.run + 1),
             {
@@ -285,16 +325,6 @@ class JobStore:
                 "webhook_last_error": None if record.webhook is None else record.webhook.last_error,
                 "webhook_queued": record.webhook_queued,
             },
-        )
-
-    async def _replace_state(
-        self, job_id: UUID, expected: tuple[JobStatus, int], values: dict[str, object]
-    ) -> bool:
-        status, run = expected
-        statement = (
-            sa.update(JobRow)
-            .where(JobRow.id == str(job_id), JobRow.status == status.value, JobRow.run == run)
-            .values(updated_at=utc_now(), **values)
         )
         return await self._execute(statement) > 0
 

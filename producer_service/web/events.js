@@ -1,6 +1,7 @@
 // A job's live status: `GET /v1/jobs/{id}/events` read with fetch(), since EventSource cannot
 // send the Authorization header that API_KEYS deployments need. A dropped stream resumes with
-// Last-Event-ID; when streaming keeps failing, the job is polled instead.
+// Last-Event-ID (a 204 then says the job had already ended); when streaming keeps failing,
+// the job is polled instead.
 
 import { ApiError, getJob, request } from "./api.js";
 
@@ -20,6 +21,8 @@ export async function followJob(id, onJob) {
       const headers = { Accept: "text/event-stream" };
       if (lastEventId) headers["Last-Event-ID"] = lastEventId;
       const response = await request(`/v1/jobs/${id}/events`, { headers });
+      // No stream: the job ended in the state last received, so read it once and stop.
+      if (response.status === 204) return pollJob(id, onJob);
       for await (const event of serverSentEvents(response.body)) {
         failures = 0;
         if (event.id) lastEventId = event.id;

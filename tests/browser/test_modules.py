@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import pyvips
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, Route
 
 from producer_service.app import create_app
 from tests.browser.conftest import opened
@@ -92,3 +92,30 @@ async def test_one_preset_is_sent_by_name_and_a_mix_as_variants_with_unique_name
     names = [variant["name"] for variant in mixed["variants"]]
     assert names == ["thumb", "large", "thumbnail-thumb", "thumb-2"]
     assert mixed["variants"][3] == {**custom, "name": "thumb-2"}
+
+
+FOLLOW = """async (id) => {
+    const { followJob } = await import('/web/events.js');
+    const seen = [];
+    const job = await followJob(id, (state) => seen.push(state.status));
+    return { ended: job.status, seen };
+}"""
+
+
+async def test_a_204_for_the_stream_ends_the_wait_with_the_job_as_it_ended(page: Page) -> None:
+    """The API's answer to a reconnect after the final event: the page reads the job once
+    and stops, instead of counting it as a failed stream and trying again."""
+    job_id = "0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10"
+    streams: list[Route] = []
+
+    async def nothing_more(route: Route) -> None:
+        streams.append(route)
+        await route.fulfill(status=204)
+
+    await page.route("**/v1/jobs/*/events", nothing_more)
+    await page.route(
+        f"**/v1/jobs/{job_id}", lambda route: route.fulfill(json={"status": "succeeded"})
+    )
+    followed = await page.evaluate(FOLLOW, job_id)
+    assert followed == {"ended": "succeeded", "seen": ["succeeded"]}
+    assert len(streams) == 1

@@ -41,3 +41,12 @@ async def empty_database(
         async with admin.begin() as connection:
             await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def each_database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Settings for a job store on each backend: the default SQLite file under DATA_DIR, or a
+    PostgreSQL database of the test's own."""
+    if request.param == "sqlite":
+        return {}
+    return {"database_url": str(request.getfixturevalue("postgres_url"))}

@@ -1,5 +1,6 @@
 """API and worker together: listing, retry by hand, and jobs an API died before confirming."""
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from shared import layout
 from shared.messages import utc_now
 from shared.schemas import DEFAULT_VARIANTS
 from shared.settings import Settings
-from tests.client import ApiClient, Tally
+from tests.client import ApiClient, Tally, assert_problem
 from tests.images import jpeg_bytes, undecodable_png
 from tests.support import running_api, running_worker
 
@@ -72,6 +73,32 @@ async def test_a_failed_job_can_be_retried_by_hand_and_then_succeeds(
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
     assert unknown.status_code == 404
+
+
+async def test_retries_count_against_a_keys_active_job_cap_even_when_sent_at_once(
+    broker_settings: Callable[..., Settings], each_database: dict[str, str]
+) -> None:
+    settings = broker_settings(max_active_jobs_per_key=2, **each_database)
+    async with running_api(settings) as client:
+        api = ApiClient(client)
+        async with running_worker(settings):
+            ids = [await api.submit(undecodable_png(), THUMB) for _ in range(2)]
+            await api.tally(ids)
+            ids += [await api.submit(undecodable_png(), THUMB) for _ in range(2)]
+            await api.tally(ids)
+            ids += [await api.submit(undecodable_png(), THUMB) for _ in range(2)]
+            tally = await api.tally(ids)
+        # No worker now: what is queued again stays queued.
+        answers = await asyncio.gather(*(client.post(f"/v1/jobs/{i}/retry") for i in ids))
+        queued = (await client.get("/v1/jobs", params={"status": "queued"})).json()["items"]
+        submitted = await api.post_job(jpeg_bytes(), THUMB)
+    assert tally.failed == 6
+    assert sorted(answer.status_code for answer in answers) == [202] * 2 + [429] * 4
+    for refused in (a for a in answers if a.status_code == 429):
+        assert assert_problem(refused, 429)["type"] == "/problems/too-many-active-jobs"
+        assert int(refused.headers["retry-after"]) > 0
+    assert len(queued) == 2
+    assert_problem(submitted, 429)
 
 
 async def test_a_job_left_unconfirmed_by_a_dead_api_is_published_at_start_up(

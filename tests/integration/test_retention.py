@@ -1,16 +1,18 @@
-"""JOB_RETENTION_HOURS with a real worker, on each storage: finished jobs go with their files, a
-batch at a time; jobs still waiting stay."""
+"""JOB_RETENTION_HOURS with a real worker, on each storage and job store: finished jobs go with
+their files, a batch at a time; jobs still waiting, or whose webhook is still tried, stay."""
 
 from collections.abc import Callable
 
 from shared.settings import Settings
 from tests.client import ApiClient, assert_problem
 from tests.images import jpeg_bytes, undecodable_png
+from tests.receiver import Receiver, hooked
 from tests.s3 import Bucket, storage_settings
 from tests.support import job_count, running_api, running_worker, stored_keys, wait_for
 
 THUMB = [{"name": "thumb", "width": 32}]
 TWO_SECONDS = 2 / 3600
+ONE_SECOND = 1 / 3600
 
 
 async def test_finished_jobs_are_deleted_with_their_files_once_retention_has_passed(
@@ -63,3 +65,35 @@ async def test_files_a_bucket_lifecycle_rule_expired_first_are_404_and_the_job_s
     assert (rerun["status"], rerun["error"]["code"]) == ("failed", "source_missing")
     assert deleted.status_code == 204
     assert gone.status_code == 404
+
+
+async def test_a_job_stays_while_its_webhook_is_retried_and_goes_once_it_is_delivered(
+    broker_settings: Callable[..., Settings], each_database: dict[str, str]
+) -> None:
+    settings = hooked(
+        broker_settings, job_retention_hours=ONE_SECOND, webhook_max_attempts=100, **each_database
+    )
+    async with (
+        Receiver.running(then=500) as receiver,
+        running_api(settings) as http,
+        running_worker(settings),
+    ):
+        api = ApiClient(http)
+
+        async def gone(job_id: str) -> bool:
+            return (await http.get(f"/v1/jobs/{job_id}")).status_code == 404
+
+        hooked_job = await api.submit(jpeg_bytes(), THUMB, callback_url=receiver.url)
+        await receiver.requests(1)  # it has ended, and its webhook is refused
+        # A job that ends later goes once the sweep has passed the first one's retention too.
+        plain = await api.finished(await api.submit(jpeg_bytes(), THUMB))
+        await wait_for(lambda: gone(plain["id"]), within=15, what="the plain job to expire")
+        kept = await api.job(hooked_job)
+        tries = len(receiver.received)
+        await receiver.requests(tries + 1)  # and the retries go on
+        receiver.answer_from_now(200)
+        await wait_for(lambda: gone(hooked_job), within=15, what="the delivered job to expire")
+    assert (kept["status"], kept["webhook"]["status"]) == ("succeeded", "pending")
+    assert kept["webhook"]["attempts"] >= 1
+    assert all(request.job["id"] == hooked_job for request in receiver.received)
+    assert await job_count(settings) == 0

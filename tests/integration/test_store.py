@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from producer_service.callers import Scope
 from producer_service.db.database import open_database
 from producer_service.db.engine import PoolLimits
-from producer_service.db.store import DuplicateIdempotencyKey, JobStore
+from producer_service.db.store import DuplicateIdempotencyKey, JobStore, expired_jobs
 from producer_service.errors import TooManyActiveJobs
 from producer_service.records import JobRecord
 from shared.messages import EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
@@ -26,6 +26,7 @@ from shared.schemas import (
     Placeholder,
     SourceFormat,
     SourceImage,
+    WebhookStatus,
 )
 from tests.conftest import TEST_POSTGRES_URL
 from tests.integration.conftest import EmptyDatabase
@@ -39,10 +40,18 @@ async def store(empty_database: EmptyDatabase) -> AsyncIterator[JobStore]:
     await job_store.close()
 
 
-def new_record(key: str | None = None, owner: str = "", token_id: str = "") -> JobRecord:
+def new_record(
+    key: str | None = None, owner: str = "", token_id: str = "", callback_url: str | None = None
+) -> JobRecord:
     job_id = uuid.uuid4()
     return JobRecord.new(
-        job_id, DEFAULT_VARIANTS, f"originals/{job_id}", key, owner=owner, token_id=token_id
+        job_id,
+        DEFAULT_VARIANTS,
+        f"originals/{job_id}",
+        key,
+        owner=owner,
+        token_id=token_id,
+        callback_url=callback_url,
     )
 
 
@@ -300,3 +309,86 @@ async def test_a_burst_on_postgresql_uses_at_most_the_pool_s_connections() -> No
     finally:
         await database.dispose()
     assert max(seen) == 3  # the whole pool was used, and nothing beyond it
+
+
+async def test_a_duplicate_idempotency_key_is_reported_before_the_cap(store: JobStore) -> None:
+    """At once, 8 first tries of one key under a cap of 1: one job, and every other try is told
+    of it (so it follows that job), none that the key is at its cap."""
+    records = [new_record("same-key") for _ in range(8)]
+    results = await asyncio.gather(
+        *(store.add(record, max_active=1) for record in records), return_exceptions=True
+    )
+    assert sum(result is None for result in results) == 1
+    assert all(isinstance(r, DuplicateIdempotencyKey) for r in results if r is not None)
+    with pytest.raises(TooManyActiveJobs):
+        await store.add(new_record("other-key"), max_active=1)
+
+
+async def test_retries_count_against_the_cap_even_when_made_at_once(store: JobStore) -> None:
+    """Of 8 failed jobs retried at once under a limit of 2, exactly 2 are queued again; a job
+    that is not failed is refused as that, not for the cap."""
+    owner = "0123456789abcdef"
+    records = [new_record(owner=owner) for _ in range(8)]
+    for record in records:
+        await store.add(record)
+        assert await store.apply_event(event(record, EventKind.FAILED))
+    failed = [await store.get(record.id) for record in records]
+    results = await asyncio.gather(
+        *(store.restart(r, max_active=2) for r in failed if r is not None), return_exceptions=True
+    )
+    assert results.count(True) == 2
+    assert all(isinstance(r, TooManyActiveJobs) for r in results if r is not True)
+    queued = await store.list_page(Scope(owner), JobStatus.QUEUED, None, 10)
+    assert len(queued) == 2
+    assert not await store.restart(queued[0], max_active=2)  # queued: no longer failed
+    refused = next(r for r, result in zip(failed, results, strict=True) if result is not True)
+    assert refused is not None
+    still = await store.get(refused.id)
+    assert still is not None
+    assert (still.status, still.run) == (JobStatus.FAILED, 1)
+
+
+async def test_the_sweep_keeps_a_job_until_its_webhook_is_no_longer_pending(
+    store: JobStore,
+) -> None:
+    plain, delivered, given_up = (new_record() for _ in range(3))
+    hooked = [new_record(callback_url="https://example.com/hook") for _ in range(2)]
+    for record in (plain, delivered, given_up, *hooked):
+        await store.add(record)
+        await store.apply_event(event(record, EventKind.SUCCEEDED))
+    for record, settled in ((delivered, WebhookStatus.DELIVERED), (given_up, WebhookStatus.FAILED)):
+        await store.record_webhook_try(record.id, 1, 1, settled, None)
+    pending, settling = hooked
+    await store.record_webhook_try(settling.id, 1, 1, WebhookStatus.PENDING, "HTTP 500")
+    cutoff = utc_now() + timedelta(seconds=1)  # every job finished before it
+
+    found = set(await store.finished_before(cutoff, 10))
+    assert found == {plain.id, delivered.id, given_up.id}
+    assert not await store.delete_finished(pending.id, None, cutoff)
+    assert await store.delete_finished(pending.id, None)  # a DELETE by hand is not held back
+    await store.record_webhook_try(settling.id, 1, 2, WebhookStatus.DELIVERED, None)
+    assert settling.id in await store.finished_before(cutoff, 10)
+    assert await store.delete_finished(settling.id, None, cutoff)
+
+
+async def test_the_sweep_s_query_is_a_range_on_its_index(
+    store: JobStore, empty_database: EmptyDatabase
+) -> None:
+    statement = expired_jobs(utc_now(), 100)
+    database = empty_database.open()
+
+    def plan(session: Session) -> str:
+        dialect = session.get_bind().dialect
+        compiled = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        if dialect.name == "sqlite":
+            rows = session.execute(sa.text(f"EXPLAIN QUERY PLAN {compiled}"))
+            return "\n".join(str(row[-1]) for row in rows)
+        # An empty table is cheapest to scan; the question is whether the index can serve.
+        session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        return "\n".join(str(row[0]) for row in session.execute(sa.text(f"EXPLAIN {compiled}")))
+
+    try:
+        text = await database.run(plan, write=True)
+    finally:
+        await database.dispose()
+    assert "ix_jobs_status_updated" in text, text

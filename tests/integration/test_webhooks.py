@@ -22,25 +22,12 @@ from shared.settings import Settings
 from shared.topology import Topology
 from tests.client import ApiClient
 from tests.images import jpeg_bytes, undecodable_png
-from tests.receiver import HANG, SECRET, Receiver, documented_verifier
+from tests.receiver import HANG, SECRET, Receiver, documented_verifier, hooked
 from tests.support import BrokerProbe, running_api, running_worker, wait_for
 
 THUMB = [{"name": "thumb", "width": 64, "format": "webp"}]
 ALICE, BOB = "alice-key-0123456789", "bob-key-9876543210"
 verify_webhook = documented_verifier()
-
-
-def hooked(broker_settings: Callable[..., Settings], **overrides: Any) -> Settings:
-    """Settings that sign webhooks with SECRET, allow a loopback target, and back off in
-    fractions of a second instead of minutes."""
-    values: dict[str, Any] = {
-        "webhook_secret": SECRET,
-        "webhook_allow_private": True,
-        "webhook_retry_base_seconds": 0.2,
-        "webhook_retry_max_delay_seconds": 0.8,
-        **overrides,
-    }
-    return broker_settings(**values)
 
 
 async def webhook_reaches(api: ApiClient, job_id: str, status: str, within: float = 30) -> Any:

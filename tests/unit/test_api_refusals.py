@@ -2,7 +2,9 @@
 with an in-memory broker: each answer is a problem, and nothing is kept or queued for it.
 The broker's own answers (202 after a confirm, 503s) are in tests/integration."""
 
+import base64
 import hashlib
+import json
 import logging
 import struct
 import uuid
@@ -262,6 +264,33 @@ async def test_a_key_whose_first_try_is_unconfirmed_is_409_until_it_is_confirmed
     assert int(in_flight.headers["retry-after"]) > 0
     assert confirmed.status_code == 202
     assert confirmed.json()["id"] == str(job_id)
+
+
+def cursor_of(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        cursor_of("[" * 3000),  # nested deeper than a JSON parser recurses
+        "A" * 20_000,
+        "not-a-cursor",
+        "é",
+        cursor_of(json.dumps(["2026-01-01T00:00:00", str(uuid.uuid4())])),  # no time zone
+        cursor_of(json.dumps(["0001-01-01T00:00:00+14:00", str(uuid.uuid4())])),  # before year 1
+        cursor_of(json.dumps([[1], str(uuid.uuid4())])),
+        cursor_of(json.dumps({"a": 1, "b": 2})),
+    ],
+    ids=["nested", "long", "not-base64", "not-ascii", "naive", "overflow", "list", "object"],
+)
+async def test_a_cursor_the_api_never_handed_out_is_a_422_naming_cursor(
+    serve: Serve, cursor: str
+) -> None:
+    async with serve() as served:
+        answer = await served.api.http.get("/v1/jobs", params={"cursor": cursor})
+    body = assert_problem(answer, 422)
+    assert [error["loc"] for error in body["errors"]] == [["query", "cursor"]]
 
 
 # ---- 401 and tenancy: keys ----

@@ -22,7 +22,7 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
         ("/v1/jobs/{job_id}/outputs/{name}", "head"): {"200", "304", "404", "409", "503"},
         ("/v1/jobs", "get"): {"200", "422", "503"},
         ("/v1/jobs/{job_id}/retry", "post"): {"202", "404", "409", "503"},
-        ("/v1/jobs/{job_id}/events", "get"): {"200", "404", "503"},
+        ("/v1/jobs/{job_id}/events", "get"): {"200", "204", "404", "503"},
         ("/v1/presets", "get"): {"200"},
         ("/v1/stats", "get"): {"200", "503"},
         ("/v1/tokens", "post"): {"201", "409", "413", "422"},
@@ -62,7 +62,8 @@ async def test_routes_ask_for_a_bearer_key_only_when_keys_are_on(serve: Serve) -
                 for operation in operations.values():
                     assert operation.get("security") == required, path
                     assert ("401" in operation["responses"]) == bool(required), path
-    assert "429" in keyed_spec["paths"]["/v1/jobs"]["post"]["responses"]
+    for path in ("/v1/jobs", "/v1/jobs/{job_id}/retry"):
+        assert "429" in keyed_spec["paths"][path]["post"]["responses"], path
 
 
 async def test_with_keys_the_routes_a_browser_token_may_not_use_list_403(serve: Serve) -> None:

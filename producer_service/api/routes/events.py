@@ -10,7 +10,7 @@ seconds as well, so a notice lost while the broker was away only delays an updat
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from producer_service.api.deps import KeyOrTokenCallerDep, ServicesDep
@@ -34,11 +34,25 @@ def state_id(record: JobRecord) -> str:
     return f"{record.run}.{record.attempts}.{record.status.value}"
 
 
+LastEventId = Annotated[
+    str | None,
+    Header(alias="Last-Event-ID", description="The id of the last event you received."),
+]
+
+
 async def watched_job(
-    job_id: JobId, services: ServicesDep, caller: KeyOrTokenCallerDep
+    job_id: JobId,
+    services: ServicesDep,
+    caller: KeyOrTokenCallerDep,
+    last_event_id: LastEventId = None,
 ) -> JobRecord:
-    """The job, read before the stream opens, so an unknown one is a 404 problem."""
-    return await services.jobs.get(caller, parse_job_id(job_id))
+    """The job, read before the stream opens, so an unknown one is a 404 problem; a 204 when
+    the client already has its final state (a browser's EventSource stops on a 204, and would
+    reconnect for ever after an empty 200)."""
+    record = await services.jobs.get(caller, parse_job_id(job_id))
+    if record.status.is_final and state_id(record) == last_event_id:
+        raise HTTPException(204)
+    return record
 
 
 _EXAMPLE = "\n".join(
@@ -54,12 +68,14 @@ _EXAMPLE = "\n".join(
     description="`text/event-stream`: an `event: status` with the job as `data` (as `GET "
     "/v1/jobs/{id}` returns it) now and on every change, until `succeeded` or `failed`, "
     "after which the stream ends. Comments (`: ping`) keep idle connections open. Send "
-    "`Last-Event-ID` on reconnect to skip a state you already have.",
+    "`Last-Event-ID` on reconnect to skip a state you already have; a reconnect after the "
+    "final event gets `204`, so a browser's `EventSource` stops.",
     responses={
         200: {
             "description": "The event stream.",
             "content": {"text/event-stream": {"example": _EXAMPLE}},
         },
+        204: {"description": "`Last-Event-ID` names the job's final state: nothing follows."},
         **problem_responses(Unauthorized, JobNotFound, StoreUnavailable),
     },
 )
@@ -67,10 +83,7 @@ async def job_events(
     record: Annotated[JobRecord, Depends(watched_job)],
     services: ServicesDep,
     caller: KeyOrTokenCallerDep,
-    last_event_id: Annotated[
-        str | None,
-        Header(alias="Last-Event-ID", description="The id of the last event you received."),
-    ] = None,
+    last_event_id: LastEventId = None,
 ) -> AsyncIterator[ServerSentEvent]:
     sent = last_event_id
     with services.feed.watch(record.id) as changes:

@@ -235,7 +235,8 @@ async def list_jobs(
     status_code=202,
     summary="Retry a failed job",
     description="Queues a failed job again with a fresh attempt budget, once the broker has "
-    "confirmed its task; outputs and status then follow as for a new job.",
+    "confirmed its task; outputs and status then follow as for a new job. The job counts "
+    "against `MAX_ACTIVE_JOBS_PER_KEY` again, as a submit does.",
     response_model=Job,
     responses={
         202: job_examples("Accepted: the job is queued again.", "queued"),
@@ -244,6 +245,7 @@ async def list_jobs(
             TokenNotAllowed,
             JobNotFound,
             JobNotFailed,
+            TooManyActiveJobs,
             BrokerUnavailable,
             QueueFull,
             StoreUnavailable,
