@@ -49,7 +49,9 @@ format: $(INSTALLED) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Debian's docker-compose (v1) only parses the files here: no Docker engine is needed.
 compose-check: $(INSTALLED) ## validate compose.yaml with docker-compose and test its invariants
+	@command -v docker-compose > /dev/null || scripts/debian-packages.sh docker-compose
 	docker-compose --env-file .env.example -f compose.yaml config --quiet
 	docker-compose --env-file .env.example -f compose.yaml --profile postgres config --quiet
 	docker-compose --env-file .env.example -f compose.yaml --profile postgres --profile s3 config --quiet

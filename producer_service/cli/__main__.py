@@ -1,4 +1,5 @@
-"""`python -m producer_service.cli submit PATH... --out DIR`: the arguments and exit status."""
+"""`resize submit PATH... --out DIR` (or `python -m producer_service.cli submit ...`): the
+arguments and exit status. `main` is the `resize` console script (pyproject.toml)."""
 
 import argparse
 import asyncio
@@ -11,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from producer_service.cli.batch import Options, Result, progress_bar, run_batch
+from producer_service.cli.client import Unauthorized
 from producer_service.cli.files import collect, output_folders
 from producer_service.cli.report import summary
 
@@ -25,6 +27,9 @@ on (a/x.jpg -> DIR/x, b/x.png -> DIR/x-2).
 Every request is retried, up to --retries times, when the API answers 429 or 503 (after its
 Retry-After) or does not answer; each file's submits carry one Idempotency-Key, so a retry
 never makes a second job.
+
+A 401 (a key the API does not know) stops the run at once: the first submit goes alone, so a
+wrong key costs one request.
 
 Exit status: 0 when every job succeeded and every output was saved, 1 otherwise, 2 for a
 usage error."""
@@ -51,10 +56,14 @@ def at_least(lowest: int) -> Callable[[str], int]:
     return number
 
 
+def program() -> str:
+    """How the user started it: the `resize` console script, or `python -m`."""
+    name = Path(sys.argv[0]).name
+    return "python -m producer_service.cli" if name == "__main__.py" else name
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m producer_service.cli", description="Command-line client of the API."
-    )
+    parser = argparse.ArgumentParser(prog=program(), description="Command-line client of the API.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     submit = commands.add_parser(
         "submit",
@@ -128,6 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcomes = asyncio.run(batch)
     except KeyboardInterrupt:
         return 130
+    except Unauthorized as exc:
+        sys.stderr.write(
+            f"Stopped at the first 401 ({exc}): no further file was sent.\n"
+            f"Give the right key with --api-key KEY or ${API_KEY_VARIABLE}.\n"
+        )
+        return 1
     Console().print(summary(outcomes))
     return 0 if all(outcome.result is Result.SUCCEEDED for outcome in outcomes) else 1
 

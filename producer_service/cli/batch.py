@@ -12,7 +12,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from producer_service.cli.client import TIMEOUT, ApiError, Refused, ResizeApi
+from producer_service.cli.client import TIMEOUT, ApiError, Refused, ResizeApi, Unauthorized
 from producer_service.cli.files import output_file
 from shared.schemas import JobStatus
 
@@ -90,7 +90,8 @@ def progress_bar() -> Progress:
 async def run_batch(
     files: Sequence[Path], folders: Sequence[Path], options: Options, progress: Progress
 ) -> list[Outcome]:
-    """Each file's outcome, in the order given; `options.concurrency` files in flight at once."""
+    """Each file's outcome, in the order given; `options.concurrency` files in flight at once.
+    Raises `Unauthorized` at the first 401, the files in flight cancelled and the rest not sent."""
     headers = {"Authorization": f"Bearer {options.api_key}"} if options.api_key else {}
     limits = httpx.Limits(max_connections=None)
     slots = asyncio.Semaphore(options.concurrency)
@@ -106,7 +107,15 @@ async def run_batch(
             tracker.done(outcome)
             return outcome
 
-        return await asyncio.gather(*map(one, files, folders))
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(one(path, folder))
+                    for path, folder in zip(files, folders, strict=True)
+                ]
+        except* Unauthorized as refused:
+            raise refused.exceptions[0] from None  # the group cancelled the other files
+        return [task.result() for task in tasks]
 
 
 async def process(

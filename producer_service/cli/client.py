@@ -5,8 +5,12 @@ its `Retry-After`), 409 to an idempotent replay still in flight, or does not ans
 submit carries an `Idempotency-Key`, so a retried one returns the first job instead of a new one.
 
     ApiError       what stops one file; its text is the reason the summary shows
-    ├── Refused    the API answered with a problem (415, 413, 422, 401, 404, ...)
+    ├── Refused    the API answered with a problem (415, 413, 422, 404, ...)
     └── Unreachable  no answer, every try
+    Unauthorized   the API answered 401: the key is wrong for every file, so the run stops
+
+The first submit goes alone, the others once it has an answer that is not a 401: a wrong key
+costs one request, not one per file.
 """
 
 import asyncio
@@ -43,6 +47,10 @@ class Unreachable(ApiError):
     """The API did not answer."""
 
 
+class Unauthorized(Exception):
+    """The API refused the key (401); `str()` is its answer."""
+
+
 def retry_after(response: httpx.Response) -> float | None:
     """Seconds to wait before sending the request again, or None when it should not be."""
     if response.status_code not in RETRIED_STATUSES:
@@ -60,19 +68,24 @@ def retry_after(response: httpx.Response) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_SECONDS)
 
 
-def refusal(response: httpx.Response) -> Refused:
+def refusal(response: httpx.Response) -> Refused | Unauthorized:
     """The problem's `detail` (RFC 9457), or the status line when the body is not one."""
     try:
         detail = str(response.json()["detail"])
     except (ValueError, KeyError, TypeError):
         detail = response.reason_phrase
-    return Refused(f"{response.status_code}: {detail}")
+    refused = Unauthorized if response.status_code == 401 else Refused
+    return refused(f"{response.status_code}: {detail}")
 
 
 class ResizeApi:
     def __init__(self, http: httpx.AsyncClient, retries: int) -> None:
         self.http = http
         self.retries = retries
+        self.first_submit_sent = False
+        # Set once the first submit has an answer; `key_refused` is the 401, if it was one.
+        self.first_submit_answered = asyncio.Event()
+        self.key_refused: Unauthorized | None = None
 
     async def send(self, request: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
         """`request()`, again after each retryable answer or transport error, `retries` times."""
@@ -93,16 +106,29 @@ class ResizeApi:
     async def submit(self, path: Path, form: Mapping[str, str], key: str) -> Job:
         """`POST /v1/jobs` with the file and `form`; the job once the API accepted it."""
         content = await asyncio.to_thread(path.read_bytes)
-        response = await self.send(
-            lambda: self.http.post(
-                "/v1/jobs",
-                files={"file": (path.name, content)},
-                data=dict(form),
-                headers={"Idempotency-Key": key},
+        first, self.first_submit_sent = not self.first_submit_sent, True
+        if not first:
+            await self.first_submit_answered.wait()
+        if self.key_refused is not None:
+            raise Unauthorized(str(self.key_refused))
+        try:
+            response = await self.send(
+                lambda: self.http.post(
+                    "/v1/jobs",
+                    files={"file": (path.name, content)},
+                    data=dict(form),
+                    headers={"Idempotency-Key": key},
+                )
             )
-        )
+        finally:
+            # No answer says nothing about the key: the others then try for themselves. They
+            # wake after this step, so they see `key_refused` when this answer is a 401.
+            self.first_submit_answered.set()
         if response.status_code != 202:
-            raise refusal(response)
+            refused = refusal(response)
+            if isinstance(refused, Unauthorized):
+                self.key_refused = refused
+            raise refused
         return Job.model_validate_json(response.content)
 
     async def job(self, job_id: uuid.UUID) -> Job:

@@ -44,8 +44,9 @@ function element(tag, properties) {
 // ---- API key and presets ----
 
 async function refreshPresets() {
+  // Nothing is ticked to start with: what is ticked is exactly what is sent, and nothing
+  // ticked (the hint says so) is the service's default preset.
   const ticked = new Set(tickedPresets().map((p) => p.name));
-  if (!presets.length) ticked.add("default");
   try {
     presets = await loadPresets();
     showProblem("presets-problem", "");

@@ -61,7 +61,6 @@ async def test_a_photo_becomes_thumbnails_shown_with_their_size_and_downloadable
 ) -> None:
     photo = write(tmp_path / "harbour.jpg", jpeg_bytes(640, 480))
     async with site(broker_settings()) as url, opened(browser, url) as page:
-        await page.get_by_label("default", exact=True).uncheck()
         await page.get_by_label("thumbnail", exact=True).check()
         await page.get_by_role("button", name="Add a custom size").click()
         custom = page.locator(".custom-variant")
@@ -110,6 +109,29 @@ async def test_a_photo_becomes_thumbnails_shown_with_their_size_and_downloadable
         image = load(data)
         assert (image.width, image.height) == (200, 150)
         assert len(data) == shown["small"]["size_bytes"]
+
+
+async def test_what_is_ticked_is_exactly_what_a_job_makes(
+    broker_settings: Callable[..., Settings], browser: Browser, tmp_path: Path
+) -> None:
+    photo = write(tmp_path / "only.jpg", jpeg_bytes(640, 480))
+    async with site(broker_settings()) as url, opened(browser, url) as page:
+        boxes = page.locator("input[name=preset]")
+        await expect(boxes).to_have_count(4)
+        for box in await boxes.all():
+            await expect(box).not_to_be_checked()
+        await expect(
+            page.get_by_text("Nothing ticked and no size added: the default")
+        ).to_be_visible()
+        await page.get_by_label("thumbnail", exact=True).check()
+        await choose_files(page, photo)
+        await page.get_by_role("button", name="Resize").click()
+
+        card = page.locator(".card")
+        await expect(card.locator(".card-status")).to_have_text("Done: 1 image", timeout=DONE)
+        job = await job_of(page, card)
+    assert [output["name"] for output in job["outputs"]] == ["thumb"]
+    assert (job["outputs"][0]["width"], job["outputs"][0]["height"]) == (320, 320)
 
 
 async def test_a_text_file_is_refused_and_a_broken_image_fails_in_plain_words(
@@ -216,6 +238,7 @@ async def test_on_a_phone_nothing_overflows_the_screen(
     )
     phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
     async with site(broker_settings()) as url, opened(browser, url, **phone) as page:
+        await page.get_by_label("default", exact=True).check()
         await page.get_by_role("button", name="Add a custom size").click()
         await choose_files(page, photo)
         await page.get_by_role("button", name="Resize").click()
@@ -250,7 +273,6 @@ async def test_everything_is_reachable_and_usable_with_the_keyboard(
 ) -> None:
     photo = write(tmp_path / "keys.jpg", jpeg_bytes(320, 240))
     async with site(broker_settings()) as url, opened(browser, url) as page:
-        await expect(page.get_by_label("default", exact=True)).to_be_checked()
         reached = await tab_until(page, "drop-zone")
         assert reached[-2:] == ["api-key", "drop-zone"]
         outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")

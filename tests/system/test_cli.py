@@ -8,6 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import pyvips
 
@@ -16,6 +17,7 @@ from shared.topology import Topology
 from tests.client import ApiClient
 from tests.conftest import TEST_AMQP_URL, delete_queues, make_settings, require_broker
 from tests.images import jpeg_bytes, png_with_alpha, undecodable_png, write
+from tests.scrape import Scrape
 from tests.support import ROOT, free_port, service_env, started, stop, wait_for
 
 KEY = "cli-test-key"
@@ -150,14 +152,29 @@ def test_a_preset_names_the_variants(api_url: str, tmp_path: Path) -> None:
     assert image(out / "face" / "s128.webp") == ("webpload", 128, 128)
 
 
-def test_without_the_api_key_every_file_is_refused(api_url: str, tmp_path: Path) -> None:
-    photo = write(tmp_path / "photo.jpg", jpeg_bytes(64, 64))
+def submits_answered(api_url: str) -> float:
+    """How many `POST /v1/jobs` the API has answered, whatever the status."""
+    metrics = Scrape.of(httpx.get(f"{api_url}/metrics"))
+    return metrics.value("http_requests_total", method="POST", route="/v1/jobs")
 
-    status, printed = run_cli(photo, "--out", tmp_path / "out", "--url", api_url)
+
+@pytest.mark.parametrize("key", [None, "not-the-key"])
+def test_a_key_the_api_refuses_stops_the_run_at_its_first_submit(
+    api_url: str, tmp_path: Path, key: str | None
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for n in range(6):
+        write(photos / f"photo{n}.jpg", jpeg_bytes(64, 64))
+    before = submits_answered(api_url)
+
+    with_key = () if key is None else ("--api-key", key)
+    status, printed = run_cli(photos, "--out", tmp_path / "out", "--url", api_url, *with_key)
 
     assert status == 1
-    assert "refused" in row(printed, "photo.jpg")
-    assert "401: " in row(printed, "photo.jpg")
+    assert "Stopped at the first 401 (401: " in printed
+    assert "--api-key KEY or $IMAGE_RESIZE_API_KEY" in printed
+    assert submits_answered(api_url) - before == 1
     assert not (tmp_path / "out").exists()
 
 

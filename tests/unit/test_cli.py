@@ -1,6 +1,10 @@
 """The command-line client's parts, against fake HTTP answers (httpx.MockTransport)."""
 
+import asyncio
+import importlib
 import json
+import sys
+import tomllib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,9 +16,10 @@ import pytest
 
 from producer_service.cli import client
 from producer_service.cli.__main__ import build_parser, form_fields, main
-from producer_service.cli.client import Refused, ResizeApi, retry_after
+from producer_service.cli.client import Refused, ResizeApi, Unauthorized, retry_after
 from producer_service.cli.files import collect, output_folders
 from shared.schemas import JOB_EXAMPLES, JobStatus
+from tests.support import ROOT
 
 Handler = Callable[[httpx.Request], httpx.Response]
 JOB_ID = JOB_EXAMPLES["queued"]["id"]
@@ -108,6 +113,55 @@ async def test_a_submit_that_got_no_answer_is_sent_again(
 
     await api_answering(handler).submit(touch(tmp_path / "a.jpg"), {}, "k")
     assert tries == 2
+
+
+async def test_the_first_submit_goes_alone_and_a_401_refuses_the_rest_unsent(
+    tmp_path: Path,
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return problem(401, "Missing or unknown API key.")
+
+    api = api_answering(handler)
+    files = [touch(tmp_path / f"{n}.jpg") for n in range(4)]
+    answers = await asyncio.gather(
+        *(api.submit(path, {}, path.name) for path in files), return_exceptions=True
+    )
+    assert [type(answer) for answer in answers] == [Unauthorized] * 4
+    assert str(answers[0]) == "401: Missing or unknown API key."
+    assert len(sent) == 1
+
+
+async def test_after_a_401_later_in_a_run_no_submit_is_sent(tmp_path: Path) -> None:
+    answers = [httpx.Response(202, json=JOB_EXAMPLES["queued"]), problem(401, "Key revoked.")]
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return answers.pop(0)
+
+    api = api_answering(handler)
+    await api.submit(touch(tmp_path / "a.jpg"), {}, "a")
+    for name in ("b.jpg", "c.jpg"):
+        with pytest.raises(Unauthorized, match="401: Key revoked"):
+            await api.submit(touch(tmp_path / name), {}, name)
+    assert len(sent) == 2
+
+
+def test_the_resize_console_script_is_the_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`.venv/bin/resize` runs what pyproject.toml names, as pip's script does: no arguments."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = scripts["resize"].partition(":")
+    entry_point = getattr(importlib.import_module(module), function)
+    monkeypatch.setattr(sys, "argv", [str(ROOT / ".venv/bin/resize"), "submit", "--help"])
+    with pytest.raises(SystemExit) as exited:
+        entry_point()
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: resize submit [-h]")
 
 
 def sse(*jobs: dict[str, object]) -> bytes:

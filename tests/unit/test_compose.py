@@ -2,6 +2,8 @@
 the file in CI; these check what it cannot)."""
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +138,49 @@ def test_api_and_worker_read_storage_from_env_and_default_to_the_data_volume(
             assert env[variable] == f"${{{variable}:-}}"  # empty in .env: unset
     example = (ROOT / ".env.example").read_text()
     assert all(re.search(rf"^{name}=$", example, re.MULTILINE) for name in S3_VARIABLES)
+
+
+def stub(folder: Path, name: str, script: str) -> None:
+    path = folder / name
+    path.write_text(f"#!/bin/bash\n{script}\n")
+    path.chmod(0o755)
+
+
+def compose_check_without_docker_compose(folder: Path, *, debian: bool) -> tuple[int, str]:
+    """`make compose-check` (its virtualenv taken as made) where PATH holds no docker-compose,
+    on a Debian machine whose apt-get finds nothing, or on one without apt-get."""
+    folder.mkdir()
+    (folder / "bash").symlink_to("/bin/bash")  # scripts/*.sh start with `/usr/bin/env bash`
+    stub(folder, "dpkg-query", "exit 1")  # no package installed
+    stub(folder, "id", "echo 0")  # root: apt-get runs without sudo
+    if debian:
+        stub(folder, "apt-get", f'echo "$*" >> {folder}/apt-get.log; exit 100')
+    make = shutil.which("make")
+    assert make is not None
+    done = subprocess.run(
+        [make, "--no-print-directory", "-o", ".venv/.installed", "compose-check"],
+        cwd=ROOT,
+        env={"PATH": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_compose_check_installs_docker_compose_without_the_docker_engine(tmp_path: Path) -> None:
+    status, printed = compose_check_without_docker_compose(tmp_path / "bin", debian=True)
+
+    assert status != 0
+    assert "Installing Debian packages: docker-compose" in printed
+    tries = (tmp_path / "bin" / "apt-get.log").read_text().splitlines()
+    install = "install -y -qq --no-install-recommends docker-compose"
+    assert tries == [install, "update -qq"]  # the update finds nothing here either
+
+
+def test_compose_check_says_what_to_install_off_debian(tmp_path: Path) -> None:
+    status, printed = compose_check_without_docker_compose(tmp_path / "bin", debian=False)
+
+    assert status != 0
+    assert "Needs docker-compose, and this is not a Debian/Ubuntu machine" in printed
