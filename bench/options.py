@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.settings import default_settings
 from shared.settings import SERVICE_VARIABLES
 
-SECTIONS = ("limits", "service", "latency", "ceiling", "memory", "bombs")
+SECTIONS = ("limits", "service", "latency", "ceiling", "memory", "bombs", "encoders")
 DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 # Enough to run every section once, for the smoke test.
@@ -20,6 +20,7 @@ SMOKE = {
     "ceiling_jobs": 20,
     "memory_jobs": 10,
     "bomb_side": 1000,
+    "encoder_pixels": 1_000_000,
 }
 
 
@@ -36,6 +37,8 @@ class Options:
     memory_jobs: int
     # Side of the bombs under the limits; None: the largest MAX_INPUT_PIXELS lets through.
     bomb_side: int | None
+    # Pixels of each output in `encoders`; None: MAX_OUTPUT_PIXELS.
+    encoder_pixels: int | None
     sections: tuple[str, ...]
     amqp_url: str
     output: Path | None
@@ -80,6 +83,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         ceiling_jobs=args.ceiling_jobs,
         memory_jobs=args.memory_jobs,
         bomb_side=args.bomb_side,
+        encoder_pixels=args.encoder_pixels,
         sections=tuple(section for section in SECTIONS if section in chosen),
         amqp_url=args.amqp_url,
         output=args.output,
@@ -125,6 +129,11 @@ def _parser() -> argparse.ArgumentParser:
         help="side of the square bombs under the pixel limit (default: the largest it allows)",
     )
     add(
+        "--encoder-pixels",
+        type=_positive,
+        help="pixels of each output in encoders (default: MAX_OUTPUT_PIXELS)",
+    )
+    add(
         "--only",
         type=_sections,
         default=list(SECTIONS),
@@ -152,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         "VIPS_CONCURRENCY applies to the limits loops too",
     )
     add("--output", type=Path, help="also write the table to this file")
-    parser.set_defaults(photos=None, bomb_side=None)
+    parser.set_defaults(photos=None, bomb_side=None, encoder_pixels=None)
     return parser
 
 

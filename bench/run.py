@@ -15,6 +15,7 @@ from bench.bombs import OPEN_API, decoded_whole, detonate, make_bombs, salvo
 from bench.client import ServiceClient
 from bench.corpus import Photo, load_corpus, nearest, smallest
 from bench.deployment import Deployment, deployed
+from bench.encoders import TOGETHER, each_alone, side_for, together
 from bench.latency import Latency, Schedule, busy_latency, idle_latency
 from bench.limits import naive_job, own_job, run_loop
 from bench.machine import machine_line
@@ -98,10 +99,12 @@ class ServiceRun:
     report: Report
 
     async def run(self) -> None:
-        if set(self.options.sections) - {"limits", "bombs"}:
+        if set(self.options.sections) - {"limits", "bombs", "encoders"}:
             await self.run_main()
         if "bombs" in self.options.sections:
             await self.bombs()
+        if "encoders" in self.options.sections:
+            await self.encoders()
 
     async def run_main(self) -> None:
         sections = self.options.sections
@@ -262,6 +265,49 @@ class ServiceRun:
             "MiB",
             f"{copies} each of {names}, submitted together; "
             f"WORKER_MEMORY_MB {deployment.settings.worker_memory_mb}",
+        )
+
+    async def encoders(self) -> None:
+        """On a deployment of its own with the service's settings: one large output per
+        format, alone, then the whole-frame ones together."""
+        async with (
+            deployed(
+                self.options.amqp_url, self.options.setting_overrides, self.options.extra_env
+            ) as deployment,
+            httpx.AsyncClient(base_url=deployment.base_url, timeout=120) as http,
+        ):
+            settings = deployment.settings
+            side = side_for(self.options.encoder_pixels or settings.max_output_pixels)
+            pid = deployment.worker.process.pid
+            client = ServiceClient(http)
+            await client.finished(await client.submit(tiny_upload()))
+            self.report.add("encoders", "worker RSS at rest", status_mib(pid, "VmRSS"), "MiB")
+            logger.info("encoders: %dx%d outputs", side, side)
+            with self.report.timed("encoders"):
+                alone = await each_alone(client, pid, side)
+                copies = 2
+                peak = await together(client, pid, side, copies)
+        budget = settings.worker_memory_mb
+        for result in alone:
+            runs = "runs alone" if result.reserved_mib > budget else "fits"
+            self.report.add(
+                "encoders",
+                f"{result.format.name} {side}x{side} ({side**2 / 1e6:.1f} MP) from a 64x64 PNG: "
+                "worker peak RSS",
+                result.peak_mib,
+                "MiB",
+                f"{result.outcome}; RSS before it {result.rss_before_mib:.0f} MiB, "
+                f"{result.bytes_per_pixel:.1f} bytes an output pixel above it; reserved "
+                f"{result.reserved_mib:.0f} MiB (WORKER_MEMORY_MB {budget}: {runs})",
+            )
+        names = " and ".join(fmt.name for fmt in TOGETHER)
+        self.report.add(
+            "encoders",
+            "all at once: worker peak RSS",
+            peak,
+            "MiB",
+            f"{copies} each of {names} {side}x{side}, submitted together; "
+            f"WORKER_MEMORY_MB {budget}",
         )
 
     def _backlog_jobs(self, service: ServiceRate) -> int:

@@ -5,12 +5,11 @@ made is `outputs.store_outputs`, back on the event loop."""
 import threading
 from pathlib import Path
 
-from shared.geometry import Size, decode_size
 from shared.images import ImageHeader, Limits
 from shared.messages import ResizeTask
 from worker_service.cancel import RenderCancelled
 from worker_service.decode import inspect_source
-from worker_service.memory import decode_bytes
+from worker_service.memory import job_bytes
 from worker_service.metrics import WorkerMetrics
 from worker_service.outputs import storage_errors
 from worker_service.render import RenderedJob, render
@@ -22,9 +21,8 @@ def inspect_task(task: ResizeTask, source_file: Path, limits: Limits) -> ImageHe
 
 
 def memory_needed(task: ResizeTask, source: ImageHeader) -> int:
-    """What the attempt's decode will hold, from the header and the largest variant."""
-    size = Size(source.width, source.height)
-    return decode_bytes(source, decode_size(list(task.variants), size))
+    """The most the attempt will hold at once, from the header and the variants' sizes."""
+    return job_bytes(source, task.variants)
 
 
 def render_task(

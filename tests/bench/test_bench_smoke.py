@@ -30,6 +30,9 @@ EXPECTED = [
     ("bombs", "PNG"),
     ("bombs", "interlaced PNG"),
     ("bombs", "all at once"),
+    ("encoders", "worker RSS at rest"),
+    *(("encoders", f"{fmt} ") for fmt in ("AVIF", "WEBP", "JPEG", "PNG")),
+    ("encoders", "all at once"),
 ]
 ROW = re.compile(r"^\| (?P<section>\w+) \| (?P<measure>[^|]+?) \| (?P<value>[^|]+?) \|")
 

@@ -7,11 +7,17 @@ import pytest
 import pyvips
 
 from shared.geometry import Size
-from shared.images import read_header
-from shared.schemas import ErrorCode
+from shared.images import ImageHeader, read_header
+from shared.schemas import OutputFormat, SourceFormat, Variant
 from tests.images import photo, write
-from worker_service.errors import PermanentFailure
-from worker_service.memory import JOB_OVERHEAD, MIB, MemoryBudget, decode_bytes
+from worker_service.memory import (
+    JOB_OVERHEAD,
+    MIB,
+    MemoryBudget,
+    decode_bytes,
+    encode_bytes,
+    job_bytes,
+)
 
 SIDE = 2000
 THUMB = Size(320, 320)
@@ -52,14 +58,100 @@ def test_a_sixteen_bit_source_counts_two_bytes_a_sample(tmp_path: Path) -> None:
     assert deep - JOB_OVERHEAD > 1.9 * (shallow - JOB_OVERHEAD)
 
 
-async def test_a_job_needing_more_than_the_whole_budget_fails_at_once() -> None:
+# Measured at 40 MP (docs/benchmarks.md, section `encoders`): the peak RSS beyond the decoded
+# image, in bytes an output pixel, opaque and with alpha. The estimate must never be below it.
+MEASURED = {
+    OutputFormat.AVIF: (22.5, 34.0),
+    OutputFormat.WEBP: (7.9, 14.6),
+    OutputFormat.JPEG: (6.2, 6.2),
+    OutputFormat.PNG: (4.1, 4.9),
+}
+TINY = ImageHeader(SourceFormat.PNG, 64, 64, 1)
+TINY_ALPHA = ImageHeader(SourceFormat.PNG, 64, 64, 1, bands=4)
+
+
+def big(fmt: OutputFormat, side: int = 4000, name: str = "big") -> Variant:
+    return Variant(name=name, width=side, height=side, format=fmt, upscale=True)
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_a_small_source_asking_for_a_large_output_reserves_its_encoder(fmt: OutputFormat) -> None:
+    pixels = 4000 * 4000
+    for header, measured in zip((TINY, TINY_ALPHA), MEASURED[fmt], strict=True):
+        encoder = encode_bytes(header, [big(fmt)])
+        assert encoder >= pixels * measured
+        # With the margin, not wildly more: a quarter and a bit, or twice PNG's largest file.
+        assert encoder <= pixels * max(measured * 1.6, 10)
+        # Linear in the output's pixels.
+        assert encode_bytes(header, [big(fmt, 2000)]) * 4 == encoder
+        assert job_bytes(header, [big(fmt)]) > encoder + JOB_OVERHEAD
+
+
+def test_whole_frame_encoders_cost_most_and_alpha_costs_them_more() -> None:
+    opaque = {fmt: encode_bytes(TINY, [big(fmt)]) for fmt in OutputFormat}
+    assert opaque[OutputFormat.AVIF] > opaque[OutputFormat.WEBP] > opaque[OutputFormat.PNG]
+    for fmt in (OutputFormat.AVIF, OutputFormat.WEBP):
+        assert encode_bytes(TINY_ALPHA, [big(fmt)]) > 1.4 * opaque[fmt]
+    # JPEG has no alpha: it is flattened first.
+    assert encode_bytes(TINY_ALPHA, [big(OutputFormat.JPEG)]) == opaque[OutputFormat.JPEG]
+
+
+def test_outputs_made_before_a_variant_are_counted_beside_its_encoder() -> None:
+    png, avif = big(OutputFormat.PNG, name="png"), big(OutputFormat.AVIF, name="avif")
+    alone = job_bytes(TINY, [avif])
+    assert job_bytes(TINY, [avif, png]) == alone
+    assert job_bytes(TINY, [png, avif]) > alone + 4000 * 4000 * 2.9
+
+
+def test_a_source_decoded_whole_reserves_its_decode_when_that_is_the_larger(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "p.jpg", bytes(flat(SIDE).jpegsave_buffer(interlace=True)))
+    header = read_header(path)
+    thumb = [Variant(name="t", width=THUMB.width, height=THUMB.height)]
+    assert job_bytes(header, thumb) == decode_bytes(header, THUMB)
+    full = [big(OutputFormat.AVIF, SIDE)]
+    assert job_bytes(header, full) > decode_bytes(header, Size(SIDE, SIDE))
+
+
+async def test_a_job_needing_more_than_the_whole_budget_runs_alone() -> None:
     budget = MemoryBudget(100 * MIB)
-    with pytest.raises(PermanentFailure) as caught:
-        async with budget.reserve(101 * MIB):
-            pass
-    assert caught.value.code is ErrorCode.TOO_MANY_PIXELS
-    assert "WORKER_MEMORY_MB" in caught.value.message
+    running: list[str] = []
+    most_running: list[int] = []
+    finish = {name: asyncio.Event() for name in ("small", "huge", "after")}
+
+    async def job(name: str, amount: int) -> None:
+        async with budget.reserve(amount):
+            running.append(name)
+            most_running.append(len(running))
+            await finish[name].wait()
+            running.remove(name)
+
+    small = asyncio.create_task(job("small", 10 * MIB))
+    huge = asyncio.create_task(job("huge", 300 * MIB))
+    after = asyncio.create_task(job("after", 10 * MIB))
+    await _settle()
+    # The huge job waits for the whole budget; the one after it waits for its turn.
+    assert running == ["small"]
+    finish["small"].set()
+    await small
+    await _settle()
+    assert running == ["huge"]
+    assert budget.free == 0
+    finish["huge"].set()
+    await huge
+    await _settle()
+    assert running == ["after"]
+    finish["after"].set()
+    await after
+    assert max(most_running) == 1
     assert budget.free == 100 * MIB
+
+
+async def _settle() -> None:
+    """Let every task run until it blocks."""
+    for _ in range(5):
+        await asyncio.sleep(0)
 
 
 async def test_jobs_wait_for_their_share_in_turn_and_get_it_back_on_failure() -> None:
@@ -78,10 +170,9 @@ async def test_jobs_wait_for_their_share_in_turn_and_get_it_back_on_failure() ->
     first = asyncio.create_task(job("first", 600, release_first))
     large = asyncio.create_task(job("large", 600))
     small = asyncio.create_task(job("small", 100))
-    # Let every task run until it blocks: the large one waits for memory, the small one for
-    # its turn behind it, though 400 bytes are free.
-    for _ in range(5):
-        await asyncio.sleep(0)
+    # The large one waits for memory, the small one for its turn behind it, though 400 bytes
+    # are free.
+    await _settle()
     assert order == ["first"]
     release_first.set()
     await first
