@@ -6,10 +6,11 @@ API also does this at start; this is for deployments that migrate as a step of t
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
-from types import FrameType
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -23,8 +24,25 @@ from shared.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def _stopped(signum: int, frame: FrameType | None) -> None:
-    """uvicorn raises the stop signal again once it has shut down gracefully: a clean exit."""
+class Server(uvicorn.Server):
+    """uvicorn's server, with SIGTERM and SIGINT heard only while it serves.
+
+    uvicorn's own handlers raise the stop signal again once it has stopped (an exit by signal
+    for a requested stop), and stay in place for the rest of the process: a stop signal then
+    does nothing. Here a requested stop exits 0, and one sent after the server is done (to a
+    process stuck on its way out) ends it as usual.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.handle_exit, signum, None)
+        try:
+            yield
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
 
 
 def serve(settings: Settings) -> None:
@@ -32,8 +50,6 @@ def serve(settings: Settings) -> None:
         app = create_app(settings)
     except PresetsFileError as exc:
         sys.exit(str(exc))
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _stopped)
     config = server_config(
         app,
         settings.host,
@@ -41,7 +57,7 @@ def serve(settings: Settings) -> None:
         # Let in-flight submits finish their publish before the process exits.
         timeout_graceful_shutdown=int(settings.publish_timeout_seconds) + 5,
     )
-    uvicorn.Server(config).run()
+    Server(config).run()
 
 
 async def migrate(settings: Settings) -> None:

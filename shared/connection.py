@@ -6,6 +6,10 @@ starts from scratch, after a backoff that doubles up to a cap, with jitter so a 
 restarting together does not reconnect in step. Once set up, aio-pika's robust connection
 restores channels, queues and consumers by itself after every outage, which `OutageLog` reports
 in two lines.
+
+A robust connection tries to connect in a task of its own, which outlives whoever awaited the
+connect and swallows one cancel: a try given up in any way (failed, stopped, cancelled) closes
+its connection, or that task reconnects for ever and `asyncio.run` never returns.
 """
 
 import asyncio
@@ -17,6 +21,7 @@ from typing import TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
+from aio_pika.connection import make_url
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ProbableAuthenticationError
 
 from shared.outages import OutageLog
@@ -46,13 +51,43 @@ def backoff_seconds(failures: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+class _Stopped(Exception):
+    """The stop event was set while a step of the set-up ran."""
+
+
 async def connect(url: str, name: str) -> AbstractRobustConnection:
-    return await aio_pika.connect_robust(
-        url,
+    # Not `aio_pika.connect_robust`: it drops its connection, still trying, when cancelled.
+    connection = aio_pika.RobustConnection(
+        make_url(url, reconnect_interval=RECONNECT_INTERVAL_SECONDS),
         client_properties={"connection_name": name},
-        timeout=CONNECT_TIMEOUT_SECONDS,
-        reconnect_interval=RECONNECT_INTERVAL_SECONDS,
     )
+    try:
+        await connection.connect(timeout=CONNECT_TIMEOUT_SECONDS)
+    except BaseException:
+        await _close_quietly(connection)
+        raise
+    return connection
+
+
+async def _close_quietly(connection: AbstractRobustConnection) -> None:
+    with contextlib.suppress(*CONNECTION_EXCEPTIONS):
+        await connection.close()
+
+
+async def _unless_stopped(stop: asyncio.Event, step: Awaitable[T]) -> T:
+    """`step`'s result; raises `_Stopped`, with `step` cancelled, when `stop` is set first."""
+    work = asyncio.ensure_future(step)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not work.done():
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+    if work not in done:
+        raise _Stopped
+    return work.result()
 
 
 async def connect_and_set_up(
@@ -65,18 +100,23 @@ async def connect_and_set_up(
     """Connect and run `set_up` on the connection, retrying both together until they succeed;
     `on_failure` hears each failed try's `failure_reason`.
 
-    Returns the connection and what `set_up` returned, or None once `stop` is set.
+    Returns the connection and what `set_up` returned, or None once `stop` is set: a try under
+    way then is cancelled, so a stop waits neither for a connect timeout nor for a set-up.
     """
     stop = stop or asyncio.Event()
     failures = 0
     while not stop.is_set():
         connection: AbstractRobustConnection | None = None
         try:
-            connection = await connect(url, name)
-            result = await set_up(connection)
-            OutageLog().watch(connection)
-            return connection, result
-        except CONNECTION_EXCEPTIONS as exc:
+            connection = await _unless_stopped(stop, connect(url, name))
+            result = await _unless_stopped(stop, set_up(connection))
+        except BaseException as exc:
+            if connection is not None:
+                await _close_quietly(connection)
+            if isinstance(exc, _Stopped):
+                return None
+            if not isinstance(exc, CONNECTION_EXCEPTIONS):
+                raise  # cancelled, or a bug: not a try to repeat
             failures += 1
             delay = backoff_seconds(failures)
             step = "set-up" if connection is not None else "connect"
@@ -86,9 +126,9 @@ async def connect_and_set_up(
             logger.warning(
                 "broker %s failed: %s (%s); trying again in %.1f s", step, reason, exc, delay
             )
-            if connection is not None:
-                with contextlib.suppress(*CONNECTION_EXCEPTIONS):
-                    await connection.close()
+        else:
+            OutageLog().watch(connection)
+            return connection, result
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
     return None

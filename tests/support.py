@@ -191,9 +191,19 @@ def started(
     wrap: Callable[[list[str]], list[str]] = list,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m module` with `env`, its output in `log`; `wrap` may prefix the command."""
+    with launched(wrap([sys.executable, "-m", module]), env, log) as process:
+        yield process
+
+
+@contextmanager
+def launched(
+    command: list[str], env: dict[str, str], log: Path, **options: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` run from the checkout with `env`, its output in `log`, killed if still running
+    after the block; `options` go to `Popen`."""
     with log.open("wb") as output:
         process = subprocess.Popen(
-            wrap([sys.executable, "-m", module]), cwd=ROOT, env=env, stdout=output, stderr=output
+            command, cwd=ROOT, env=env, stdout=output, stderr=output, **options
         )
     try:
         yield process
@@ -225,10 +235,18 @@ def logged(log: Path, text: str) -> Callable[[], Awaitable[bool]]:
     return check
 
 
-def stop(process: subprocess.Popen[bytes], log: Path) -> None:
+def stop(process: subprocess.Popen[bytes], log: Path, within: float = 30) -> None:
+    """SIGTERM, a requested stop: the process exits 0 within `within` seconds."""
     process.send_signal(signal.SIGTERM)
-    code = process.wait(timeout=30)
-    assert code == 0, log.read_text()
+    assert exit_code(process, within, log) == 0, log.read_text()
+
+
+def exit_code(process: subprocess.Popen[bytes], within: float, log: Path) -> int:
+    """The process's exit status, once it has exited; fails after `within` seconds."""
+    try:
+        return process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"still running after {within}s:\n{log.read_text()}") from None
 
 
 async def exchange(
