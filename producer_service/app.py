@@ -16,6 +16,7 @@ from producer_service.api.problems import (
     install_problem_handlers,
     without_status,
 )
+from producer_service.api.query_params import V1_RULES
 from producer_service.api.request_metrics import RequestMetrics
 from producer_service.api.routes import health
 from producer_service.api.routes.events import router as events_router
@@ -108,6 +109,6 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     allow_browsers(app, settings.cors_origin_list)
     amend_openapi(app, errors_as_problems, *_unused_answers(settings))
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, **(V1_RULES if router.prefix == "/v1" else {}))
     serve_web(app)
     return app

@@ -5,9 +5,11 @@
     │                                 or a browser token expired or not valid
     ├── TokenNotAllowed          403  a browser token on a route that needs the API key itself
     ├── TokensNeedKeys           409  POST /v1/tokens on a service without API_KEYS
-    ├── PayloadTooLarge          413  upload bytes or source pixels over the limit
+    ├── PayloadTooLarge          413  upload bytes (the whole form), parts or source pixels over
+    │                                 the limit
     ├── UnsupportedMediaType     415  not multipart, or not an image libvips may read
-    ├── InvalidRequest           422  bad `variants` or a missing `file` part
+    ├── InvalidRequest           422  bad `variants`, a missing `file` part, a field sent twice, an
+    │                                 unknown form field or query parameter
     ├── JobNotFound              404
     ├── OutputNotFound           404
     ├── OutputNotReady           409
@@ -91,9 +93,11 @@ class TokensNeedKeys(ServiceError):
 
 
 class PayloadTooLarge(ServiceError):
-    """The upload is over the service's limits: its bytes (`MAX_UPLOAD_BYTES`), its pixels
-    (`MAX_INPUT_PIXELS`) or its pages or frames (`MAX_INPUT_PAGES`), as read from its
-    header before anything was decoded. Send a smaller image; `detail` names the limit."""
+    """The upload is over the service's limits: its bytes (`MAX_UPLOAD_BYTES`, which bounds
+    the whole form body, with 256 KiB on top for the form's framing and text fields), its
+    parts (16), its pixels (`MAX_INPUT_PIXELS`) or its pages or frames (`MAX_INPUT_PAGES`),
+    as read from its header before anything was decoded. Send a smaller image; `detail`
+    names the limit."""
 
     status = 413
     slug = "payload-too-large"
@@ -112,8 +116,10 @@ class UnsupportedMediaType(ServiceError):
 
 class InvalidRequest(ServiceError):
     """The request does not say what the service needs: a bad `variants` JSON, an unknown
-    `preset`, both at once, a missing `file` part, or a bad query parameter. `errors` lists
-    each field at fault (`loc`), with a message (`msg`)."""
+    `preset`, both at once, a missing `file` part (or one sent as text: with curl, `-F
+    file=@photo.jpg`, with the `@`), a field sent twice, a form field the route does not take,
+    or a bad or unknown query parameter (each route takes only those it documents). `errors`
+    lists each field at fault (`loc`), with a message (`msg`)."""
 
     status = 422
     slug = "validation-error"

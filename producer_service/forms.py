@@ -20,11 +20,19 @@ from shared.images import SNIFF_BYTES, sniff
 from shared.schemas import SourceFormat
 
 FILE_FIELD = "file"
-# The text parts a submit reads; any other part's bytes are skipped.
+# The text fields a submit reads (see `uploads`); any other part is 422 naming it, so a new
+# field is one more name here.
 TEXT_FIELDS = frozenset({"variants", "preset", "callback_url"})
+FORM_FIELDS = TEXT_FIELDS | {FILE_FIELD}
 MAX_FIELD_BYTES = 64 * 1024
-# Room for the multipart framing and the variants field around the file itself.
+# What the whole body may hold on top of MAX_UPLOAD_BYTES: the multipart framing, each part's
+# headers, the text fields, and anything before the first boundary or after the last.
 FORM_OVERHEAD_BYTES = 256 * 1024
+# A form has a part per field; a few unknown ones more are read, to name them all in the 422.
+MAX_PARTS = 16
+MAX_PART_HEAD_BYTES = 8 * 1024
+# How much of a name the client sent is quoted back.
+_QUOTED = 64
 _FLUSH_BYTES = 1024 * 1024
 
 
@@ -44,11 +52,20 @@ def upload_too_large(max_file_bytes: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"The upload is larger than {max_file_bytes} bytes.")
 
 
+def _quoted(name: str) -> str:
+    return f"`{name[:_QUOTED]}`" if name else "a part with no name"
+
+
 class _FormCollector:
-    """python-multipart callbacks: route each part's bytes while the body streams in."""
+    """python-multipart callbacks: route each part's bytes while the body streams in.
+
+    What it keeps is bounded whatever the body holds: the whole body is counted against the
+    limit, parts are counted, and of an unknown part only its name (cut short) is kept."""
 
     def __init__(self, max_file_bytes: int) -> None:
         self.max_file_bytes = max_file_bytes
+        self.max_body_bytes = max_file_bytes + FORM_OVERHEAD_BYTES
+        self.body_bytes = 0
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.file_size = 0
@@ -56,14 +73,18 @@ class _FormCollector:
         self.head = b""
         self.image_type: SourceFormat | None = None
         self.fields: dict[str, bytearray] = {}
-        # Parts with a file under another name than `file` (`-F image=@photo.jpg`).
-        self.misnamed_files: list[str] = []
-        self.skipped_bytes = 0
+        # Names of parts that are no field of a submit, and whether each carried a file
+        # (`-F image=@photo.jpg`); at most MAX_PARTS of them.
+        self.unknown: dict[str, bool] = {}
+        self.parts = 0
+        self._head_bytes = 0
         self._header_name = b""
         self._header_value = b""
         self._disposition = b""
         self._field: bytearray | None = None
         self._in_file = False
+        # The `file` part came without a filename: curl's `-F file=photo.jpg`, a text field.
+        self._file_is_text = False
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -76,16 +97,34 @@ class _FormCollector:
             "on_part_end": self._part_end,
         }
 
+    def count_body(self, size: int) -> None:
+        """Every byte of the body, framing included, however it is sent."""
+        self.body_bytes += size
+        if self.body_bytes > self.max_body_bytes:
+            raise upload_too_large(self.max_file_bytes)
+
     def _part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise PayloadTooLarge(
+                f"The form has more than {MAX_PARTS} parts; a submit sends one per field."
+            )
+        self._head_bytes = 0
         self._disposition = b""
         self._field = None
         self._in_file = False
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
+        self._header_name += self._head_data(data, start, end)
 
     def _header_value_data(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
+        self._header_value += self._head_data(data, start, end)
+
+    def _head_data(self, data: bytes, start: int, end: int) -> bytes:
+        self._head_bytes += end - start
+        if self._head_bytes > MAX_PART_HEAD_BYTES:
+            raise PayloadTooLarge(f"A form part's headers are over {MAX_PART_HEAD_BYTES} bytes.")
+        return data[start:end]
 
     def _header_end(self) -> None:
         if self._header_name.lower() == b"content-disposition":
@@ -98,12 +137,16 @@ class _FormCollector:
         if name == FILE_FIELD:
             self.file_parts += 1
             if self.file_parts > 1:
-                raise InvalidRequest("Send exactly one `file` part.")
+                raise _once_error(FILE_FIELD)
             self._in_file = True
+            self._file_is_text = b"filename" not in options
         elif name in TEXT_FIELDS:
-            self._field = self.fields.setdefault(name, bytearray())
-        elif b"filename" in options:
-            self.misnamed_files.append(name)
+            if name in self.fields:
+                raise _once_error(name)
+            self._field = self.fields[name] = bytearray()
+        else:
+            name = name[:_QUOTED]
+            self.unknown[name] = self.unknown.get(name, False) or b"filename" in options
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
@@ -113,10 +156,7 @@ class _FormCollector:
             self._field += chunk
             if len(self._field) > MAX_FIELD_BYTES:
                 raise PayloadTooLarge(f"A form field is larger than {MAX_FIELD_BYTES} bytes.")
-        else:
-            self.skipped_bytes += len(chunk)
-            if self.skipped_bytes > self.max_file_bytes:
-                raise upload_too_large(self.max_file_bytes)
+        # An unknown part's bytes are dropped; the body count bounds how many there are.
 
     def _file_data(self, chunk: bytes) -> None:
         self.file_size += len(chunk)
@@ -136,17 +176,63 @@ class _FormCollector:
 
     def _sniff(self) -> None:
         self.image_type = sniff(self.head)
-        if self.image_type is None:
-            raise UnsupportedMediaType(
-                "The file is not an image this service reads "
-                "(JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF); its bytes were checked, not its name."
+        if self.image_type is not None:
+            return
+        if self._file_is_text:
+            text = self.head[:_QUOTED].decode("utf-8", "replace")
+            message = (
+                f"The `file` part is a text field ({text!r}), not a file: send the image's "
+                "bytes with a filename; with curl, `-F file=@photo.jpg` (with the `@`)."
             )
+            raise InvalidRequest(
+                message,
+                errors=[{"loc": ["body", FILE_FIELD], "msg": message, "type": "not_a_file"}],
+            )
+        raise UnsupportedMediaType(
+            "The file is not an image this service reads "
+            "(JPEG, PNG, WebP, GIF, TIFF, HEIF/AVIF); its bytes were checked, not its name."
+        )
 
     def take_pending(self) -> bytes:
         data = b"".join(self.pending)
         self.pending.clear()
         self.pending_size = 0
         return data
+
+    def check_complete(self) -> None:
+        """Once the body has ended: no unknown part, and a `file` part."""
+        if self.unknown:
+            raise _unknown_fields_error(self.unknown, self.file_parts > 0)
+        if self.file_parts == 0:
+            raise InvalidRequest(
+                "Send the image in a form part named `file`.",
+                errors=[{"loc": ["body", FILE_FIELD], "msg": "Field required", "type": "missing"}],
+            )
+
+
+def _once_error(name: str) -> InvalidRequest:
+    message = f"Send `{name}` once; this form sent it more than once."
+    return InvalidRequest(
+        message, errors=[{"loc": ["body", name], "msg": message, "type": "duplicate"}]
+    )
+
+
+def _unknown_fields_error(unknown: Mapping[str, bool], has_file: bool) -> InvalidRequest:
+    names = ", ".join(_quoted(name) for name in unknown)
+    takes = ", ".join(f"`{name}`" for name in [FILE_FIELD, *sorted(TEXT_FIELDS)])
+    detail = f"This form has parts a submit does not take: {names}. A submit takes {takes}."
+    files = [name for name, is_file in unknown.items() if is_file]
+    if files and not has_file:
+        sent = ", ".join(_quoted(name) for name in files)
+        detail = f"Send the image in a form part named `file`; this form sent a file in {sent}. "
+        detail += f"A submit takes {takes}."
+    errors = [
+        {"loc": ["body", name], "msg": "Not a field of a submit", "type": "extra_forbidden"}
+        for name in unknown
+    ]
+    if not has_file:
+        errors.append({"loc": ["body", FILE_FIELD], "msg": "Field required", "type": "missing"})
+    return InvalidRequest(detail, errors=errors)
 
 
 def multipart_boundary(headers: Mapping[str, str]) -> bytes:
@@ -178,24 +264,18 @@ async def receive_form(
     boundary = multipart_boundary(headers)
     check_declared_length(headers, max_file_bytes)
     collector = _FormCollector(max_file_bytes)
-    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
     hasher = hashlib.sha256() if digest else None
     try:
+        # Built in here: a boundary python-multipart refuses (over 256 bytes) is malformed too.
+        parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
         await _stream_to_file(parser, collector, body, _FileSink(path, hasher))
+        collector.check_complete()
     except FormParserError as exc:
         await discard(path)
         raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
     except BaseException:
         await discard(path)
         raise
-    if collector.file_parts == 0:
-        await discard(path)
-        sent = ", ".join(f"`{name}`" for name in collector.misnamed_files)
-        raise InvalidRequest(
-            "Send the image in a form part named `file`"
-            + (f"; this form sent a file in {sent}." if sent else "."),
-            errors=[{"loc": ["body", FILE_FIELD], "msg": "Field required", "type": "missing"}],
-        )
     fields = {name: value.decode("utf-8", "replace") for name, value in collector.fields.items()}
     return ReceivedForm(
         path,
@@ -237,6 +317,7 @@ async def _stream_to_file(
     await asyncio.to_thread(sink.open)
     try:
         async for chunk in body:
+            collector.count_body(len(chunk))
             parser.write(chunk)
             if collector.pending_size >= _FLUSH_BYTES:
                 await asyncio.to_thread(sink.write, collector.take_pending())

@@ -1,5 +1,7 @@
 """The docs pages in a real browser: everything they load comes from the API itself, so they
-work offline and tell no CDN that someone reads them (README: "no CDN")."""
+work offline and tell no CDN that someone reads them (README: "no CDN"); and Swagger UI's Try
+it out, as a new user first tries the API: choose a file, Execute. Served without a broker (the
+submit's 202 comes once the stand-in has the task)."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,13 +11,16 @@ import pytest
 from playwright.async_api import Browser, Route, expect
 
 from producer_service.app import create_app
+from tests.browser.conftest import opened, screenshot
 from tests.conftest import make_settings
 from tests.fakes import InMemoryPublisher
+from tests.images import jpeg_bytes, write
 from tests.support import serving
 
 # The API as the browser sees it: a name, not localhost, since Swagger UI treats local APIs
 # differently (no validator badge). Every request to it is answered by the API on its port.
 ORIGIN = "http://docs.example"
+SUBMIT = "#operations-jobs-submit_job_v1_jobs_post"
 
 
 @pytest.fixture
@@ -55,3 +60,21 @@ async def test_a_docs_page_asks_no_other_host_for_anything(
     assert f"{ORIGIN}/openapi.json" in requested
     elsewhere = [url for url in requested if not url.startswith(f"{ORIGIN}/")]
     assert elsewhere == []
+
+
+async def test_try_it_out_with_only_a_file_chosen_is_accepted(
+    browser: Browser, tmp_path: Path
+) -> None:
+    photo = write(tmp_path / "photo.jpg", jpeg_bytes(640, 480))
+    publisher = InMemoryPublisher()
+    app = create_app(make_settings(tmp_path), publisher=publisher)
+    async with serving(app) as port, opened(browser, f"http://127.0.0.1:{port}/docs") as page:
+        operation = page.locator(SUBMIT)
+        await operation.locator(".opblock-summary").click()
+        await operation.get_by_role("button", name="Try it out").click()
+        await operation.locator("input[type=file]").set_input_files(photo)
+        await operation.get_by_role("button", name="Execute").click()
+        status = operation.locator(".live-responses-table tr.response .response-col_status")
+        await expect(status.first).to_have_text("202", timeout=10_000)
+        await screenshot(page, "docs-try-it-out")
+    assert len(publisher.tasks) == 1

@@ -1,6 +1,7 @@
 """The HTTP server bounds what a request's head may hold, without touching its body."""
 
 import asyncio
+import itertools
 import json
 
 from producer_service.api.server import MAX_HEAD_BYTES
@@ -13,13 +14,20 @@ from tests.support import exchange, multipart_request, serving, wait_for
 HEALTH = b"GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n"
 
 
-async def refused(port: int, request: bytes) -> tuple[str, dict[str, str], dict[str, object]]:
-    """Send `request` on a fresh connection; the status line, headers and JSON body answered,
-    once the server has closed the connection."""
+async def refused(
+    port: int, request: bytes, writes: int = 1
+) -> tuple[str, dict[str, str], dict[str, object]]:
+    """Send `request` on a fresh connection, in `writes` pieces; the status line, headers and
+    JSON body answered, once the server has closed the connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    piece = -(-len(request) // writes)
     try:
-        writer.write(request)
-        await writer.drain()
+        for start in range(0, len(request), piece):
+            try:
+                writer.write(request[start : start + piece])
+                await writer.drain()
+            except ConnectionError:  # refused before the rest was sent
+                break
         answer = await asyncio.wait_for(reader.read(), timeout=10)
     finally:
         writer.close()
@@ -32,15 +40,18 @@ async def refused(port: int, request: bytes) -> tuple[str, dict[str, str], dict[
 async def test_a_request_head_over_the_bound_is_431_and_the_server_goes_on(
     broker: Settings,
 ) -> None:
-    big_header = b"X-Big: " + b"a" * MAX_HEAD_BYTES + b"\r\n"
-    many_headers = b"".join(b"X-%d: a\r\n" % n for n in range(MAX_HEAD_BYTES // 4))
+    big_header = b"X-Big: " + b"a" * 2 * MAX_HEAD_BYTES + b"\r\n"
+    many_headers = b"".join(b"X-%d: a\r\n" % n for n in range(MAX_HEAD_BYTES // 8))
     async with serving(create_app(broker)) as port:
         async with ApiClient.at(port) as api:
             await wait_for(api.is_ready, what="the API to be ready")
-        for extra in (big_header, many_headers):
-            # Never finished: the server must not wait for the end of the head to refuse it.
+        # Whole (one write, parsed at once) or never finished (the server must not wait for
+        # the end of the head to refuse it), sent in one write or many.
+        for extra, end, writes in itertools.product(
+            (big_header, many_headers), (b"\r\n", b""), (1, 64)
+        ):
             status, headers, problem = await refused(
-                port, b"GET /healthz HTTP/1.1\r\nHost: api\r\n" + extra
+                port, b"GET /healthz HTTP/1.1\r\nHost: api\r\n" + extra + end, writes
             )
             assert status == "HTTP/1.1 431 Request Header Fields Too Large"
             assert headers["content-type"] == "application/problem+json"

@@ -117,25 +117,44 @@ async def test_an_image_over_a_limit_is_413_from_its_header(
         await served.assert_nothing_kept()
 
 
-async def test_a_chunked_body_with_no_length_is_cut_off_at_the_limit(serve: Serve) -> None:
-    """No Content-Length to refuse up front: the stream is refused once it passes the limit,
-    not after it has all been received."""
-    boundary = "b0undary"
+BOUNDARY = "b0undary"
+FILE_HEAD = (
+    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+    "Content-Type: image/jpeg\r\n\r\n"
+).encode()
+MISNAMED_FILE = (
+    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\nx\r\n'
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("start", "filler"),
+    [
+        (FILE_HEAD + jpeg_bytes(64, 64), b"\0" * 65536),
+        (FILE_HEAD + jpeg_bytes(64, 64) + f"\r\n--{BOUNDARY}--\r\n".encode(), b"\0" * 65536),
+        (b"", MISNAMED_FILE * 2000),
+    ],
+    ids=["in-the-file", "after-the-closing-boundary", "many-small-misnamed-files"],
+)
+async def test_a_chunked_body_with_no_length_is_cut_off_at_the_limit(
+    serve: Serve, start: bytes, filler: bytes
+) -> None:
+    """No Content-Length to refuse up front: the stream is refused once the body passes the
+    limit, wherever its bytes are, not after it has all been received."""
     sent = 0
 
     async def body() -> AsyncIterator[bytes]:
         nonlocal sent
-        head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
-        yield (head + "Content-Type: image/jpeg\r\n\r\n").encode() + jpeg_bytes(64, 64)
-        for _ in range(1000):  # 64 MB if it were all read
-            sent += 65536
-            yield b"\0" * 65536
+        yield start
+        while sent < 64 * 2**20:  # 64 MB if it were all read
+            sent += len(filler)
+            yield filler
 
     async with serve(max_upload_bytes=100_000) as served:
         response = await served.api.http.post(
             "/v1/jobs",
             content=body(),
-            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
         )
         assert_problem(response, 413)
         assert sent < 1_000_000
@@ -206,6 +225,82 @@ async def test_a_photo_sent_under_another_part_name_is_422_naming_both(serve: Se
         body = assert_problem(response, 422)
         assert "`file`" in str(body["detail"])
         assert "`image`" in str(body["detail"])
+        await served.assert_nothing_kept()
+
+
+async def test_a_boundary_over_256_characters_is_a_422_problem(serve: Serve) -> None:
+    boundary = "b" * 300
+    async with serve() as served:
+        response = await served.api.http.post(
+            "/v1/jobs",
+            content=f"--{boundary}--\r\n",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+    assert "malformed" in str(assert_problem(response, 422)["detail"])
+
+
+async def test_two_invalid_halves_of_variants_are_not_joined_into_one(serve: Serve) -> None:
+    halves = [("variants", '[{"name": "a",'), ("variants", ' "width": 50}]')]
+    async with serve() as served:
+        response = await served.api.http.post(
+            "/v1/jobs", files=[("file", ("p.jpg", jpeg_bytes(), "image/jpeg")), *halves]
+        )
+        body = assert_problem(response, 422)
+        assert body["errors"][0]["loc"] == ["body", "variants"]
+        await served.assert_nothing_kept()
+
+
+@pytest.mark.parametrize(
+    ("form", "query", "named"),
+    [
+        ({"variant": '[{"name": "a", "width": 50}]'}, "", "`variant`"),
+        ({"presets": "thumbnail"}, "", "`presets`"),
+        ({"callback": "https://hooks.example.com/"}, "", "`callback`"),
+        ({}, "?preset=thumbnail", "`preset`"),
+    ],
+)
+async def test_an_unknown_field_or_query_parameter_is_422_naming_it(
+    serve: Serve, form: dict[str, str], query: str, named: str
+) -> None:
+    """A misspelt field must not silently give the default variants."""
+    async with serve() as served:
+        response = await served.api.http.post(
+            f"/v1/jobs{query}", files={"file": ("p.jpg", jpeg_bytes(), "image/jpeg")}, data=form
+        )
+        assert named in str(assert_problem(response, 422)["detail"])
+        await served.assert_nothing_kept()
+
+
+async def test_every_v1_route_refuses_a_query_parameter_it_does_not_declare(serve: Serve) -> None:
+    async with serve() as served:
+        spec = (await served.api.http.get("/openapi.json")).json()
+        for path, operations in spec["paths"].items():
+            if not path.startswith("/v1/"):
+                continue
+            url = path.format(job_id=uuid.uuid4(), name="thumb") + "?limit=5&verbose=1"
+            for method in operations:
+                response = await served.api.http.request(method.upper(), url)
+                if method == "head":  # the same answer, without its body
+                    assert response.status_code == 422
+                    continue
+                refused = [e["loc"] for e in assert_problem(response, 422)["errors"]]
+                declared = _query_names(operations[method])
+                unknown = [name for name in ("limit", "verbose") if name not in declared]
+                assert refused == [["query", name] for name in unknown], (method, path)
+                assert "422" in operations[method]["responses"], (method, path)
+
+
+def _query_names(operation: dict[str, Any]) -> set[str]:
+    return {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+
+
+async def test_a_file_sent_as_its_name_is_422_saying_how_to_send_the_file(serve: Serve) -> None:
+    """`curl -F file=photo.jpg` (no `@`) sends the text `photo.jpg`, not the photo."""
+    async with serve() as served:
+        response = await served.api.http.post("/v1/jobs", files={"file": (None, "photo.jpg")})
+        detail = str(assert_problem(response, 422)["detail"])
+        assert "text field" in detail
+        assert "-F file=@photo.jpg" in detail
         await served.assert_nothing_kept()
 
 

@@ -4,6 +4,7 @@ import re
 
 from pydantic import SecretStr
 
+from producer_service.forms import FORM_FIELDS, TEXT_FIELDS
 from shared.schemas import ErrorCode
 from tests.unit.conftest import Serve
 
@@ -14,27 +15,27 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
         docs = await served.api.http.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+    # Every /v1 route can answer 422: a query parameter it does not declare.
     expected = {
         ("/v1/jobs", "post"): {"202", "409", "413", "415", "422", "503"},
-        ("/v1/jobs/{job_id}", "get"): {"200", "404", "503"},
-        ("/v1/jobs/{job_id}", "delete"): {"204", "404", "409", "503"},
-        ("/v1/jobs/{job_id}/outputs/{name}", "get"): {"200", "304", "404", "409", "503"},
-        ("/v1/jobs/{job_id}/outputs/{name}", "head"): {"200", "304", "404", "409", "503"},
+        ("/v1/jobs/{job_id}", "get"): {"200", "404", "422", "503"},
+        ("/v1/jobs/{job_id}", "delete"): {"204", "404", "409", "422", "503"},
+        ("/v1/jobs/{job_id}/outputs/{name}", "get"): {"200", "304", "404", "409", "422", "503"},
+        ("/v1/jobs/{job_id}/outputs/{name}", "head"): {"200", "304", "404", "409", "422", "503"},
         ("/v1/jobs", "get"): {"200", "422", "503"},
-        ("/v1/jobs/{job_id}/retry", "post"): {"202", "404", "409", "503"},
-        ("/v1/jobs/{job_id}/events", "get"): {"200", "204", "404", "503"},
-        ("/v1/presets", "get"): {"200"},
-        ("/v1/stats", "get"): {"200", "503"},
+        ("/v1/jobs/{job_id}/retry", "post"): {"202", "404", "409", "422", "503"},
+        ("/v1/jobs/{job_id}/events", "get"): {"200", "204", "404", "422", "503"},
+        ("/v1/presets", "get"): {"200", "422"},
+        ("/v1/stats", "get"): {"200", "422", "503"},
         ("/v1/tokens", "post"): {"201", "409", "413", "422"},
-        ("/v1/webhook-secret", "get"): {"200", "409"},
+        ("/v1/webhook-secret", "get"): {"200", "409", "422"},
         ("/healthz", "get"): {"200"},
         ("/readyz", "get"): {"200", "503"},
     }
     for (path, method), statuses in expected.items():
         operation = spec["paths"][path][method]
         assert operation["summary"]
-        # Only what the route can answer: no 401 without keys, no 429 without a job limit,
-        # no 422 where nothing can fail validation.
+        # Only what the route can answer: no 401 without keys, no 429 without a job limit.
         assert operation["responses"].keys() == statuses, (path, operation["responses"].keys())
         for status, response in operation["responses"].items():
             # Every answer with a body shows what it looks like (a 304 has none).
@@ -49,6 +50,24 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
     assert body["schema"]["required"] == ["file"]
     assert spec["components"]["schemas"]["Job"]["examples"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+async def test_swagger_ui_fills_the_submit_form_with_nothing_but_the_file(serve: Serve) -> None:
+    """Swagger UI's Try it out fills each form field with its schema's `example` (or `examples`,
+    or, with neither, a made-up "string"), unless its `default` says otherwise: with only a file
+    chosen, `variants`, `preset` and `callback_url` must go blank, or the submit is 422
+    (tests/browser/test_docs.py clicks through the real page). The examples are whole forms."""
+    async with serve() as served:
+        spec = (await served.api.http.get("/openapi.json")).json()
+    body = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    fields = body["schema"]["properties"]
+    assert fields.keys() == FORM_FIELDS
+    for name in TEXT_FIELDS:
+        assert fields[name]["default"] == "", name
+        assert not fields[name].keys() & {"example", "examples"}, name
+    examples = [example["value"] for example in body["examples"].values()]
+    assert all(example.keys() <= FORM_FIELDS and "file" in example for example in examples)
+    assert {name for example in examples for name in example} == FORM_FIELDS
 
 
 async def test_routes_ask_for_a_bearer_key_only_when_keys_are_on(serve: Serve) -> None:

@@ -14,7 +14,12 @@ from producer_service.errors import (
     StorageUnavailable,
     UnsupportedMediaType,
 )
-from producer_service.forms import receive_form
+from producer_service.forms import (
+    FORM_OVERHEAD_BYTES,
+    MAX_PARTS,
+    TEXT_FIELDS,
+    receive_form,
+)
 from producer_service.uploads import Chosen, parse_variants, probe, request_fingerprint
 from tests.images import FIXTURES, LIMITS, jpeg_bytes, write
 
@@ -110,6 +115,99 @@ async def test_two_file_parts_are_invalid(tmp_path: Path) -> None:
             tmp_path / "up",
             10**6,
         )
+
+
+def part(name: str, data: bytes, extra: str = "") -> bytes:
+    """One part, framed as `form` frames them; `extra` is appended to its disposition."""
+    disposition = f'Content-Disposition: form-data; name="{name}"{extra}'
+    return f"--{BOUNDARY}\r\n{disposition}\r\n\r\n".encode() + data + b"\r\n"
+
+
+CLOSE = f"--{BOUNDARY}--\r\n".encode()
+LIMIT = 50_000
+OVER = LIMIT + FORM_OVERHEAD_BYTES
+
+
+@pytest.mark.parametrize(
+    ("body", "refusal"),
+    [
+        (form(("file", jpeg_bytes(16, 16), True)) + b"x" * OVER, PayloadTooLarge),
+        (form(("file", jpeg_bytes(16, 16), True), ("other", b"x" * OVER, False)), PayloadTooLarge),
+        (
+            part("file", jpeg_bytes(16, 16), '; filename="a.jpg"' + f"\r\nX-Pad: {'y' * 2000}" * 6)
+            + CLOSE,
+            PayloadTooLarge,
+        ),
+        # python-multipart takes no text before the first boundary.
+        (b"x" * OVER + form(("file", jpeg_bytes(16, 16), True)), InvalidRequest),
+    ],
+    ids=["after-the-closing-boundary", "in-an-unknown-part", "part-headers", "before-the-first"],
+)
+async def test_every_byte_of_the_body_counts_against_the_limit(
+    tmp_path: Path, body: bytes, refusal: type[Exception]
+) -> None:
+    """Not the file part alone: what surrounds it is bounded too, sent without a length."""
+    with pytest.raises(refusal):
+        await receive_form(HEADERS, chunks(body, 64 * 1024), tmp_path / "up", LIMIT)
+    assert not (tmp_path / "up").exists()
+
+
+async def test_a_form_of_many_small_parts_is_refused_after_the_first_few(tmp_path: Path) -> None:
+    """Files under other names than `file`, each tiny: a few are read (to name them in the
+    422), and the rest of the body is not."""
+    many = b"".join(part(f"f{n}", b"x", f'; filename="{n}.jpg"') for n in range(100_000))
+    body = CountingBody(many + CLOSE)
+    with pytest.raises(PayloadTooLarge, match=f"more than {MAX_PARTS} parts"):
+        await receive_form(HEADERS, body.__aiter__(), tmp_path / "up", len(body.data))
+    assert body.read < 10_000
+
+
+async def test_a_boundary_the_parser_refuses_is_422_not_a_crash(tmp_path: Path) -> None:
+    headers = {"content-type": f"multipart/form-data; boundary={'b' * 300}"}
+    with pytest.raises(InvalidRequest, match="malformed"):
+        await receive_form(headers, chunks(b"--" + b"b" * 300), tmp_path / "up", 10**6)
+    assert not (tmp_path / "up").exists()
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_FIELDS))
+async def test_a_text_field_sent_twice_is_422_naming_it(tmp_path: Path, name: str) -> None:
+    """Two halves are not joined into one value."""
+    body = form(("file", jpeg_bytes(16, 16), True), (name, b'[{"name": "a",', False))
+    body = body.replace(CLOSE, part(name, b' "width": 5}]') + CLOSE)
+    with pytest.raises(InvalidRequest) as caught:
+        await receive_form(HEADERS, chunks(body), tmp_path / "up", 10**6)
+    assert f"`{name}`" in caught.value.detail
+    assert caught.value.extra["errors"][0]["loc"] == ["body", name]
+
+
+async def test_unknown_fields_are_422_naming_each_and_what_a_submit_takes(tmp_path: Path) -> None:
+    body = form(
+        ("file", jpeg_bytes(16, 16), True),
+        ("variant", b'[{"name": "a", "width": 5}]', False),
+        ("presets", b"thumbnail", False),
+        ("callback", b"https://example.com/", False),
+    )
+    with pytest.raises(InvalidRequest) as caught:
+        await receive_form(HEADERS, chunks(body), tmp_path / "up", 10**6)
+    for name in ("`variant`", "`presets`", "`callback`", "`variants`", "`callback_url`"):
+        assert name in caught.value.detail
+    locs = [error["loc"] for error in caught.value.extra["errors"]]
+    assert locs == [["body", "variant"], ["body", "presets"], ["body", "callback"]]
+    assert not (tmp_path / "up").exists()
+
+
+async def test_a_file_part_sent_as_text_is_422_saying_how_to_send_a_file(tmp_path: Path) -> None:
+    """`curl -F file=photo.jpg`, without the `@`: the part is the text `photo.jpg`."""
+    body = form(("file", b"photo.jpg", False))
+    with pytest.raises(InvalidRequest) as caught:
+        await receive_form(HEADERS, chunks(body), tmp_path / "up", 10**6)
+    assert "'photo.jpg'" in caught.value.detail
+    assert "-F file=@photo.jpg" in caught.value.detail
+    # An image's bytes are an image, with a filename or without one.
+    received = await receive_form(
+        HEADERS, chunks(form(("file", jpeg_bytes(16, 16), False))), tmp_path / "up", 10**6
+    )
+    assert received.image_type == "jpeg"
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,17 @@ def _cache_scope(caller: Caller) -> str:
     return "public" if caller.sees_every_job else "private"
 
 
+_EXAMPLE_VARIANTS = (
+    '[{"name": "thumb", "width": 320, "height": 320, "format": "webp"}, '
+    '{"name": "square", "width": 512, "height": 512, "fit": "cover", "crop": "attention"}]'
+)
+_IMAGE = "(the image's bytes)"
+
+# The optional fields' examples are whole forms under the media type's `examples`, not each
+# field's own `example`: Swagger UI's Try it out fills every field with its `example` (or, with
+# none, a made-up "string"), and `variants`, `preset` and `callback_url` at once are 422. Their
+# `default` is blank, what leaving them out means, so a form with only a file chosen is sent
+# with only its file.
 _SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -106,34 +117,55 @@ _SUBMIT_BODY: dict[str, Any] = {
                         },
                         "variants": {
                             "type": "string",
-                            "description": "A JSON array of up to 10 `Variant` objects. "
-                            f"Absent or blank (and no `preset`): the `default` preset, {_DEFAULTS}"
-                            " unless the deployment redefined it.",
-                            "example": '[{"name": "thumb", "width": 320, "height": 320, '
-                            '"format": "webp"}, {"name": "square", "width": 512, "height": 512, '
-                            '"fit": "cover", "crop": "attention"}]',
+                            "default": "",
+                            "description": "A JSON array of up to 10 `Variant` objects, for "
+                            f"example `{_EXAMPLE_VARIANTS}`. Absent or blank (and no `preset`): "
+                            f"the `default` preset, {_DEFAULTS} unless the deployment redefined "
+                            "it.",
                         },
                         "preset": {
                             "type": "string",
-                            "description": "The name of a preset (`GET /v1/presets`) instead of "
-                            "`variants`; both at once is 422. Required where the deployment "
-                            "takes presets only (PRESETS_ONLY).",
-                            "example": "thumbnail",
+                            "default": "",
+                            "description": "The name of a preset (`GET /v1/presets`), for "
+                            "example `thumbnail`, instead of `variants`; both at once is 422. "
+                            "Required where the deployment takes presets only (PRESETS_ONLY).",
                         },
                         "callback_url": {
                             "type": "string",
                             "format": "uri",
                             "maxLength": 2048,
+                            "default": "",
                             "description": "An `https` URL that gets one POST of the job, "
                             "signed the Standard Webhooks way, when it succeeds or fails "
-                            "(retried for hours if it does not answer 2xx). Its host must "
-                            "resolve to public addresses only (unless the deployment sets "
+                            "(retried for hours if it does not answer 2xx), for example "
+                            "`https://hooks.example.com/resized`. Its host must resolve to "
+                            "public addresses only (unless the deployment sets "
                             "WEBHOOK_ALLOW_PRIVATE, which also allows `http`); the service "
                             "needs WEBHOOK_SECRET to send webhooks at all.",
-                            "example": "https://hooks.example.com/resized",
                         },
                     },
-                }
+                },
+                "examples": {
+                    "file": {
+                        "summary": "a file alone: the default preset",
+                        "value": {"file": _IMAGE},
+                    },
+                    "preset": {
+                        "summary": "a preset",
+                        "value": {"file": _IMAGE, "preset": "thumbnail"},
+                    },
+                    "variants": {
+                        "summary": "variants of your own",
+                        "value": {"file": _IMAGE, "variants": _EXAMPLE_VARIANTS},
+                    },
+                    "callback_url": {
+                        "summary": "a webhook when the job ends",
+                        "value": {
+                            "file": _IMAGE,
+                            "callback_url": "https://hooks.example.com/resized",
+                        },
+                    },
+                },
             }
         },
     }
