@@ -245,34 +245,43 @@ async def test_a_stopping_api_lets_a_try_under_way_finish(
     assert len(receiver.received) == 1
 
 
+def ended_an_hour_ago_with_its_webhook_due(callback_url: str, owner: str = "") -> JobRecord:
+    """A job whose ending made its webhook due, as an API that died before queueing it left it."""
+    job_id = uuid.uuid4()
+    an_hour_ago = utc_now() - timedelta(hours=1)
+    return dataclasses.replace(
+        JobRecord.new(
+            job_id,
+            DEFAULT_VARIANTS,
+            layout.original_key(job_id),
+            owner=owner,
+            callback_url=callback_url,
+        ),
+        status=JobStatus.SUCCEEDED,
+        attempts=1,
+        published=True,
+        webhook=WebhookState(status=WebhookStatus.PENDING, attempts=0, last_error=None),
+        created_at=an_hour_ago,
+        updated_at=an_hour_ago,
+    )
+
+
 async def test_a_webhook_left_due_by_a_dead_api_is_sent_by_the_next(
     broker_settings: Callable[..., Settings],
 ) -> None:
     """The API that ended the job died before the broker confirmed its webhook's first try."""
     settings = hooked(broker_settings)
     settings.data_dir.mkdir(parents=True)
-    job_id = uuid.uuid4()
-    an_hour_ago = utc_now() - timedelta(hours=1)
     async with Receiver.running() as receiver:
-        ended = dataclasses.replace(
-            JobRecord.new(
-                job_id, DEFAULT_VARIANTS, layout.original_key(job_id), callback_url=receiver.url
-            ),
-            status=JobStatus.SUCCEEDED,
-            attempts=1,
-            published=True,
-            webhook=WebhookState(status=WebhookStatus.PENDING, attempts=0, last_error=None),
-            created_at=an_hour_ago,
-            updated_at=an_hour_ago,
-        )
+        ended = ended_an_hour_ago_with_its_webhook_due(receiver.url)
         store = JobStore.from_settings(settings)
         await store.migrate()
         await store.add(ended)
         await store.close()
         async with running_api(settings) as client:
-            job = await webhook_reaches(ApiClient(client), str(job_id), "delivered")
+            job = await webhook_reaches(ApiClient(client), str(ended.id), "delivered")
     (request,) = receiver.received
-    assert request.webhook_id == f"{job_id}:1"
+    assert request.webhook_id == f"{ended.id}:1"
     assert verify_webhook(SECRET, request.headers, request.body)
     assert request.job == without_webhook(job)
 
@@ -333,30 +342,14 @@ async def test_a_rotated_out_keys_webhook_is_signed_with_the_secret_its_holder_h
     settings = hooked(broker_settings, api_keys=SecretStr(f"{ALICE},{BOB}"))
     async with running_api(settings) as client:
         alices_secret = await webhook_secret(client, ALICE)
-    job_id = uuid.uuid4()
-    an_hour_ago = utc_now() - timedelta(hours=1)
     async with Receiver.running() as receiver:
-        ended = dataclasses.replace(
-            JobRecord.new(
-                job_id,
-                DEFAULT_VARIANTS,
-                layout.original_key(job_id),
-                owner=owner_id(ALICE),
-                callback_url=receiver.url,
-            ),
-            status=JobStatus.SUCCEEDED,
-            attempts=1,
-            published=True,
-            webhook=WebhookState(status=WebhookStatus.PENDING, attempts=0, last_error=None),
-            created_at=an_hour_ago,
-            updated_at=an_hour_ago,
-        )
+        ended = ended_an_hour_ago_with_its_webhook_due(receiver.url, owner=owner_id(ALICE))
         store = JobStore.from_settings(settings)
         await store.add(ended)
         await store.close()
         rotated = settings.model_copy(update={"api_keys": SecretStr(BOB)})
         async with running_api(rotated):
             (request,) = await receiver.requests(1)
-    assert request.webhook_id == f"{job_id}:1"
+    assert request.webhook_id == f"{ended.id}:1"
     assert verify_webhook(alices_secret, request.headers, request.body)
     assert not verify_webhook(SECRET, request.headers, request.body)
