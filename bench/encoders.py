@@ -1,9 +1,11 @@
 """What each encoder holds: one large output per format, made from a 64x64 PNG (so the decode
 costs nothing), alone on the worker, with its peak RSS (VmHWM, reset before each) read once the
 job has ended; then two of each whole-frame encoder submitted together, which the worker's
-memory budget must keep from running beside each other beyond `WORKER_MEMORY_MB`.
+memory budget must keep from running beside each other beyond `WORKER_MEMORY_MB`. A job over
+the whole budget is refused, so the section raises the budget to its costliest job when the
+settings give less: every encoder is then measured, and the budget still bounds them together.
 
-Beside each figure, what the worker reserves for the job (`worker_service.memory.job_bytes`),
+Beside each figure, what the worker reserves for the job (`shared.job_memory.job_bytes`),
 and the peak above the RSS before the job in bytes an output pixel: the figure its cost model
 is calibrated on.
 """
@@ -19,8 +21,8 @@ from bench.client import ServiceClient, Upload
 from bench.proc import reset_peak, status_mib
 from bench.workloads import variants_json
 from shared.images import read_header
+from shared.job_memory import MIB, job_bytes
 from shared.schemas import OutputFormat, Variant
-from worker_service.memory import MIB, job_bytes
 
 SOURCE_SIDE = 64
 # Whole-frame encoders first: the costliest.
@@ -66,6 +68,12 @@ def reserved_mib(source: bytes, variant: Variant) -> float:
         path = Path(folder) / "source.png"
         path.write_bytes(source)
         return job_bytes(read_header(path), [variant]) / MIB
+
+
+def costliest_mib(side: int) -> int:
+    """The largest reservation of the jobs measured here: the budget they all run in."""
+    source = source_png()
+    return math.ceil(max(reserved_mib(source, large(fmt, side)) for fmt in FORMATS))
 
 
 async def each_alone(client: ServiceClient, pid: int, side: int) -> list[Encoded]:

@@ -15,7 +15,7 @@ from bench.bombs import OPEN_API, decoded_whole, detonate, make_bombs, salvo
 from bench.client import ServiceClient
 from bench.corpus import Photo, load_corpus, nearest, smallest
 from bench.deployment import Deployment, deployed
-from bench.encoders import TOGETHER, each_alone, side_for, together
+from bench.encoders import TOGETHER, costliest_mib, each_alone, side_for, together
 from bench.latency import Latency, Schedule, busy_latency, idle_latency
 from bench.limits import naive_job, own_job, run_loop
 from bench.machine import machine_line
@@ -270,14 +270,14 @@ class ServiceRun:
     async def encoders(self) -> None:
         """On a deployment of its own with the service's settings: one large output per
         format, alone, then the whole-frame ones together."""
+        configured = default_settings(**self.options.setting_overrides)
+        side = side_for(self.options.encoder_pixels or configured.max_output_pixels)
+        budget = max(configured.worker_memory_mb, costliest_mib(side))
+        overrides = {**self.options.setting_overrides, "worker_memory_mb": str(budget)}
         async with (
-            deployed(
-                self.options.amqp_url, self.options.setting_overrides, self.options.extra_env
-            ) as deployment,
+            deployed(self.options.amqp_url, overrides, self.options.extra_env) as deployment,
             httpx.AsyncClient(base_url=deployment.base_url, timeout=120) as http,
         ):
-            settings = deployment.settings
-            side = side_for(self.options.encoder_pixels or settings.max_output_pixels)
             pid = deployment.worker.process.pid
             client = ServiceClient(http)
             await client.finished(await client.submit(tiny_upload()))
@@ -287,9 +287,8 @@ class ServiceRun:
                 alone = await each_alone(client, pid, side)
                 copies = 2
                 peak = await together(client, pid, side, copies)
-        budget = settings.worker_memory_mb
+        raised = "" if budget == configured.worker_memory_mb else ", raised to fit every job"
         for result in alone:
-            runs = "runs alone" if result.reserved_mib > budget else "fits"
             self.report.add(
                 "encoders",
                 f"{result.format.name} {side}x{side} ({side**2 / 1e6:.1f} MP) from a 64x64 PNG: "
@@ -298,7 +297,7 @@ class ServiceRun:
                 "MiB",
                 f"{result.outcome}; RSS before it {result.rss_before_mib:.0f} MiB, "
                 f"{result.bytes_per_pixel:.1f} bytes an output pixel above it; reserved "
-                f"{result.reserved_mib:.0f} MiB (WORKER_MEMORY_MB {budget}: {runs})",
+                f"{result.reserved_mib:.0f} MiB of WORKER_MEMORY_MB {budget}{raised}",
             )
         names = " and ".join(fmt.name for fmt in TOGETHER)
         self.report.add(
@@ -307,7 +306,7 @@ class ServiceRun:
             peak,
             "MiB",
             f"{copies} each of {names} {side}x{side}, submitted together; "
-            f"WORKER_MEMORY_MB {budget}",
+            f"WORKER_MEMORY_MB {budget}{raised}",
         )
 
     def _backlog_jobs(self, service: ServiceRate) -> int:

@@ -15,14 +15,17 @@ from producer_service.storage import discard
 from producer_service.webhooks.targets import check_callback_url
 from shared.images import (
     ImageHeader,
+    ImageRejected,
     Limits,
     TooLarge,
     TooManyOutputPixels,
+    TooMuchMemory,
     Unreadable,
     check_outputs,
     check_source,
     read_header,
 )
+from shared.job_memory import MIB
 from shared.schemas import Preset, Variant, variant_list_adapter
 from shared.settings import Settings
 
@@ -150,7 +153,7 @@ async def read_submission(
         callback_url = await read_callback_url(form.fields, settings, by_token)
         limits = Limits.of(settings)
         image = await asyncio.to_thread(probe, form.path, limits)
-        check_output_pixels(chosen.variants, image, limits)
+        check_variants_fit(chosen.variants, image, limits)
     except BaseException:
         await discard(form.path)
         raise
@@ -180,20 +183,23 @@ async def read_callback_url(
     )
 
 
-def check_output_pixels(variants: list[Variant], image: ImageHeader, limits: Limits) -> None:
+def check_variants_fit(variants: list[Variant], image: ImageHeader, limits: Limits) -> None:
+    """The variants' output pixels and memory from this image, within `limits`: else `422`
+    on the variants field, with the figures."""
     try:
         check_outputs(variants, image, limits)
     except TooManyOutputPixels as exc:
-        raise InvalidRequest(
-            str(exc),
-            errors=[
-                {
-                    "loc": ["body", VARIANTS_FIELD],
-                    "msg": f"{exc.asked} output pixels over the limit of {exc.limit}",
-                    "type": "too_many_output_pixels",
-                }
-            ],
-        ) from exc
+        msg = f"{exc.asked} output pixels over the limit of {exc.limit}"
+        raise _variants_error(exc, msg) from exc
+    except TooMuchMemory as exc:
+        msg = f"about {exc.needed // MIB} MiB of worker memory over the {exc.budget // MIB} MiB"
+        raise _variants_error(exc, msg) from exc
+
+
+def _variants_error(exc: ImageRejected, msg: str) -> InvalidRequest:
+    return InvalidRequest(
+        str(exc), errors=[{"loc": ["body", VARIANTS_FIELD], "msg": msg, "type": exc.code.value}]
+    )
 
 
 def probe(path: Path, limits: Limits) -> ImageHeader:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import pyvips
 
 from shared.geometry import Size, output_pixels
+from shared.job_memory import MIB, job_bytes
 from shared.schemas import ErrorCode, SourceFormat, SourceImage, Variant
 from shared.settings import Settings
 
@@ -64,6 +65,22 @@ class TooManyOutputPixels(ImageRejected):
         )
         self.asked = asked
         self.limit = limit
+
+
+class TooMuchMemory(ImageRejected):
+    """Variants whose making would hold more memory at once than a worker's whole budget."""
+
+    code = ErrorCode.TOO_MUCH_MEMORY
+
+    def __init__(self, needed: int, budget: int) -> None:
+        super().__init__(
+            f"These variants would hold about {needed // MIB} MiB at once while they are made "
+            f"from this image; a worker's jobs may hold {budget // MIB} MiB together "
+            "(WORKER_MEMORY_MB). Ask for smaller sizes or fewer variants, or for WebP or JPEG, "
+            "which take far less memory to encode than AVIF."
+        )
+        self.needed = needed
+        self.budget = budget
 
 
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
@@ -179,10 +196,17 @@ class Limits:
     input_pixels: int
     input_pages: int
     output_pixels: int
+    # A worker's whole memory budget: no one job may need more.
+    memory_bytes: int
 
     @classmethod
     def of(cls, settings: Settings) -> "Limits":
-        return cls(settings.max_input_pixels, settings.max_input_pages, settings.max_output_pixels)
+        return cls(
+            settings.max_input_pixels,
+            settings.max_input_pages,
+            settings.max_output_pixels,
+            settings.worker_memory_mb * MIB,
+        )
 
 
 def check_source(header: ImageHeader, limits: Limits) -> None:
@@ -200,10 +224,14 @@ def check_source(header: ImageHeader, limits: Limits) -> None:
 
 
 def check_outputs(variants: Sequence[Variant], header: ImageHeader, limits: Limits) -> None:
-    """Refuse variants whose outputs from this source add up to more than `limits` allows."""
+    """Refuse variants whose outputs from this source add up to more pixels than `limits`
+    allows, or would take more memory to make than a worker has."""
     asked = output_pixels(variants, Size(header.width, header.height))
     if asked > limits.output_pixels:
         raise TooManyOutputPixels(asked, limits.output_pixels)
+    needed = job_bytes(header, variants)
+    if needed > limits.memory_bytes:
+        raise TooMuchMemory(needed, limits.memory_bytes)
 
 
 def _fields(image: Any, *names: str) -> dict[str, Any]:

@@ -157,6 +157,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_PIXELS = "too_many_pixels"
     TOO_MANY_PAGES = "too_many_pages"
     TOO_MANY_OUTPUT_PIXELS = "too_many_output_pixels"
+    TOO_MUCH_MEMORY = "too_much_memory"
     SOURCE_MISSING = "source_missing"
     INVALID_TASK = "invalid_task"
     TIMEOUT = "timeout"

@@ -165,9 +165,11 @@ class Settings(BaseSettings):
     log_format: LogFormat = "text"
     # Touched every few seconds while the worker is connected; container healthchecks read it.
     worker_heartbeat_file: Path | None = None
-    # Decoded pixels one worker's running jobs may hold together (see worker_service/memory):
-    # two 100 MP sources that must be decoded whole (interlaced PNG, progressive JPEG) at once,
-    # so the worker stays near 1.1 GiB whatever arrives, while ordinary photos run side by side.
+    # Memory one worker's running jobs may hold together (see shared/job_memory): two 100 MP
+    # sources that must be decoded whole (interlaced PNG, progressive JPEG) at once, so the
+    # worker stays near 1.1 GiB whatever arrives, while ordinary photos run side by side. A job
+    # needing more than all of it is refused (422 at submit; failed `too_much_memory` on a
+    # worker with a smaller budget than the API's).
     worker_memory_mb: PositiveInt = 1024
     # The worker's CPU priority below the API's (Unix nice, 0-19; see worker_service/priority).
     worker_nice: int = Field(default=10, ge=0, le=19)

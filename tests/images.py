@@ -6,9 +6,10 @@ from typing import Any
 import pyvips
 
 from shared.images import Limits
+from shared.settings import Settings
 
-# The limits of the default settings.
-LIMITS = Limits(input_pixels=100_000_000, input_pages=1000, output_pixels=40_000_000)
+# The limits of the default settings (whatever the environment says).
+LIMITS = Limits.of(Settings.model_construct())
 
 # Small files in the formats people upload, made by `python -m tests.fixtures.make`.
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -39,7 +39,7 @@ from shared.storage import Storage
 from shared.topology import Topology, jittered
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import Draining, ResizeExecutor
-from worker_service.memory import MIB, MemoryBudget
+from worker_service.memory import MemoryBudget
 from worker_service.metrics import JobOutcome, WorkerMetrics
 from worker_service.outputs import read_manifest, source_exists, source_file, store_outputs
 from worker_service.pipeline import inspect_task, memory_needed, render_task
@@ -106,7 +106,7 @@ class Handler:
         self._storage = storage
         self._metrics = metrics
         self._limits = Limits.of(settings)
-        self._memory = MemoryBudget(settings.worker_memory_mb * MIB)
+        self._memory = MemoryBudget(self._limits.memory_bytes)
 
     async def handle(self, message: AbstractIncomingMessage) -> Outcome:
         """The outcome of one delivery. Each runs in a task of its own (`Worker._on_message`),

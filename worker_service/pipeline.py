@@ -6,10 +6,10 @@ import threading
 from pathlib import Path
 
 from shared.images import ImageHeader, Limits
+from shared.job_memory import job_bytes
 from shared.messages import ResizeTask
 from worker_service.cancel import RenderCancelled
 from worker_service.decode import inspect_source
-from worker_service.memory import job_bytes
 from worker_service.metrics import WorkerMetrics
 from worker_service.outputs import storage_errors
 from worker_service.render import RenderedJob, render

@@ -85,8 +85,14 @@ async def test_after_max_attempts_transient_failures_the_job_fails_and_is_dead_l
             [Variant(name="big", width=4000, height=4000, upscale=True)],
             ErrorCode.TOO_MANY_OUTPUT_PIXELS,
         ),
+        (
+            {"worker_memory_mb": 64},
+            jpeg_bytes(640, 480),
+            [Variant(name="big", width=4000, height=4000, format=OutputFormat.AVIF, upscale=True)],
+            ErrorCode.TOO_MUCH_MEMORY,
+        ),
     ],
-    ids=["pixels", "pages", "output-pixels"],
+    ids=["pixels", "pages", "output-pixels", "memory"],
 )
 async def test_a_task_over_a_limit_fails_at_once_from_the_header(
     broker_settings: Callable[..., Settings],

@@ -88,8 +88,8 @@ async def test_jobs_whose_encoders_need_more_than_the_memory_budget_run_one_at_a
     broker_settings: Callable[..., Settings],
 ) -> None:
     # A 64x64 PNG asking for an AVIF whose encoder holds ~90 MB (28 bytes an output pixel):
-    # its decode is nothing, but no two of them fit in 64 MiB.
-    settings = broker_settings(worker_concurrency=4, worker_memory_mb=64)
+    # its decode is nothing, but no two of them fit in 160 MiB.
+    settings = broker_settings(worker_concurrency=4, worker_memory_mb=160)
     tiny = bytes(photo(64, 64).pngsave_buffer())
     large = [Variant(name="poster", width=1800, format=OutputFormat.AVIF, upscale=True)]
     async with BrokerProbe.open(settings) as probe, running_worker(settings):

@@ -313,6 +313,19 @@ async def test_variants_asking_for_too_many_output_pixels_are_422(serve: Serve) 
         await served.assert_nothing_kept()
 
 
+async def test_variants_needing_more_memory_than_a_worker_has_are_422(serve: Serve) -> None:
+    """A 40 MP AVIF (inside MAX_OUTPUT_PIXELS) holds about 1 GiB while it is encoded."""
+    poster = [{"name": "poster", "width": 6324, "height": 6324, "format": "avif", "upscale": True}]
+    async with serve(worker_memory_mb=512) as served:
+        refused = await served.api.post_job(jpeg_bytes(600, 400), poster)
+        problem = assert_problem(refused, 422)
+        assert "WORKER_MEMORY_MB" in str(problem["detail"])
+        assert problem["errors"][0]["type"] == "too_much_memory"
+        await served.assert_nothing_kept()
+        as_webp = [{**poster[0], "format": "webp"}]
+        assert (await served.api.post_job(jpeg_bytes(600, 400), as_webp)).status_code == 202
+
+
 async def test_an_idempotency_key_with_another_file_or_variants_is_422(serve: Serve) -> None:
     thumb = [{"name": "thumb", "width": 120, "format": "webp"}]
     async with serve() as served:

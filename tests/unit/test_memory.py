@@ -1,23 +1,19 @@
-"""What a job's decode is expected to hold, and the budget a worker's jobs share."""
+"""What a job is expected to hold, the budget a worker's jobs share, and the job that needs
+more than all of it."""
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import pyvips
 
 from shared.geometry import Size
-from shared.images import ImageHeader, read_header
-from shared.schemas import OutputFormat, SourceFormat, Variant
-from tests.images import photo, write
-from worker_service.memory import (
-    JOB_OVERHEAD,
-    MIB,
-    MemoryBudget,
-    decode_bytes,
-    encode_bytes,
-    job_bytes,
-)
+from shared.images import ImageHeader, TooMuchMemory, check_outputs, read_header
+from shared.job_memory import JOB_OVERHEAD, MIB, decode_bytes, encode_bytes, job_bytes
+from shared.schemas import ErrorCode, OutputFormat, SourceFormat, Variant
+from tests.images import LIMITS, photo, write
+from worker_service.memory import MemoryBudget
 
 SIDE = 2000
 THUMB = Size(320, 320)
@@ -114,38 +110,18 @@ def test_a_source_decoded_whole_reserves_its_decode_when_that_is_the_larger(
     assert job_bytes(header, full) > decode_bytes(header, Size(SIDE, SIDE))
 
 
-async def test_a_job_needing_more_than_the_whole_budget_runs_alone() -> None:
-    budget = MemoryBudget(100 * MIB)
-    running: list[str] = []
-    most_running: list[int] = []
-    finish = {name: asyncio.Event() for name in ("small", "huge", "after")}
-
-    async def job(name: str, amount: int) -> None:
-        async with budget.reserve(amount):
-            running.append(name)
-            most_running.append(len(running))
-            await finish[name].wait()
-            running.remove(name)
-
-    small = asyncio.create_task(job("small", 10 * MIB))
-    huge = asyncio.create_task(job("huge", 300 * MIB))
-    after = asyncio.create_task(job("after", 10 * MIB))
-    await _settle()
-    # The huge job waits for the whole budget; the one after it waits for its turn.
-    assert running == ["small"]
-    finish["small"].set()
-    await small
-    await _settle()
-    assert running == ["huge"]
-    assert budget.free == 0
-    finish["huge"].set()
-    await huge
-    await _settle()
-    assert running == ["after"]
-    finish["after"].set()
-    await after
-    assert max(most_running) == 1
-    assert budget.free == 100 * MIB
+def test_a_job_needing_more_than_the_whole_budget_is_refused_with_the_figures() -> None:
+    # 40 MP of AVIF: within MAX_OUTPUT_PIXELS, but its encoder alone holds about 1 GiB, more
+    # than the default WORKER_MEMORY_MB.
+    avif = [Variant(name="a", width=6324, height=6324, format=OutputFormat.AVIF, upscale=True)]
+    with pytest.raises(TooMuchMemory) as refused:
+        check_outputs(avif, TINY, LIMITS)
+    assert refused.value.code is ErrorCode.TOO_MUCH_MEMORY
+    assert f"about {job_bytes(TINY, avif) // MIB} MiB" in str(refused.value)
+    assert "may hold 1024 MiB together (WORKER_MEMORY_MB)" in str(refused.value)
+    # As WebP it fits; so does the AVIF in a budget of its size.
+    check_outputs([avif[0].model_copy(update={"format": OutputFormat.WEBP})], TINY, LIMITS)
+    check_outputs(avif, TINY, replace(LIMITS, memory_bytes=job_bytes(TINY, avif)))
 
 
 async def _settle() -> None:

@@ -119,7 +119,7 @@ def test_lower_quality_gives_smaller_files(landscape: Path, output_format: Outpu
 
 def test_exif_orientation_is_applied_before_fitting(tmp_path: Path) -> None:
     path = write(tmp_path / "rotated.jpg", jpeg_bytes(640, 480, orientation=6))
-    source = inspect_source(path, [], LIMITS)
+    source = inspect_source(path, [Variant(name="t", width=320)], LIMITS)
     assert (source.width, source.height) == (480, 640)
     image, width, height = render(path, width=320, height=320)
     assert (width, height) == (240, 320)
