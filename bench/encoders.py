@@ -22,7 +22,7 @@ from bench.proc import reset_peak, status_mib
 from bench.workloads import variants_json
 from shared.images import read_header
 from shared.job_memory import MIB, job_bytes
-from shared.schemas import OutputFormat, Variant
+from shared.variants import OutputFormat, Variant
 
 SOURCE_SIDE = 64
 # Whole-frame encoders first: the costliest.

@@ -15,7 +15,7 @@ from bench.corpus import Photo
 from bench.throughput import Rate
 from bench.workloads import JOB_VARIANTS
 from shared.images import Limits
-from shared.schemas import Fit, Variant
+from shared.variants import Fit, Variant
 from worker_service.render import render_job
 
 

@@ -7,7 +7,7 @@ import pyvips
 
 from bench.client import Upload
 from bench.corpus import Photo
-from shared.schemas import Fit, OutputFormat, Variant
+from shared.variants import Fit, OutputFormat, Variant
 
 # One corpus job: three widths for responsive images and a square thumbnail.
 JOB_VARIANTS: tuple[Variant, ...] = (

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from producer_service.api.browsers import allow_browsers
 from producer_service.api.deps import without_key_requirement
 from producer_service.api.docs import serve_docs
+from producer_service.api.examples import model_examples
 from producer_service.api.job_requests import JobRequests
 from producer_service.api.openapi import Amendment, amend_openapi
 from producer_service.api.problems import (
@@ -107,7 +108,7 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
     app.add_middleware(JobRequests)  # outside the last resort, so its error line has the job
     serve_docs(app)
     allow_browsers(app, settings.cors_origin_list)
-    amend_openapi(app, errors_as_problems, *_unused_answers(settings))
+    amend_openapi(app, model_examples, errors_as_problems, *_unused_answers(settings))
     for router in ROUTERS:
         app.include_router(router, **(V1_RULES if router.prefix == "/v1" else {}))
     serve_web(app)

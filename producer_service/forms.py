@@ -17,7 +17,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from producer_service.storage import discard, storage_errors
 from shared.images import SNIFF_BYTES, sniff
-from shared.schemas import SourceFormat
+from shared.variants import SourceFormat
 
 FILE_FIELD = "file"
 # The text fields a submit reads (see `uploads`); any other part is 422 naming it, so a new

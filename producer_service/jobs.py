@@ -12,7 +12,7 @@ from uuid import UUID
 
 from producer_service.broker.publisher import Publisher
 from producer_service.callers import Caller, Scope
-from producer_service.db.store import DuplicateIdempotencyKey, JobStore
+from producer_service.db.store import DuplicateIdempotencyKey, JobChanged, JobStore
 from producer_service.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -27,7 +27,6 @@ from producer_service.errors import (
 from producer_service.records import JobRecord
 from producer_service.storage import discard, storage_errors
 from producer_service.uploads import Submission
-from producer_service.webhooks.deliveries import Webhooks
 from shared import layout
 from shared.log_context import about_job
 from shared.messages import JobEvent, ResizeTask, utc_now
@@ -67,8 +66,6 @@ class JobService:
         publisher: Publisher,
         replay_wait_seconds: float,
         max_active_jobs: int | None = None,
-        *,
-        webhooks: Webhooks | None = None,
     ) -> None:
         self._store = store
         self._storage = storage
@@ -76,8 +73,6 @@ class JobService:
         self._replay_wait = replay_wait_seconds
         # Per owner (an API key, or everyone without keys); None: no limit.
         self._max_active = max_active_jobs
-        # Where an ended job's webhook is queued; None where no broker is attached.
-        self._webhooks = webhooks
 
     async def submit(
         self, caller: Caller, submission: Submission, idempotency_key: str | None
@@ -306,10 +301,7 @@ class JobService:
         except NotFound:
             return None
 
-    async def apply_event(self, event: JobEvent) -> bool:
-        """Apply a worker's event; the one that ends the job queues its webhook, if it has
-        one (the store made it due in the same UPDATE)."""
-        applied = await self._store.apply_event(event)
-        if applied is not None and applied.webhook_due and self._webhooks is not None:
-            await self._webhooks.queue_first(event.job_id, event.run)
-        return applied is not None
+    async def apply_event(self, event: JobEvent) -> JobChanged | None:
+        """Apply a worker's event: what it changed, for the followers of changes (live
+        streams, webhooks); None when it was stale."""
+        return await self._store.apply_event(event)

@@ -14,17 +14,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from shared.schemas import (
-    DEFAULT_VARIANTS,
-    PRESET_NAME,
-    Crop,
-    Fit,
-    OutputFormat,
-    Preset,
-    Variant,
-    variant_list_adapter,
-)
+from shared.schemas import PRESET_NAME, Preset
 from shared.settings import Settings
+from shared.variants import DEFAULT_VARIANTS, Crop, Fit, OutputFormat, Variant, variant_list_adapter
 
 DEFAULT_PRESET = "default"
 

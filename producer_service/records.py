@@ -7,14 +7,8 @@ from uuid import UUID
 
 from producer_service.db.tables import JobRow
 from shared.messages import FailureInfo, RenderedOutput, utc_now
-from shared.schemas import (
-    JobStatus,
-    Placeholder,
-    SourceImage,
-    Variant,
-    WebhookState,
-    WebhookStatus,
-)
+from shared.schemas import JobStatus, Placeholder, SourceImage, WebhookState, WebhookStatus
+from shared.variants import Variant
 
 
 @dataclasses.dataclass(frozen=True)

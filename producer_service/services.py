@@ -57,7 +57,6 @@ async def open_services(
             tasks,
             replay_wait,
             settings.max_active_jobs_per_key,
-            webhooks=webhooks if publisher is None else None,
         )
         background = [outbox_relay(jobs, tasks), webhook_relay(webhooks)]
         if settings.job_retention_hours is not None:
@@ -79,7 +78,9 @@ async def open_services(
             metrics=metrics,
         )
         if publisher is None:
-            consumer = EventConsumer(topology, jobs.apply_event, feed.announce)
+            # What follows a change, wired once: live streams hear of it, a webhook it made
+            # due gets its first try.
+            consumer = EventConsumer(topology, jobs.apply_event, [feed.follow, webhooks.follow])
             # The stats reader first: once the publisher is ready (/readyz 200), the
             # queue figures answer too; webhooks can be queued before events arrive.
             link = BrokerLink(

@@ -26,8 +26,9 @@ from shared.images import (
     read_header,
 )
 from shared.job_memory import MIB
-from shared.schemas import Preset, Variant, variant_list_adapter
+from shared.schemas import Preset
 from shared.settings import Settings
+from shared.variants import Variant, variant_list_adapter
 
 VARIANTS_FIELD = "variants"
 PRESET_FIELD = "preset"

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.schemas import Fit, Variant
+from shared.variants import Fit, Variant
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ import pyvips
 
 from shared.geometry import Size, output_pixels
 from shared.job_memory import MIB, job_bytes
-from shared.schemas import ErrorCode, SourceFormat, SourceImage, Variant
+from shared.schemas import ErrorCode, SourceImage
 from shared.settings import Settings
+from shared.variants import SourceFormat, Variant
 
 # Bytes of one sample of each libvips band format.
 _SAMPLE_BYTES = {"uchar": 1, "char": 1, "ushort": 2, "short": 2, "uint": 4, "int": 4, "float": 4}

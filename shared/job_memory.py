@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.geometry import Size, decode_size, output_size
-from shared.schemas import OutputFormat, SourceFormat, Variant
+from shared.variants import OutputFormat, SourceFormat, Variant
 
 if TYPE_CHECKING:
     # Only a type here: `shared.images` checks a job's limits with this module.

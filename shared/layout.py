@@ -9,7 +9,7 @@ tmp/                           uploads being received (the API's, on local disk)
 from pathlib import Path, PurePosixPath
 from uuid import UUID
 
-from shared.schemas import OutputFormat
+from shared.variants import OutputFormat
 
 TEMP_DIR = "tmp"
 

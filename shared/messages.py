@@ -11,7 +11,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from shared.schemas import ErrorCode, OutputFormat, Placeholder, SourceImage, Variant
+from shared.schemas import ErrorCode, Placeholder, SourceImage
+from shared.variants import OutputFormat, Variant
 
 TASK_TYPE = "image_resize.task.v1"
 EVENT_TYPE = "image_resize.event.v1"

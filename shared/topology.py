@@ -35,7 +35,7 @@ the webhook settings, so it can never fight the API over their tiers.
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +79,8 @@ def jittered(delay_ms: int) -> int:
     return random.randint(delay_ms // 2, delay_ms)
 
 
-def _tier(delays_ms: tuple[int, ...], failed_attempts: int) -> int:
+def tier_after(delays_ms: Sequence[int], failed_attempts: int) -> int:
+    """The tier to wait in after `failed_attempts` failures (the last tier beyond)."""
     return delays_ms[min(failed_attempts, len(delays_ms)) - 1]
 
 
@@ -130,13 +131,9 @@ class Topology:
             webhook_delays,
         )
 
-    def retry_delay_ms(self, failed_attempts: int) -> int:
-        """The tier a job waits in after `failed_attempts` failures (the last tier beyond)."""
-        return _tier(self.retry_delays_ms, failed_attempts)
-
     def webhook_retry_delay_ms(self, failed_attempts: int) -> int:
         """The tier a webhook delivery waits in after `failed_attempts` failed tries."""
-        return _tier(self.webhook_delays_ms, failed_attempts)
+        return tier_after(self.webhook_delays_ms, failed_attempts)
 
     @property
     def work_queue(self) -> str:

@@ -27,10 +27,10 @@ from producer_service.callers import Caller, KeyRing, owner_id
 from producer_service.db.database import open_database
 from shared import layout
 from shared.messages import TASK_TYPE, EventKind, JobEvent, ResizeTask, message_properties
-from shared.schemas import Variant
 from shared.settings import Settings
 from shared.storage import open_storage
 from shared.topology import Topology, declare_topology
+from shared.variants import Variant
 from worker_service.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from shared.images import (
     check_source,
     read_header,
 )
-from shared.schemas import Variant
+from shared.variants import Variant
 from worker_service import colour, heif
 from worker_service.cancel import stop_when_set
 from worker_service.errors import PermanentFailure

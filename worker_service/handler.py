@@ -1,12 +1,12 @@
 """One delivery, start to end: decode it, run the job, report, and settle it in one place.
 
-`handle` decides an outcome; `settle` is the only code that acks, rejects, nacks or forwards:
+`handle` decides an outcome (`shared.settle`), which the worker settles:
 
-    Ack         the job is done (or was already): the delivery is finished
-    DeadLetter  the job failed for good: reject without requeue, into {q}.dead
-    Forward     publish a copy (next attempt after backoff, or a re-run), then ack the original;
-                if the copy cannot be published, nack so the broker keeps the original
-    Requeue     nack with requeue: let the broker hand the delivery out again
+    Ack         the job is done (or was already)
+    DeadLetter  the job failed for good: into {q}.dead
+    Forward     the next attempt through its backoff tier (`retry.after_attempt` decides), or
+                a re-run of an interrupted job from the retry queue
+    Requeue     broker trouble: the broker hands the delivery out again
 
 A task whose original is gone is failed at once, before it takes a slot, and acked rather than
 dead-lettered: nothing could ever run it again. That is how the task of a submit the API refused
@@ -22,12 +22,10 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
 from aio_pika.abc import AbstractIncomingMessage
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPError, ChannelInvalidStateError
 from pydantic import ValidationError
 
 from shared.images import Limits
@@ -35,6 +33,7 @@ from shared.log_context import bind_job
 from shared.messages import EventKind, FailureInfo, JobResult, ResizeTask
 from shared.schemas import ErrorCode
 from shared.settings import Settings
+from shared.settle import BROKER_ERRORS, Ack, DeadLetter, Forward, Outcome, Republish, Requeue
 from shared.storage import Storage
 from shared.topology import Topology, jittered
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
@@ -44,40 +43,10 @@ from worker_service.metrics import JobOutcome, WorkerMetrics
 from worker_service.outputs import read_manifest, source_exists, source_file, store_outputs
 from worker_service.pipeline import inspect_task, memory_needed, render_task
 from worker_service.reporter import Reporter
-from worker_service.retry import GiveUp, after_attempt
+from worker_service.retry import Ended, GiveUp, TryAgain, after_attempt
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# Broker trouble while reporting or forwarding (a publish that got no confirm in time, a closed
-# channel or connection); the delivery is then left to the broker.
-BROKER_ERRORS = (TimeoutError, AMQPError, ChannelInvalidStateError, ConnectionError)
-
-
-@dataclass(frozen=True)
-class Ack:
-    pass
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    pass
-
-
-@dataclass(frozen=True)
-class Forward:
-    task: ResizeTask
-    queue: str
-    expiration_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class Requeue:
-    pass
-
-
-Outcome = Ack | DeadLetter | Forward | Requeue
-
 
 # The retry reason of a delivery whose worker vanished before settling it.
 LOST_DELIVERY = "delivery_lost"
@@ -141,36 +110,18 @@ class Handler:
             return await self._count_lost_delivery(task)
         return await self._run(task)
 
-    def rerun(self, message: AbstractIncomingMessage) -> Outcome:
-        """The outcome for a job the worker had to interrupt: back to the queue, same attempt."""
+    @property
+    def republish(self) -> Republish:
+        """How the handler's `Forward`s are published, for `settle`."""
+        return self._reporter.republish
+
+    def interrupted(self, message: AbstractIncomingMessage) -> Outcome:
+        """The outcome for a job the worker had to interrupt: run again, the same attempt."""
         try:
             task = ResizeTask.model_validate_json(message.body)
         except ValidationError:
             return Requeue()
         return Forward(task, self._topology.retry_queue)
-
-    async def settle(self, message: AbstractIncomingMessage, outcome: Outcome) -> None:
-        try:
-            match outcome:
-                case Ack():
-                    await message.ack()
-                case DeadLetter():
-                    await message.reject(requeue=False)
-                case Requeue():
-                    await message.nack(requeue=True)
-                case Forward(task, queue, expiration_ms):
-                    try:
-                        await self._reporter.forward(task, queue, expiration_ms)
-                    except BROKER_ERRORS as exc:
-                        logger.warning("forward to %s failed: %r", queue, exc)
-                        await message.nack(requeue=True)
-                    else:
-                        await message.ack()
-        except CONNECTION_EXCEPTIONS as exc:
-            # The channel is gone; the broker has already put the delivery back.
-            logger.warning(
-                "delivery %s not settled (%r); the broker redelivers it", message.message_id, exc
-            )
 
     async def _run(self, task: ResizeTask) -> Outcome:
         try:
@@ -209,33 +160,41 @@ class Handler:
             logger.exception("unexpected error")
             raise TransientFailure(ErrorCode.INTERNAL_ERROR, f"Unexpected error: {exc!r}") from exc
 
-    async def _retry_or_fail(self, task: ResizeTask, failure: JobFailure) -> Outcome:
-        attempts = self._settings.max_attempts
-        if isinstance(after_attempt(task.attempt, attempts), GiveUp):
-            message = f"Attempt {task.attempt} of {attempts} failed: {failure.message}"
-            return await self._fail(task, FailureInfo(code=failure.code, message=message))
-        delay_ms = self._topology.retry_delay_ms(task.attempt)
-        logger.warning("%s (%s); retrying in up to %d ms", failure.code, failure.message, delay_ms)
-        await self._reporter.report(task, EventKind.RETRYING, error=failure.info())
-        self._metrics.retried(failure.code)
-        return Forward(
-            task.next_attempt(), self._topology.delay_queue(delay_ms), jittered(delay_ms)
+    def _decide(self, task: ResizeTask, ended: Ended) -> TryAgain | GiveUp:
+        return after_attempt(
+            task.attempt, ended, self._settings.max_attempts, self._topology.retry_delays_ms
         )
 
+    async def _retry_or_fail(self, task: ResizeTask, failure: JobFailure) -> Outcome:
+        match self._decide(task, Ended.FAILED):
+            case TryAgain(_, int(delay_ms)):
+                logger.warning(
+                    "%s (%s); retrying in up to %d ms", failure.code, failure.message, delay_ms
+                )
+                await self._reporter.report(task, EventKind.RETRYING, error=failure.info())
+                self._metrics.retried(failure.code)
+                return Forward(
+                    task.next_attempt(), self._topology.delay_queue(delay_ms), jittered(delay_ms)
+                )
+            case _:
+                attempts = self._settings.max_attempts
+                message = f"Attempt {task.attempt} of {attempts} failed: {failure.message}"
+                return await self._fail(task, FailureInfo(code=failure.code, message=message))
+
     async def _count_lost_delivery(self, task: ResizeTask) -> Outcome:
-        if isinstance(after_attempt(task.attempt, self._settings.max_attempts), GiveUp):
-            return await self._fail(
-                task,
-                FailureInfo(
-                    code=ErrorCode.ATTEMPTS_EXHAUSTED,
-                    message=f"The job was delivered {task.attempt} times and never finished; "
-                    "its worker stopped mid-job each time.",
-                ),
-            )
-        counted = task.next_attempt()
-        logger.warning("lost with its worker; queued as attempt %d", counted.attempt)
-        self._metrics.retried(LOST_DELIVERY)
-        return Forward(counted, self._topology.retry_queue)
+        match self._decide(task, Ended.LOST):
+            case TryAgain(attempt):
+                logger.warning("lost with its worker; queued as attempt %d", attempt)
+                self._metrics.retried(LOST_DELIVERY)
+                return Forward(task.next_attempt(), self._topology.retry_queue)
+            case _:
+                message = (
+                    f"The job was delivered {task.attempt} times and never finished; "
+                    "its worker stopped mid-job each time."
+                )
+                return await self._fail(
+                    task, FailureInfo(code=ErrorCode.ATTEMPTS_EXHAUSTED, message=message)
+                )
 
     async def _fail(self, task: ResizeTask, error: FailureInfo) -> Outcome:
         logger.error("failed: %s (%s)", error.code, error.message)

@@ -29,7 +29,8 @@ from enum import StrEnum
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from shared.metrics import registry_with_process_metrics
-from shared.schemas import ErrorCode, OutputFormat
+from shared.schemas import ErrorCode
+from shared.variants import OutputFormat
 from worker_service.libvips_memory import watch_libvips_memory
 from worker_service.render import Rendered
 

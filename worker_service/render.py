@@ -17,7 +17,8 @@ import pyvips
 
 from shared.geometry import Size, decode_size, output_size, resized_size
 from shared.images import ImageHeader, Limits, restrict_libvips
-from shared.schemas import ErrorCode, Fit, OutputFormat, Placeholder, Variant
+from shared.schemas import ErrorCode, Placeholder
+from shared.variants import Fit, OutputFormat, Variant
 from worker_service.cancel import RenderCancelled, stop_when_set
 from worker_service.decode import decode, inspect_source
 from worker_service.errors import PermanentFailure

@@ -17,6 +17,7 @@ from shared.messages import (
     message_properties,
 )
 from shared.schemas import SourceImage
+from shared.settle import Forward
 from shared.topology import Topology
 
 logger = logging.getLogger(__name__)
@@ -66,11 +67,13 @@ class Reporter:
         async with asyncio.timeout(self._timeout):
             await exchange.publish(message, routing_key=event.routing_key)
 
-    async def forward(self, task: ResizeTask, queue: str, expiration_ms: int | None = None) -> None:
-        """Put a copy of `task` on `queue`, for a retry after backoff or a re-run elsewhere."""
+    async def republish(self, forward: Forward[ResizeTask]) -> None:
+        """Put a copy of the task on the forward's queue, for a retry after backoff or a
+        re-run elsewhere (`shared.settle.Republish`)."""
+        task = forward.body
         message = aio_pika.Message(
             task.model_dump_json().encode(),
-            **message_properties(str(task.job_id), TASK_TYPE, APP_ID, expiration_ms),
+            **message_properties(str(task.job_id), TASK_TYPE, APP_ID, forward.expiration_ms),
         )
         async with asyncio.timeout(self._timeout):
-            await self._channel.default_exchange.publish(message, routing_key=queue)
+            await self._channel.default_exchange.publish(message, routing_key=forward.queue)

@@ -20,10 +20,11 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from shared.connection import connect_and_set_up
 from shared.settings import Settings
+from shared.settle import Outcome, Requeue, settle
 from shared.storage import Storage, open_storage
 from shared.topology import Topology, declare_topology
 from worker_service.executor import ResizeExecutor
-from worker_service.handler import Handler, Outcome, Requeue
+from worker_service.handler import Handler
 from worker_service.metrics import WorkerMetrics
 from worker_service.render import prepare_libvips
 from worker_service.reporter import Reporter
@@ -137,12 +138,12 @@ class Worker:
             current = asyncio.current_task()
             assert current is not None
             current.uncancel()
-            outcome = self._handler.rerun(message)
+            outcome = self._handler.interrupted(message)
         except Exception:
             logger.exception("delivery %s: unexpected error", message.message_id)
             outcome = Requeue()
         self.metrics.settled(type(outcome).__name__)
-        await self._handler.settle(message, outcome)
+        await settle(message, outcome, self._handler.republish)
 
     async def _drain(
         self, consumers: list[tuple[AbstractQueue, str]], executor: ResizeExecutor

@@ -6,11 +6,11 @@ from uuid import UUID
 
 from fastapi import Path
 
+from producer_service.api.examples import EXAMPLE_ID
 from producer_service.errors import JobNotFound, OutputNotFound
 from producer_service.records import JobRecord
-from shared.schemas import VARIANT_NAME, Job, JobError, JobStatus, Output
-
-EXAMPLE_ID = "0b6f3c4e-8d1a-4c1e-9a57-3f0f1c2b7d10"
+from shared.schemas import Job, JobError, JobStatus, Output
+from shared.variants import VARIANT_NAME
 
 JobId = Annotated[str, Path(description="The job's id (a UUID4).", examples=[EXAMPLE_ID])]
 

@@ -1,43 +1,40 @@
 """Applying workers' status events to the job store.
 
 Every API replica consumes the one durable events queue, so each event is applied once by
-some replica; the store's conditional updates make a repeated or late event harmless. An event
-that changed the job is then announced to every replica's live streams (`feed.py`).
+some replica; the store's conditional updates make a repeated or late event harmless. What an
+event changed then goes to each follower, wired once (`wiring.py`): the notice to every
+replica's live streams (`feed.py`), and the first try of a webhook the change made due.
 """
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-from uuid import UUID
+from collections.abc import Awaitable, Callable, Sequence
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS
-from pydantic import BaseModel, ValidationError
 
+from producer_service.broker.consuming import read_body, store_down
+from producer_service.db.store import JobChanged
 from producer_service.errors import StoreUnavailable
 from shared.log_context import about_job
 from shared.messages import JobEvent
+from shared.settle import Ack, settle
 from shared.topology import Topology
 
 logger = logging.getLogger(__name__)
 
 EVENT_PREFETCH = 32
-# A store that fails is given a moment before the event is handed back, not a hot loop.
-STORE_FAILURE_PAUSE_SECONDS = 1.0
 
 
 class EventConsumer:
     def __init__(
         self,
         topology: Topology,
-        apply: Callable[[JobEvent], Awaitable[bool]],
-        announce: Callable[[UUID], Awaitable[None]],
+        apply: Callable[[JobEvent], Awaitable[JobChanged | None]],
+        followers: Sequence[Callable[[JobChanged], Awaitable[None]]],
     ) -> None:
         self._topology = topology
         self._apply = apply
-        self._announce = announce
+        self._followers = followers
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()
@@ -58,45 +55,12 @@ class EventConsumer:
 
     async def _store_event(self, message: AbstractIncomingMessage, event: JobEvent) -> None:
         try:
-            applied = await self._apply(event)
+            changed = await self._apply(event)
         except StoreUnavailable:
-            await hand_back(message, f"storing event {event.kind}")
+            await settle(message, store_down(f"storing event {event.kind}"))
             return
-        logger.info("event %s %s", event.kind, "applied" if applied else "stale, ignored")
-        await settle(message, ack=True)
-        if applied:
-            await self._announce(event.job_id)
-
-
-Body = TypeVar("Body", bound=BaseModel)
-
-
-async def read_body(message: AbstractIncomingMessage, model: type[Body], what: str) -> Body | None:
-    """The message's body as `model`; None, the message dropped, when it is not one (a
-    message that can never be read must not come back)."""
-    try:
-        return model.model_validate_json(message.body)
-    except ValidationError as exc:
-        logger.error("dropping an unreadable %s %s: %s", what, message.message_id, exc)
-        await settle(message, ack=False, requeue=False)
-        return None
-
-
-async def hand_back(message: AbstractIncomingMessage, doing: str) -> None:
-    """The job store failed while `doing` what the message asks: give it a moment, then
-    return the message to the broker to be delivered again."""
-    logger.warning("%s failed: the job store is not answering; retrying", doing)
-    await asyncio.sleep(STORE_FAILURE_PAUSE_SECONDS)
-    await settle(message, ack=False, requeue=True)
-
-
-async def settle(message: AbstractIncomingMessage, *, ack: bool, requeue: bool = False) -> None:
-    try:
-        if ack:
-            await message.ack()
-        else:
-            await message.nack(requeue=requeue)
-    except CONNECTION_EXCEPTIONS as exc:
-        # The channel died; the broker redelivers the message, and an event applied twice is
-        # harmless (a webhook try made twice is what receivers dedupe on webhook-id for).
-        logger.warning("could not settle message %s: %r", message.message_id, exc)
+        logger.info("event %s %s", event.kind, "applied" if changed else "stale, ignored")
+        await settle(message, Ack())
+        if changed is not None:
+            for follow in self._followers:
+                await follow(changed)

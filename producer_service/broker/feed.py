@@ -18,6 +18,7 @@ import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
+from producer_service.db.store import JobChanged
 from shared.topology import Topology
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ class ChangeFeed:
         await queue.bind(exchange, NOTICE_KEY)
         await queue.consume(self._on_notice, no_ack=True)
         self._exchange = exchange
+
+    async def follow(self, changed: JobChanged) -> None:
+        """A change applied to the store, announced."""
+        await self.announce(changed.job_id)
 
     async def announce(self, job_id: UUID) -> None:
         """Tell every replica's streams that the job changed in the store."""

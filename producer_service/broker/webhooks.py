@@ -5,12 +5,10 @@ a try, persistent and confirmed, to `{q}.webhooks` or, after a failure, to the d
 its backoff with a jittered expiration of its own. `WebhookConsumer` takes tries from
 `{q}.webhooks` on a channel of its own, WEBHOOK_CONCURRENCY at a time (its prefetch), so a
 slow target holds at most that many tries of this replica for WEBHOOK_TIMEOUT_SECONDS each,
-and never the events consumer nor a submit. Each try is settled in one place:
-
-    Settled   ack
-    TryLater  publish the next try to its delay tier, then ack; if the broker does not take
-              it, nack with requeue, so this try is made again rather than lost
-    store down: pause, then nack with requeue
+and never the events consumer nor a submit. Each try is settled through `shared.settle`: an
+`Ack` when it is over, a `Forward` of the next try to its delay tier (nacked with requeue if
+the broker does not take it, so this try is made again rather than lost), a `Requeue` after a
+pause when the job store is down.
 """
 
 import asyncio
@@ -25,14 +23,14 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
-from producer_service.broker.events import hand_back, read_body, settle
-from producer_service.errors import BrokerUnavailable, ServiceUnavailable, StoreUnavailable
-from producer_service.webhooks.deliveries import Outcome, Settled, TryLater
+from producer_service.broker.consuming import read_body, store_down
+from producer_service.errors import BrokerUnavailable, StoreUnavailable
 from shared.log_context import about_job
 from shared.messages import WEBHOOK_TYPE, WebhookDelivery, message_properties
-from shared.topology import Topology, declare_queues, jittered
+from shared.settle import BROKER_ERRORS, Forward, Outcome, settle
+from shared.topology import Topology, declare_queues
 
 logger = logging.getLogger(__name__)
 
@@ -54,22 +52,25 @@ class WebhookPublisher:
     def is_ready(self) -> bool:
         return self._channel is not None and not self._channel.is_closed
 
-    async def publish(self, delivery: WebhookDelivery, delay_ms: int | None = None) -> None:
+    async def publish(self, delivery: WebhookDelivery) -> None:
+        """A webhook's first try, to `{q}.webhooks`; `BrokerUnavailable` if the broker does
+        not take it."""
+        try:
+            await self.republish(Forward(delivery, self._topology.webhook_queue))
+        except BROKER_ERRORS as exc:
+            raise BrokerUnavailable(f"The broker did not take a webhook try: {exc!r}") from exc
+
+    async def republish(self, forward: Forward[WebhookDelivery]) -> None:
+        """A try on the forward's queue (`shared.settle.Republish`)."""
         if self._channel is None or self._channel.is_closed:
-            raise BrokerUnavailable("The message broker is not reachable.")
-        queue = self._topology.webhook_queue
-        expiration = None
-        if delay_ms is not None:
-            queue, expiration = self._topology.webhook_delay_queue(delay_ms), jittered(delay_ms)
+            raise ConnectionError("no channel to the broker")
+        delivery = forward.body
         message = aio_pika.Message(
             delivery.model_dump_json().encode(),
-            **message_properties(delivery.webhook_id, WEBHOOK_TYPE, APP_ID, expiration),
+            **message_properties(delivery.webhook_id, WEBHOOK_TYPE, APP_ID, forward.expiration_ms),
         )
-        try:
-            async with asyncio.timeout(self._timeout):
-                await self._channel.default_exchange.publish(message, routing_key=queue)
-        except (TimeoutError, PublishError, DeliveryError, *CONNECTION_EXCEPTIONS) as exc:
-            raise BrokerUnavailable(f"The broker did not take a webhook try: {exc!r}") from exc
+        async with asyncio.timeout(self._timeout):
+            await self._channel.default_exchange.publish(message, routing_key=forward.queue)
 
 
 class WebhookConsumer:
@@ -121,22 +122,9 @@ class WebhookConsumer:
         if delivery is None:
             return
         with about_job(delivery.job_id):
+            outcome: Outcome
             try:
                 outcome = await self._attempt(delivery)
             except StoreUnavailable:
-                await hand_back(message, f"webhook try {delivery.attempt}")
-                return
-            await self._settle(message, outcome)
-
-    async def _settle(self, message: AbstractIncomingMessage, outcome: Outcome) -> None:
-        match outcome:
-            case Settled():
-                await settle(message, ack=True)
-            case TryLater(delivery, delay_ms):
-                try:
-                    await self._publisher.publish(delivery, delay_ms)
-                except ServiceUnavailable as exc:
-                    logger.warning("webhook try %d not queued: %r", delivery.attempt, exc)
-                    await settle(message, ack=False, requeue=True)
-                else:
-                    await settle(message, ack=True)
+                outcome = store_down(f"webhook try {delivery.attempt}")
+            await settle(message, outcome, self._publisher.republish)

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from shared.schemas import VARIANT_NAME, Job, Output
+from shared.schemas import Job, Output
+from shared.variants import VARIANT_NAME
 
 RETRIED_STATUSES = frozenset({409, 429, 503})
 # The wait when a retried answer has no usable Retry-After, or there was no answer.

@@ -5,7 +5,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from shared.schemas import OutputFormat
+from shared.variants import OutputFormat
 
 EXTENSIONS = {
     OutputFormat.JPEG: "jpg",

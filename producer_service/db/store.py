@@ -57,9 +57,12 @@ class JobTally:
 
 
 @dataclass(frozen=True)
-class Applied:
-    """An event that changed its job; `webhook_due` when it ended a job with a callback_url."""
+class JobChanged:
+    """An event changed its job (run `run`); `webhook_due` when it ended a job with a
+    callback_url."""
 
+    job_id: UUID
+    run: int
     webhook_due: bool = False
 
 
@@ -328,11 +331,11 @@ class JobStore:
         )
         return await self._execute(statement) > 0
 
-    async def apply_event(self, event: JobEvent) -> Applied | None:
+    async def apply_event(self, event: JobEvent) -> JobChanged | None:
         """Apply a worker's event if it is newer than the job's state; None when it was not."""
         return await self._apply(event.job_id, event.run, transition_for(event))
 
-    async def _apply(self, job_id: UUID, run: int, change: Transition) -> Applied | None:
+    async def _apply(self, job_id: UUID, run: int, change: Transition) -> JobChanged | None:
         statement = (
             sa.update(JobRow)
             .where(
@@ -379,11 +382,12 @@ class JobStore:
         # once whether a webhook fell due (no row: the event changed nothing).
         returned = statement.returning(JobRow.webhook_status)
 
-        def apply(session: Session) -> Applied | None:
+        def apply(session: Session) -> JobChanged | None:
             row = session.execute(returned).first()
             if row is None:
                 return None
-            return Applied(webhook_due=row.webhook_status == WebhookStatus.PENDING.value)
+            due = row.webhook_status == WebhookStatus.PENDING.value
+            return JobChanged(job_id, run, webhook_due=due)
 
         return await self._run(apply, write=True)
 

@@ -25,7 +25,7 @@ from typing import Protocol
 from uuid import UUID
 
 from producer_service.api.views import job_view
-from producer_service.db.store import JobStore
+from producer_service.db.store import JobChanged, JobStore
 from producer_service.errors import ServiceUnavailable
 from producer_service.metrics import ApiMetrics
 from producer_service.records import JobRecord
@@ -34,34 +34,33 @@ from producer_service.webhooks.signing import job_secret, signed_headers
 from shared.log_context import about_job
 from shared.messages import WebhookDelivery, utc_now
 from shared.schemas import WebhookStatus
-from shared.topology import Topology
+from shared.settle import Ack, Forward
+from shared.topology import Topology, jittered
 
 logger = logging.getLogger(__name__)
 
 
 class WebhookQueue(Protocol):
-    """Where tries go: the broker (`broker.webhooks.WebhookPublisher`)."""
+    """Where first tries go: the broker (`broker.webhooks.WebhookPublisher`)."""
 
     @property
     def is_ready(self) -> bool: ...
 
-    async def publish(self, delivery: WebhookDelivery, delay_ms: int | None = None) -> None:
-        """Return once the broker has the try (after `delay_ms`, from a delay tier); else
-        raise a `ServiceUnavailable` error."""
-
-
-@dataclass(frozen=True)
-class Settled:
-    """The delivery is over for this message: delivered, failed for good, or not due."""
+    async def publish(self, delivery: WebhookDelivery) -> None:
+        """Return once the broker has the try; else raise a `ServiceUnavailable` error."""
 
 
 @dataclass(frozen=True)
 class TryLater:
+    """The try after a failed one, and the backoff tier it waits in."""
+
     delivery: WebhookDelivery
     delay_ms: int
 
 
-Outcome = Settled | TryLater
+# A try ends as `Ack` (delivered, failed for good, or no longer due) or as a `Forward` of the
+# next try to its delay tier.
+TryOutcome = Ack | Forward[WebhookDelivery]
 
 
 def next_try(
@@ -115,11 +114,14 @@ class Webhooks:
     def queue_ready(self) -> bool:
         return self._queue.is_ready
 
-    async def queue_first(self, job_id: UUID, run: int) -> None:
-        """Send the first try of the webhook the end of the job's `run` just made due. A broker
-        or store that fails here is logged: the webhook relay sends it later."""
+    async def follow(self, changed: JobChanged) -> None:
+        """Send the first try of the webhook a change made due (the end of a job with a
+        callback_url). A broker or store that fails here is logged: the webhook relay sends it
+        later."""
+        if not changed.webhook_due:
+            return
         try:
-            await self._queue_first(job_id, run)
+            await self._queue_first(changed.job_id, changed.run)
         except ServiceUnavailable as exc:
             logger.warning("webhook due but not queued (%r); the relay will queue it", exc)
 
@@ -136,14 +138,14 @@ class Webhooks:
         await self._queue.publish(WebhookDelivery(job_id=job_id, run=run))
         await self._store.mark_webhook_queued(job_id, run)
 
-    async def attempt(self, delivery: WebhookDelivery) -> Outcome:
+    async def attempt(self, delivery: WebhookDelivery) -> TryOutcome:
         """One try: POST the ended job, signed, if its webhook is still pending, and record
         what came of it. `StoreUnavailable` leaves the message to be tried again."""
         record = await self._store.get(delivery.job_id)
         if record is None or not _still_due(record, delivery):
             logger.info("webhook try %d dropped: no longer due", delivery.attempt)
             self._metrics.count_webhook("dropped")
-            return Settled()
+            return Ack()
         assert record.callback_url is not None  # _still_due
         answer = await self._post(record, delivery)
         match answer:
@@ -151,7 +153,7 @@ class Webhooks:
                 await self._record(delivery, WebhookStatus.DELIVERED, None)
                 logger.info("webhook delivered on try %d (HTTP %d)", delivery.attempt, status)
                 self._metrics.count_webhook("delivered")
-                return Settled()
+                return Ack()
             case Failed():
                 return await self._after_failure(delivery, answer)
 
@@ -164,16 +166,16 @@ class Webhooks:
         headers = signed_headers(secret, delivery.webhook_id, int(time.time()), body)
         return await self._sender.post(record.callback_url, body, headers)
 
-    async def _after_failure(self, delivery: WebhookDelivery, answer: Failed) -> Outcome:
+    async def _after_failure(self, delivery: WebhookDelivery, answer: Failed) -> TryOutcome:
         reason = answer.reason
         later = next_try(delivery, answer, self._max_attempts, self._topology)
         if later is None:
             await self._record(delivery, WebhookStatus.FAILED, reason)
             logger.warning("webhook failed for good on try %d: %s", delivery.attempt, reason)
             self._metrics.count_webhook("failed")
-            return Settled()
+            return Ack()
         if not await self._record(delivery, WebhookStatus.PENDING, reason):
-            return Settled()  # settled meanwhile by another copy, or the job is gone
+            return Ack()  # settled meanwhile by another copy, or the job is gone
         logger.info(
             "webhook try %d failed (%s); next in up to %d ms",
             delivery.attempt,
@@ -181,7 +183,8 @@ class Webhooks:
             later.delay_ms,
         )
         self._metrics.count_webhook("retried")
-        return later
+        delay_queue = self._topology.webhook_delay_queue(later.delay_ms)
+        return Forward(later.delivery, delay_queue, jittered(later.delay_ms))
 
     async def _record(
         self, delivery: WebhookDelivery, status: WebhookStatus, error: str | None

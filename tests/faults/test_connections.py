@@ -18,8 +18,8 @@ import pytest
 
 from producer_service.app import create_app
 from shared.messages import EventKind
-from shared.schemas import OutputFormat, Variant
 from shared.settings import Settings
+from shared.variants import OutputFormat, Variant
 from tests.client import ApiClient, Tally
 from tests.conftest import TEST_AMQP_URL
 from tests.faults.proxy import CuttingProxy

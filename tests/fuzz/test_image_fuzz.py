@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, event, given, settings
 from producer_service.errors import PayloadTooLarge, UnsupportedMediaType
 from producer_service.uploads import probe
 from shared.messages import EventKind, JobEvent
-from shared.schemas import ErrorCode, Fit, OutputFormat, Variant
+from shared.schemas import ErrorCode
 from shared.settings import Settings
 from shared.topology import Topology
+from shared.variants import Fit, OutputFormat, Variant
 from tests.conftest import TEST_AMQP_URL, delete_queues, make_settings, require_broker
 from tests.fuzz.mutations import mutated_images
 from tests.images import LIMITS

@@ -10,8 +10,8 @@ from producer_service.db.store import JobStore
 from producer_service.records import JobRecord
 from shared import layout
 from shared.messages import utc_now
-from shared.schemas import DEFAULT_VARIANTS
 from shared.settings import Settings
+from shared.variants import DEFAULT_VARIANTS
 from tests.client import ApiClient, Tally, assert_problem
 from tests.images import jpeg_bytes, undecodable_png
 from tests.support import running_api, running_worker

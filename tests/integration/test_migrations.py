@@ -18,8 +18,8 @@ from producer_service.db.migrate import MIGRATIONS
 from producer_service.db.store import JobStore
 from producer_service.db.tables import Base
 from producer_service.records import JobRecord
-from shared.schemas import DEFAULT_VARIANTS
 from shared.settings import SERVICE_VARIABLES
+from shared.variants import DEFAULT_VARIANTS
 from tests.integration.conftest import EmptyDatabase
 from tests.support import ROOT
 

@@ -8,8 +8,9 @@ import pytest
 
 from shared import layout
 from shared.messages import EventKind
-from shared.schemas import ErrorCode, OutputFormat, Variant
+from shared.schemas import ErrorCode
 from shared.settings import Settings
+from shared.variants import OutputFormat, Variant
 from tests.images import FIXTURES, jpeg_bytes
 from tests.queue_types import each_queue_type  # noqa: F401 - each test on both queue types
 from tests.support import BrokerProbe, running_worker, wait_for

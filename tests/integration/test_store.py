@@ -18,16 +18,8 @@ from producer_service.db.store import DuplicateIdempotencyKey, JobStore, expired
 from producer_service.errors import TooManyActiveJobs
 from producer_service.records import JobRecord
 from shared.messages import EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
-from shared.schemas import (
-    DEFAULT_VARIANTS,
-    ErrorCode,
-    JobStatus,
-    OutputFormat,
-    Placeholder,
-    SourceFormat,
-    SourceImage,
-    WebhookStatus,
-)
+from shared.schemas import ErrorCode, JobStatus, Placeholder, SourceImage, WebhookStatus
+from shared.variants import DEFAULT_VARIANTS, OutputFormat, SourceFormat
 from tests.conftest import TEST_POSTGRES_URL
 from tests.integration.conftest import EmptyDatabase
 

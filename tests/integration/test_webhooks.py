@@ -17,9 +17,10 @@ from producer_service.db.store import JobStore
 from producer_service.records import JobRecord
 from shared import layout
 from shared.messages import utc_now
-from shared.schemas import DEFAULT_VARIANTS, JobStatus, WebhookState, WebhookStatus
+from shared.schemas import JobStatus, WebhookState, WebhookStatus
 from shared.settings import Settings
 from shared.topology import Topology
+from shared.variants import DEFAULT_VARIANTS
 from tests.client import ApiClient
 from tests.images import jpeg_bytes, undecodable_png
 from tests.receiver import HANG, SECRET, Receiver, documented_verifier, hooked

@@ -10,8 +10,9 @@ from aio_pika.message import IncomingMessage
 
 from shared import layout
 from shared.messages import EventKind, JobEvent, ResizeTask
-from shared.schemas import ErrorCode, Fit, OutputFormat, Variant
+from shared.schemas import ErrorCode
 from shared.settings import Settings
+from shared.variants import Fit, OutputFormat, Variant
 from tests.images import jpeg_bytes, load, photo
 from tests.queue_types import each_queue_type  # noqa: F401 - each test on both queue types
 from tests.support import BrokerProbe, output_path, running_worker, wait_for

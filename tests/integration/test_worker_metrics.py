@@ -6,8 +6,8 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from shared.schemas import Fit, OutputFormat, Variant
 from shared.settings import Settings
+from shared.variants import Fit, OutputFormat, Variant
 from tests.images import jpeg_bytes, undecodable_png
 from tests.scrape import Scrape, scrape
 from tests.support import BrokerProbe, free_port, running_worker, wait_for

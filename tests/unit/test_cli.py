@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from producer_service.api.examples import JOB_EXAMPLES
 from producer_service.cli import client
 from producer_service.cli.__main__ import build_parser, form_fields, main
 from producer_service.cli.client import Refused, ResizeApi, Unauthorized, retry_after
 from producer_service.cli.files import collect, output_folders
-from shared.schemas import JOB_EXAMPLES, JobStatus
+from shared.schemas import JobStatus
 from tests.support import ROOT
 
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -7,7 +7,7 @@ import pytest
 import pyvips
 
 from shared.geometry import Size, decode_size, output_pixels, output_size, resized_size
-from shared.schemas import Fit, Variant
+from shared.variants import Fit, Variant
 
 
 def random_case(rng: random.Random) -> tuple[Size, Variant]:

@@ -16,7 +16,7 @@ from shared.images import (
     restrict_libvips,
     sniff,
 )
-from shared.schemas import SourceFormat
+from shared.variants import SourceFormat
 from tests.images import FIXTURES, LIMITS, jpeg_bytes, photo, png_with_alpha, write
 
 

@@ -11,7 +11,8 @@ import pyvips
 from shared.geometry import Size
 from shared.images import ImageHeader, TooMuchMemory, check_outputs, read_header
 from shared.job_memory import JOB_OVERHEAD, MIB, decode_bytes, encode_bytes, job_bytes
-from shared.schemas import ErrorCode, OutputFormat, SourceFormat, Variant
+from shared.schemas import ErrorCode
+from shared.variants import OutputFormat, SourceFormat, Variant
 from tests.images import LIMITS, photo, write
 from worker_service.memory import MemoryBudget
 

@@ -13,9 +13,10 @@ from producer_service.storage import UploadArea
 from shared import layout
 from shared.images import ImageHeader
 from shared.messages import JobResult, RenderedOutput, ResizeTask
-from shared.schemas import ErrorCode, OutputFormat, Placeholder, SourceFormat, SourceImage, Variant
+from shared.schemas import ErrorCode, Placeholder, SourceImage
 from shared.storage import LocalStorage, Storage
 from shared.storage.memory import MemoryStorage
+from shared.variants import OutputFormat, SourceFormat, Variant
 from worker_service.errors import TransientFailure
 from worker_service.metrics import WorkerMetrics
 from worker_service.outputs import read_manifest, source_exists, source_file, store_outputs

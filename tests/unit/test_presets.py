@@ -7,7 +7,7 @@ import pytest
 
 from producer_service.app import create_app
 from producer_service.presets import BUILT_IN, Presets, PresetsFileError
-from shared.schemas import DEFAULT_VARIANTS
+from shared.variants import DEFAULT_VARIANTS
 from tests.client import assert_problem
 from tests.conftest import make_settings
 from tests.images import jpeg_bytes

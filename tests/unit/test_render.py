@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import pyvips
 
-from shared.schemas import Crop, ErrorCode, Fit, OutputFormat, Variant
+from shared.schemas import ErrorCode
+from shared.variants import Crop, Fit, OutputFormat, Variant
 from tests.images import (
     FIXTURES,
     LIMITS,

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.messages import EventKind, JobEvent, ResizeTask
-from shared.schemas import DEFAULT_VARIANTS, MAX_VARIANTS, Variant, variant_list_adapter
+from shared.variants import DEFAULT_VARIANTS, MAX_VARIANTS, Variant, variant_list_adapter
 
 
 def test_a_variant_gets_the_documented_defaults() -> None:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from shared.topology import Topology, backoff_delay_ms
+from shared.topology import Topology, backoff_delay_ms, tier_after
 from tests.conftest import make_settings
 
 
@@ -37,7 +37,12 @@ def test_each_delay_tier_expires_into_the_retry_queue(tmp_path: Path) -> None:
     )
     topology = Topology.from_settings(settings)
     assert topology.retry_delays_ms == (1000, 2000, 4000)
-    assert [topology.retry_delay_ms(n) for n in (1, 2, 3, 9)] == [1000, 2000, 4000, 4000]
+    assert [tier_after(topology.retry_delays_ms, n) for n in (1, 2, 3, 9)] == [
+        1000,
+        2000,
+        4000,
+        4000,
+    ]
     tier = next(spec for spec in topology.queues() if spec.name == topology.delay_queue(2000))
     assert tier.arguments == {
         "x-message-ttl": 2000,

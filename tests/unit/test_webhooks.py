@@ -16,13 +16,15 @@ from producer_service.db.store import JobStore
 from producer_service.errors import CallbackTargetRefused, InvalidCallbackUrl
 from producer_service.metrics import ApiMetrics
 from producer_service.records import JobRecord
-from producer_service.webhooks.deliveries import Settled, TryLater, Webhooks, next_try
+from producer_service.webhooks.deliveries import TryLater, Webhooks, next_try
 from producer_service.webhooks.sender import Delivered, Failed, WebhookSender
 from producer_service.webhooks.signing import job_secret, owner_secret, signature, signed_headers
 from producer_service.webhooks.targets import check_callback_url
 from shared.messages import EventKind, FailureInfo, JobEvent, WebhookDelivery
-from shared.schemas import DEFAULT_VARIANTS, ErrorCode, WebhookState, WebhookStatus
+from shared.schemas import ErrorCode, WebhookState, WebhookStatus
+from shared.settle import Ack
 from shared.topology import Topology, jittered
+from shared.variants import DEFAULT_VARIANTS
 from tests.conftest import make_settings
 from tests.receiver import HANG, SECRET, Receiver, documented_verifier
 from tests.support import free_port
@@ -223,10 +225,10 @@ class RecordingQueue:
     is_ready = True
 
     def __init__(self) -> None:
-        self.published: list[tuple[WebhookDelivery, int | None]] = []
+        self.published: list[WebhookDelivery] = []
 
-    async def publish(self, delivery: WebhookDelivery, delay_ms: int | None = None) -> None:
-        self.published.append((delivery, delay_ms))
+    async def publish(self, delivery: WebhookDelivery) -> None:
+        self.published.append(delivery)
 
 
 async def test_a_webhook_whose_host_now_resolves_private_fails_at_once(tmp_path: Path) -> None:
@@ -259,16 +261,16 @@ async def test_a_webhook_whose_host_now_resolves_private_fails_at_once(tmp_path:
         metrics=ApiMetrics(),
     )
     try:
-        await webhooks.queue_first(job_id, ended.run)
-        ((first, delay),) = queue.published
+        await webhooks.follow(applied)
+        (first,) = queue.published
         outcome = await webhooks.attempt(first)
         again = await webhooks.attempt(first)  # a duplicate of the settled try
         record = await store.get(job_id)
     finally:
         await webhooks.close()
         await store.close()
-    assert (first, delay) == (WebhookDelivery(job_id=job_id, run=1, attempt=1), None)
-    assert outcome == again == Settled()
+    assert first == WebhookDelivery(job_id=job_id, run=1, attempt=1)
+    assert outcome == again == Ack()
     assert record is not None
     assert record.webhook_queued
     assert record.webhook == WebhookState(

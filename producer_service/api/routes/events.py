@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from producer_service.api.deps import KeyOrTokenCallerDep, ServicesDep
+from producer_service.api.examples import JOB_EXAMPLES
 from producer_service.api.problems import problem_responses
 from producer_service.api.views import JobId, job_view, parse_job_id
 from producer_service.callers import Caller
 from producer_service.errors import JobNotFound, StoreUnavailable, Unauthorized
 from producer_service.jobs import JobService
 from producer_service.records import JobRecord
-from shared.schemas import JOB_EXAMPLES
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 

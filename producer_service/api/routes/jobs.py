@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from producer_service.api.deps import CallerDep, KeyOrTokenCallerDep, ServicesDep
+from producer_service.api.examples import JOB_EXAMPLES
 from producer_service.api.pagination import decode_cursor, encode_cursor
 from producer_service.api.problems import problem_responses
 from producer_service.api.views import (
@@ -41,15 +42,8 @@ from producer_service.errors import (
 )
 from producer_service.records import JobRecord
 from producer_service.uploads import read_submission
-from shared.schemas import (
-    DEFAULT_VARIANTS,
-    JOB_EXAMPLES,
-    VARIANT_NAME,
-    Job,
-    JobPage,
-    JobStatus,
-    OutputFormat,
-)
+from shared.schemas import Job, JobPage, JobStatus
+from shared.variants import DEFAULT_VARIANTS, VARIANT_NAME, OutputFormat
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.examples import STATS_EXAMPLE
 from producer_service.api.problems import problem_responses
 from producer_service.errors import (
     BrokerUnavailable,
@@ -11,7 +12,7 @@ from producer_service.errors import (
     Unauthorized,
 )
 from shared.messages import utc_now
-from shared.schemas import STATS_EXAMPLE, JobCounts, JobStatus, QueueStats, Stats
+from shared.schemas import JobCounts, JobStatus, QueueStats, Stats
 
 router = APIRouter(prefix="/v1", tags=["operations"])
 

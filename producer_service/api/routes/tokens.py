@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.examples import TOKEN_EXAMPLE
 from producer_service.api.openapi import Schema
 from producer_service.api.problems import problem_responses
 from producer_service.errors import (
@@ -17,7 +18,7 @@ from producer_service.errors import (
     Unauthorized,
 )
 from producer_service.uploads import known_preset
-from shared.schemas import TOKEN_EXAMPLE, BrowserToken, TokenRequest
+from shared.schemas import BrowserToken, TokenRequest
 
 router = APIRouter(prefix="/v1", tags=["tokens"])
 

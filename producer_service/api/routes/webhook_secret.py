@@ -4,6 +4,7 @@ signed with (`producer_service.webhooks.signing`), for its receiver to verify th
 from fastapi import APIRouter, Response
 
 from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.examples import WEBHOOK_SECRET_EXAMPLE
 from producer_service.api.openapi import Schema
 from producer_service.api.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from producer_service.errors import (
@@ -13,7 +14,7 @@ from producer_service.errors import (
     WebhookSecretsNeedKeys,
 )
 from producer_service.webhooks.signing import owner_secret
-from shared.schemas import WEBHOOK_SECRET_EXAMPLE, WebhookSecret
+from shared.schemas import WebhookSecret
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
