@@ -1,5 +1,5 @@
 """`create_app(settings)`: the FastAPI app: its routes, middleware and OpenAPI document; the
-services its routes use are opened and closed by `services.open_services` with its life."""
+edges its routes use are opened and closed by `wiring.open_edges` with its life."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,7 +34,7 @@ from producer_service.api.web import serve_web
 from producer_service.broker.publisher import Publisher
 from producer_service.metrics import ApiMetrics
 from producer_service.presets import Presets
-from producer_service.services import open_services
+from producer_service.wiring import open_edges
 from shared.settings import Settings
 
 DESCRIPTION = """\
@@ -90,8 +90,8 @@ def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, presets, metrics, publisher) as services:
-            app.state.services = services
+        async with open_edges(settings, presets, metrics, publisher) as edges:
+            app.state.edges = edges
             yield
 
     app = FastAPI(

@@ -1,6 +1,6 @@
 """What can go wrong behind the API, as exceptions that know their HTTP answer.
 
-    ServiceError
+    ApiProblem
     ├── Unauthorized             401  with WWW-Authenticate: no API key, or not one of API_KEYS,
     │                                 or a browser token expired or not valid
     ├── TokenNotAllowed          403  a browser token on a route that needs the API key itself
@@ -24,7 +24,7 @@
     ├── IdempotencyKeyInFlight   409  with Retry-After: the first request with the key is
     │                                 still waiting for the broker's confirm
     ├── TooManyActiveJobs        429  with Retry-After: the key holds MAX_ACTIVE_JOBS_PER_KEY
-    └── ServiceUnavailable       503  with Retry-After
+    └── Unavailable              503  with Retry-After
         ├── BrokerUnavailable         not connected, or no confirm in time
         ├── QueueFull                 the broker refused the task (MAX_QUEUED_JOBS)
         ├── StoreUnavailable          the job store failed or did not answer in time
@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 
-class ServiceError(Exception):
+class ApiProblem(Exception):
     """The service failed in a way it did not expect. It has been logged with the request;
     trying again may work. If it keeps happening, tell the operators the time and the
     request."""
@@ -56,7 +56,7 @@ class ServiceError(Exception):
         self.extra = extra
 
 
-class Unauthorized(ServiceError):
+class Unauthorized(ApiProblem):
     """The service runs with API keys and this request had none, or not one it knows, or a
     browser token that has expired or is not valid (altered, or minted by a key the service
     no longer has). Send `Authorization: Bearer <key>`, with the key exactly as you were given
@@ -71,7 +71,7 @@ class Unauthorized(ServiceError):
 # Browser tokens (POST /v1/tokens).
 
 
-class TokenNotAllowed(ServiceError):
+class TokenNotAllowed(ApiProblem):
     """A browser token (`POST /v1/tokens`) can submit jobs, read the jobs submitted with it
     (their status, events and outputs) and list the presets, nothing else. Deleting or
     retrying a job, minting tokens and the service's stats need the API key itself, which
@@ -82,7 +82,7 @@ class TokenNotAllowed(ServiceError):
     title = "Not allowed with a browser token"
 
 
-class TokensNeedKeys(ServiceError):
+class TokensNeedKeys(ApiProblem):
     """Browser tokens are signed with the service's API keys, and this service runs without
     `API_KEYS`: every request is allowed as it is, and there is nothing to sign a token with.
     Set `API_KEYS` to hand browsers short-lived tokens instead of a key."""
@@ -92,7 +92,7 @@ class TokensNeedKeys(ServiceError):
     title = "Browser tokens need API keys"
 
 
-class PayloadTooLarge(ServiceError):
+class PayloadTooLarge(ApiProblem):
     """The upload is over the service's limits: its bytes (`MAX_UPLOAD_BYTES`, which bounds
     the whole form body, with 256 KiB on top for the form's framing and text fields), its
     parts (16), its pixels (`MAX_INPUT_PIXELS`) or its pages or frames (`MAX_INPUT_PAGES`),
@@ -104,7 +104,7 @@ class PayloadTooLarge(ServiceError):
     title = "Payload too large"
 
 
-class UnsupportedMediaType(ServiceError):
+class UnsupportedMediaType(ApiProblem):
     """The body is not a multipart form, or its `file` is not an image this service reads
     (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF). The type is read from the file's bytes, not
     its name or `Content-Type`, so renaming a file does not help."""
@@ -114,7 +114,7 @@ class UnsupportedMediaType(ServiceError):
     title = "Unsupported media type"
 
 
-class InvalidRequest(ServiceError):
+class InvalidRequest(ApiProblem):
     """The request does not say what the service needs: a bad `variants` JSON, an unknown
     `preset`, both at once, a missing `file` part (or one sent as text: with curl, `-F
     file=@photo.jpg`, with the `@`), a field sent twice, a form field the route does not take,
@@ -138,7 +138,7 @@ class InvalidRequest(ServiceError):
         return cls(detail, errors=items)
 
 
-class JobNotFound(ServiceError):
+class JobNotFound(ApiProblem):
     """No job has this id, or it is another API key's job (each key sees only its own). Ids
     are UUIDs as the submit returned them."""
 
@@ -147,7 +147,7 @@ class JobNotFound(ServiceError):
     title = "Job not found"
 
 
-class OutputNotFound(ServiceError):
+class OutputNotFound(ApiProblem):
     """The job has no output of this name: an output is named after the `name` of one of
     the job's variants."""
 
@@ -156,7 +156,7 @@ class OutputNotFound(ServiceError):
     title = "Output not found"
 
 
-class OutputNotReady(ServiceError):
+class OutputNotReady(ApiProblem):
     """The job has not succeeded (yet): outputs exist once its status is `succeeded`.
     Follow `GET /v1/jobs/{id}/events` or poll the job, then download."""
 
@@ -165,7 +165,7 @@ class OutputNotReady(ServiceError):
     title = "Output not ready"
 
 
-class JobNotFailed(ServiceError):
+class JobNotFailed(ApiProblem):
     """Only a `failed` job can be retried; this one is queued, processing or has succeeded."""
 
     status = 409
@@ -173,7 +173,7 @@ class JobNotFailed(ServiceError):
     title = "Job has not failed"
 
 
-class JobNotFinished(ServiceError):
+class JobNotFinished(ApiProblem):
     """Only a finished job (`succeeded` or `failed`) can be deleted; this one is still queued or
     processing. Wait for it to finish (follow its events), then delete it."""
 
@@ -182,7 +182,7 @@ class JobNotFinished(ServiceError):
     title = "Job not finished"
 
 
-class IdempotencyKeyReused(ServiceError):
+class IdempotencyKeyReused(ApiProblem):
     """This `Idempotency-Key` was first sent with a different file, `variants`, `preset` or
     `callback_url`.
     A key stands for one request; use a new key for a new request."""
@@ -192,7 +192,7 @@ class IdempotencyKeyReused(ServiceError):
     title = "Idempotency key reused"
 
 
-class InvalidCallbackUrl(ServiceError):
+class InvalidCallbackUrl(ApiProblem):
     """`callback_url` is not a URL the service can POST a webhook to: it must be an absolute
     `https://` URL (`http://` only where the operator allows private targets) of at most 2048
     characters, with a host name that resolves, and no user name or password in it."""
@@ -202,7 +202,7 @@ class InvalidCallbackUrl(ServiceError):
     title = "Invalid callback URL"
 
 
-class CallbackTargetRefused(ServiceError):
+class CallbackTargetRefused(ApiProblem):
     """`callback_url`'s host resolves to an address that is not globally reachable, as the
     IANA special-purpose address registries say: loopback, private, link-local (cloud metadata
     included), shared, site-local, unique-local, multicast, documentation, benchmarking or
@@ -215,7 +215,7 @@ class CallbackTargetRefused(ServiceError):
     title = "Callback target refused"
 
 
-class WebhooksNotConfigured(ServiceError):
+class WebhooksNotConfigured(ApiProblem):
     """This service sends no webhooks: its operator has not set `WEBHOOK_SECRET`, which
     signs them. Submit without `callback_url` and follow the job's events or poll it. (Asking
     for a webhook secret, `GET /v1/webhook-secret`, is answered the same way, as a 409.)"""
@@ -232,7 +232,7 @@ class NoWebhookSecret(WebhooksNotConfigured):
     status = 409
 
 
-class WebhookSecretsNeedKeys(ServiceError):
+class WebhookSecretsNeedKeys(ApiProblem):
     """This service runs without `API_KEYS`, so every webhook is signed with `WEBHOOK_SECRET`
     itself. Its operator holds that secret and gives it to receivers; the API never hands it
     out. With `API_KEYS` set, each key reads its own secret here instead."""
@@ -242,7 +242,7 @@ class WebhookSecretsNeedKeys(ServiceError):
     title = "Webhook secrets per key need API keys"
 
 
-class IdempotencyKeyInFlight(ServiceError):
+class IdempotencyKeyInFlight(ApiProblem):
     """The first request with this `Idempotency-Key` is still waiting for the broker to
     confirm its task. Send the same request again after `Retry-After` seconds: it gets the
     first request's job."""
@@ -253,7 +253,7 @@ class IdempotencyKeyInFlight(ServiceError):
     retry_after_seconds = 2
 
 
-class TooManyActiveJobs(ServiceError):
+class TooManyActiveJobs(ApiProblem):
     """This API key (or, without keys, the service) already holds `MAX_ACTIVE_JOBS_PER_KEY`
     jobs that are queued or processing. Submit more as they finish; `Retry-After` says when
     to try."""
@@ -264,7 +264,7 @@ class TooManyActiveJobs(ServiceError):
     retry_after_seconds = 5
 
 
-class ServiceUnavailable(ServiceError):
+class Unavailable(ApiProblem):
     """The service cannot take this request right now. Try again after `Retry-After`
     seconds."""
 
@@ -274,7 +274,7 @@ class ServiceUnavailable(ServiceError):
     retry_after_seconds = 5
 
 
-class BrokerUnavailable(ServiceUnavailable):
+class BrokerUnavailable(Unavailable):
     """The message broker is not reachable, or did not confirm the task in time, so the job
     was not accepted (nothing was kept). Try again after `Retry-After` seconds."""
 
@@ -282,7 +282,7 @@ class BrokerUnavailable(ServiceUnavailable):
     title = "Broker unavailable"
 
 
-class QueueFull(ServiceUnavailable):
+class QueueFull(Unavailable):
     """Too many jobs are waiting (`MAX_QUEUED_JOBS`): the broker refused the task, and
     nothing was kept. Try again after `Retry-After` seconds."""
 
@@ -291,7 +291,7 @@ class QueueFull(ServiceUnavailable):
     retry_after_seconds = 10
 
 
-class StoreUnavailable(ServiceUnavailable):
+class StoreUnavailable(Unavailable):
     """The job store (the database) did not answer in time or failed. Nothing half-done was
     kept; try again after `Retry-After` seconds."""
 
@@ -299,7 +299,7 @@ class StoreUnavailable(ServiceUnavailable):
     title = "Job store unavailable"
 
 
-class StorageUnavailable(ServiceUnavailable):
+class StorageUnavailable(Unavailable):
     """The service could not write files (its disk is full or read-only). Nothing half-
     written was kept; try again after `Retry-After` seconds."""
 

@@ -15,7 +15,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from producer_service.storage import discard, storage_errors
+from producer_service.staging import discard, storage_errors
 from shared.images import SNIFF_BYTES, sniff
 from shared.variants import SourceFormat
 

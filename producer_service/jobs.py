@@ -21,12 +21,12 @@ from producer_service.errors import (
     JobNotFound,
     OutputNotFound,
     OutputNotReady,
-    ServiceUnavailable,
     StoreUnavailable,
+    Unavailable,
 )
 from producer_service.records import JobRecord
-from producer_service.storage import discard, storage_errors
-from producer_service.uploads import Submission
+from producer_service.staging import discard, storage_errors
+from producer_service.submissions import Submission
 from shared import layout
 from shared.log_context import about_job
 from shared.messages import JobEvent, ResizeTask, utc_now
@@ -58,7 +58,7 @@ class Submitted:
     replayed: bool = False
 
 
-class JobService:
+class Jobs:
     def __init__(
         self,
         store: JobStore,
@@ -148,7 +148,7 @@ class JobService:
             raise
         try:
             await self._publish(record)
-        except ServiceUnavailable:
+        except Unavailable:
             await self._withdraw(record)
             raise
         logger.info("accepted with %d variants", len(submission.variants))
@@ -175,7 +175,7 @@ class JobService:
         with about_job(job_id, FIRST_ATTEMPT):
             try:
                 await self._publish(restarted)
-            except ServiceUnavailable:
+            except Unavailable:
                 await self._store.undo_restart(record)
                 raise
             logger.info("retried by hand as run %d", restarted.run)

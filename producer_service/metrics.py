@@ -22,7 +22,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from producer_service.broker.publisher import Publisher
-from producer_service.errors import ServiceError
+from producer_service.errors import ApiProblem
 from shared.messages import ResizeTask
 from shared.metrics import registry_with_process_metrics
 
@@ -117,7 +117,7 @@ class TimedPublisher:
         started = time.perf_counter()
         try:
             await self._publisher.publish(task)
-        except ServiceError as refusal:
+        except ApiProblem as refusal:
             self._observe(refusal.slug, started)
             raise
         self._observe("confirmed", started)

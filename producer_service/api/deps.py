@@ -1,6 +1,6 @@
-"""What routes get from the app: the objects the lifespan built, as `Annotated` aliases."""
+"""What routes get from the app: each object the lifespan opened (`wiring.Edges`), as an
+`Annotated` alias of its own, and the caller."""
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,35 +13,75 @@ from producer_service.broker.queue_stats import QueueInspector
 from producer_service.callers import Caller, KeyRing
 from producer_service.db.store import JobStore
 from producer_service.errors import TokenNotAllowed
-from producer_service.jobs import JobService
+from producer_service.jobs import Jobs
 from producer_service.metrics import ApiMetrics
 from producer_service.presets import Presets
-from producer_service.storage import UploadArea
+from producer_service.staging import UploadArea
+from producer_service.wiring import Edges
 from shared.settings import Settings
 from shared.storage import Storage
 
 
-@dataclass(frozen=True)
-class Services:
-    settings: Settings
-    jobs: JobService
-    store: JobStore
-    storage: Storage
-    uploads: UploadArea
-    publisher: Publisher
-    keys: KeyRing
-    feed: ChangeFeed
-    presets: Presets
-    queues: QueueInspector
-    metrics: ApiMetrics
+def _edges(request: Request) -> Edges:
+    edges: Edges = request.app.state.edges
+    return edges
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def _settings(request: Request) -> Settings:
+    return _edges(request).settings
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+def _storage(request: Request) -> Storage:
+    return _edges(request).storage
+
+
+def _jobs(request: Request) -> Jobs:
+    return _edges(request).jobs
+
+
+def _store(request: Request) -> JobStore:
+    return _edges(request).store
+
+
+def _uploads(request: Request) -> UploadArea:
+    return _edges(request).uploads
+
+
+def _publisher(request: Request) -> Publisher:
+    return _edges(request).publisher
+
+
+def _keys(request: Request) -> KeyRing:
+    return _edges(request).keys
+
+
+def _feed(request: Request) -> ChangeFeed:
+    return _edges(request).feed
+
+
+def _presets(request: Request) -> Presets:
+    return _edges(request).presets
+
+
+def _queues(request: Request) -> QueueInspector:
+    return _edges(request).queues
+
+
+def _metrics(request: Request) -> ApiMetrics:
+    return _edges(request).metrics
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+JobsDep = Annotated[Jobs, Depends(_jobs)]
+StorageDep = Annotated[Storage, Depends(_storage)]
+StoreDep = Annotated[JobStore, Depends(_store)]
+UploadsDep = Annotated[UploadArea, Depends(_uploads)]
+PublisherDep = Annotated[Publisher, Depends(_publisher)]
+KeysDep = Annotated[KeyRing, Depends(_keys)]
+FeedDep = Annotated[ChangeFeed, Depends(_feed)]
+PresetsDep = Annotated[Presets, Depends(_presets)]
+QueuesDep = Annotated[QueueInspector, Depends(_queues)]
+MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]
 
 
 # Only documents the scheme in OpenAPI (the Authorize button of /docs); `KeyRing` decides.
@@ -62,10 +102,10 @@ def without_key_requirement(schema: Schema) -> None:
 
 def get_key_or_token_caller(
     request: Request,
-    services: ServicesDep,
+    keys: KeysDep,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    return services.keys.identify(request.headers.get("authorization"))
+    return keys.identify(request.headers.get("authorization"))
 
 
 KeyOrTokenCallerDep = Annotated[Caller, Depends(get_key_or_token_caller)]

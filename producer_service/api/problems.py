@@ -15,7 +15,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from producer_service.api.openapi import Amendment, Schema, operations
-from producer_service.errors import InvalidRequest, ServiceError
+from producer_service.errors import ApiProblem, InvalidRequest
 from shared.schemas import Problem
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def problem_response(
     )
 
 
-def problem_for(error: ServiceError) -> ProblemResponse:
+def problem_for(error: ApiProblem) -> ProblemResponse:
     headers = {}
     if error.retry_after_seconds is not None:
         headers["Retry-After"] = str(error.retry_after_seconds)
@@ -57,7 +57,7 @@ def problem_for(error: ServiceError) -> ProblemResponse:
 
 
 async def _service_error(_: Request, exc: Exception) -> ProblemResponse:
-    assert isinstance(exc, ServiceError)
+    assert isinstance(exc, ApiProblem)
     return problem_for(exc)
 
 
@@ -124,14 +124,14 @@ class UnexpectedErrors:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(ApiProblem, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_middleware(UnexpectedErrors)
 
 
 def problem_responses(
-    *errors: type[ServiceError], details: Mapping[str, str] | None = None
+    *errors: type[ApiProblem], details: Mapping[str, str] | None = None
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the given errors, each with a problem+json example; `details`
     gives a route's own example `detail` by slug, where the general one would not fit."""

@@ -14,14 +14,14 @@ from datetime import timedelta
 
 from producer_service.background.periodic import Periodic
 from producer_service.broker.publisher import Publisher
-from producer_service.jobs import JobService
-from producer_service.webhooks.deliveries import Webhooks
+from producer_service.jobs import Jobs
+from producer_service.webhooks import Webhooks
 
 STRANDED_AFTER = timedelta(seconds=60)
 RELAY_INTERVAL_SECONDS = 10.0
 
 
-def outbox_relay(jobs: JobService, publisher: Publisher) -> Periodic:
+def outbox_relay(jobs: Jobs, publisher: Publisher) -> Periodic:
     return Periodic(
         "outbox relay",
         RELAY_INTERVAL_SECONDS,

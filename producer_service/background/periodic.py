@@ -1,6 +1,6 @@
 """A background loop of the API: one pass now, then one every interval, until the app stops.
 
-A pass that finds the broker, the store or the disk failing (`ServiceUnavailable`) is logged
+A pass that finds the broker, the store or the disk failing (`Unavailable`) is logged
 and tried again at the next interval; the loop itself never dies of it.
 """
 
@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from producer_service.errors import ServiceUnavailable
+from producer_service.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,6 @@ class Periodic:
                 continue
             try:
                 await self._run_pass()
-            except ServiceUnavailable as exc:
+            except Unavailable as exc:
                 logger.warning("%s pass failed, will try again: %r", self._name, exc)
             await asyncio.sleep(self._interval)

@@ -5,7 +5,7 @@ row's conditional DELETE decides which replica removes it)."""
 from datetime import timedelta
 
 from producer_service.background.periodic import Periodic
-from producer_service.jobs import JobService
+from producer_service.jobs import Jobs
 
 BATCH = 100
 
@@ -16,7 +16,7 @@ def sweep_interval_seconds(older_than: timedelta) -> float:
     return min(60.0, max(1.0, older_than.total_seconds() / 10))
 
 
-def retention_sweep(jobs: JobService, hours: float) -> Periodic:
+def retention_sweep(jobs: Jobs, hours: float) -> Periodic:
     older_than = timedelta(hours=hours)
     return Periodic(
         "retention sweep",

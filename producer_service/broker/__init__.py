@@ -1,2 +1,3 @@
-"""The API's side of RabbitMQ: the link that keeps a connection, the task publisher and
-the event consumers."""
+"""The API's side of RabbitMQ it drives: the link that keeps a connection, the task and
+webhook publishers, the change feed and the queue figures. The consumers are in
+`producer_service.consumers`."""

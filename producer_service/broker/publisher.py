@@ -26,7 +26,7 @@ class Publisher(Protocol):
         """Return once a task sent now would be taken; else raise `BrokerUnavailable`."""
 
     async def publish(self, task: ResizeTask) -> None:
-        """Return once the task is safely taken; else raise a `ServiceUnavailable` error."""
+        """Return once the task is safely taken; else raise a `Unavailable` error."""
 
 
 def task_message(task: ResizeTask) -> aio_pika.Message:

@@ -22,6 +22,7 @@ from producer_service.callers import Scope
 from producer_service.db.database import Database, Work, open_database
 from producer_service.db.engine import PoolLimits, failure_reason
 from producer_service.db.migrate import migrate
+from producer_service.db.rows import record_from_row, row_from_record
 from producer_service.db.tables import JobRow
 from producer_service.errors import StoreUnavailable, TooManyActiveJobs
 from producer_service.records import JobRecord
@@ -185,7 +186,7 @@ class JobStore:
         is `DuplicateIdempotencyKey`, whatever the count."""
 
         def insert(session: Session) -> None:
-            session.add(record.to_row())
+            session.add(row_from_record(record))
             session.flush()  # the unique key is checked before the cap
             _keep_within_cap(session, record.owner, max_active)
 
@@ -440,13 +441,13 @@ class JobStore:
     async def _one(self, statement: sa.Select[JobRow]) -> JobRecord | None:
         def select(session: Session) -> JobRecord | None:
             row = session.execute(statement).scalar_one_or_none()
-            return None if row is None else JobRecord.from_row(row)
+            return None if row is None else record_from_row(row)
 
         return await self._run(select)
 
     async def _all(self, statement: sa.Select[JobRow]) -> list[JobRecord]:
         def select(session: Session) -> list[JobRecord]:
-            return [JobRecord.from_row(row) for row in session.execute(statement).scalars()]
+            return [record_from_row(row) for row in session.execute(statement).scalars()]
 
         return await self._run(select)
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 
 from producer_service.errors import PayloadTooLarge, UnsupportedMediaType
-from producer_service.uploads import probe
+from producer_service.submissions import probe
 from shared.messages import EventKind, JobEvent
 from shared.schemas import ErrorCode
 from shared.settings import Settings

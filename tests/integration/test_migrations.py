@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from producer_service.db.database import Database
 from producer_service.db.migrate import MIGRATIONS
+from producer_service.db.rows import row_from_record
 from producer_service.db.store import JobStore
 from producer_service.db.tables import Base
 from producer_service.records import JobRecord
@@ -53,7 +54,7 @@ async def test_a_database_made_before_migrations_is_adopted_with_its_jobs(
         await database.run(_first_release_schema, write=True)
         legacy = JobRecord.new(job_id, DEFAULT_VARIANTS, f"originals/{job_id}", "key-1")
         jobs = Base.metadata.tables["jobs"]
-        row = legacy.to_row()
+        row = row_from_record(legacy)
         legacy_columns = await columns(database)
         values = {c.name: getattr(row, c.name) for c in jobs.columns if c.name in legacy_columns}
         # Only the first release's columns, without the defaults of later ones.

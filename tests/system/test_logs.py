@@ -60,7 +60,7 @@ async def test_json_logs_of_both_services_carry_each_jobs_id_and_attempt(
     assert said(about(api_lines, good), "producer_service.jobs") == [
         ("accepted with 1 variants", 1)
     ]
-    assert said(about(api_lines, good), "producer_service.broker.events") == [
+    assert said(about(api_lines, good), "producer_service.consumers.events") == [
         ("event processing applied", 1),
         ("event succeeded applied", 1),
     ]

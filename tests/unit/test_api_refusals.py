@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from producer_service.db.store import JobStore
 from producer_service.records import JobRecord
-from producer_service.uploads import Chosen, request_fingerprint
+from producer_service.submissions import Chosen, request_fingerprint
 from shared.variants import DEFAULT_VARIANTS, variant_list_adapter
 from tests.client import assert_problem
 from tests.images import FIXTURES, jpeg_bytes, photo

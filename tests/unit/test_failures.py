@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from producer_service.db.engine import failure_reason as store_failure
-from producer_service.storage import failure_reason as storage_failure
+from producer_service.staging import failure_reason as storage_failure
 from shared.connection import MAX_BACKOFF_SECONDS, backoff_seconds
 
 

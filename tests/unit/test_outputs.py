@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from producer_service.storage import UploadArea
+from producer_service.staging import UploadArea
 from shared import layout
 from shared.images import ImageHeader
 from shared.messages import JobResult, RenderedOutput, ResizeTask

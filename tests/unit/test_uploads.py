@@ -20,7 +20,7 @@ from producer_service.forms import (
     TEXT_FIELDS,
     receive_form,
 )
-from producer_service.uploads import Chosen, parse_variants, probe, request_fingerprint
+from producer_service.submissions import Chosen, parse_variants, probe, request_fingerprint
 from tests.images import FIXTURES, LIMITS, jpeg_bytes, write
 
 BOUNDARY = "testboundary"

@@ -3,8 +3,8 @@
 
 from pydantic import SecretStr
 
+from producer_service.callbacks.signing import owner_secret
 from producer_service.callers import owner_id
-from producer_service.webhooks.signing import owner_secret
 from tests.client import assert_problem
 from tests.receiver import SECRET
 from tests.unit.conftest import Serve

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from producer_service.addresses import IPAddress
+from producer_service.callbacks.sender import Delivered, Failed, WebhookSender
+from producer_service.callbacks.signing import job_secret, owner_secret, signature, signed_headers
+from producer_service.callbacks.targets import check_callback_url
 from producer_service.db.store import JobStore
 from producer_service.errors import CallbackTargetRefused, InvalidCallbackUrl
 from producer_service.metrics import ApiMetrics
 from producer_service.records import JobRecord
-from producer_service.webhooks.deliveries import TryLater, Webhooks, next_try
-from producer_service.webhooks.sender import Delivered, Failed, WebhookSender
-from producer_service.webhooks.signing import job_secret, owner_secret, signature, signed_headers
-from producer_service.webhooks.targets import check_callback_url
+from producer_service.webhooks import TryLater, Webhooks, next_try
 from shared.messages import EventKind, FailureInfo, JobEvent, WebhookDelivery
 from shared.schemas import ErrorCode, WebhookState, WebhookStatus
 from shared.settle import Ack

@@ -13,14 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from producer_service.api.deps import KeyOrTokenCallerDep, ServicesDep
+from producer_service.api.deps import FeedDep, JobsDep, KeyOrTokenCallerDep
 from producer_service.api.examples import JOB_EXAMPLES
+from producer_service.api.paths import JobId, parse_job_id
 from producer_service.api.problems import problem_responses
-from producer_service.api.views import JobId, job_view, parse_job_id
 from producer_service.callers import Caller
 from producer_service.errors import JobNotFound, StoreUnavailable, Unauthorized
-from producer_service.jobs import JobService
+from producer_service.jobs import Jobs
 from producer_service.records import JobRecord
+from producer_service.views import job_view
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -42,14 +43,14 @@ LastEventId = Annotated[
 
 async def watched_job(
     job_id: JobId,
-    services: ServicesDep,
+    jobs: JobsDep,
     caller: KeyOrTokenCallerDep,
     last_event_id: LastEventId = None,
 ) -> JobRecord:
     """The job, read before the stream opens, so an unknown one is a 404 problem; a 204 when
     the client already has its final state (a browser's EventSource stops on a 204, and would
     reconnect for ever after an empty 200)."""
-    record = await services.jobs.get(caller, parse_job_id(job_id))
+    record = await jobs.get(caller, parse_job_id(job_id))
     if record.status.is_final and state_id(record) == last_event_id:
         raise HTTPException(204)
     return record
@@ -81,14 +82,15 @@ _EXAMPLE = "\n".join(
 )
 async def job_events(
     record: Annotated[JobRecord, Depends(watched_job)],
-    services: ServicesDep,
+    jobs: JobsDep,
+    feed: FeedDep,
     caller: KeyOrTokenCallerDep,
     last_event_id: LastEventId = None,
 ) -> AsyncIterator[ServerSentEvent]:
     sent = last_event_id
-    with services.feed.watch(record.id) as changes:
+    with feed.watch(record.id) as changes:
         # Read again once watching, so a change just before the watch began is not missed.
-        current = await _reread(services.jobs, caller, record)
+        current = await _reread(jobs, caller, record)
         while current is not None:
             state = state_id(current)
             if state != sent:
@@ -97,10 +99,10 @@ async def job_events(
             if current.status.is_final:
                 return
             await changes.wait(REREAD_SECONDS)
-            current = await _reread(services.jobs, caller, current)
+            current = await _reread(jobs, caller, current)
 
 
-async def _reread(jobs: JobService, caller: Caller, record: JobRecord) -> JobRecord | None:
+async def _reread(jobs: Jobs, caller: Caller, record: JobRecord) -> JobRecord | None:
     """The job as the store has it now: as it was while the store does not answer, and None
     once it is gone (deleted)."""
     try:

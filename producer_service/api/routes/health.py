@@ -14,10 +14,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from producer_service.api.deps import ServicesDep
+from producer_service.api.deps import PublisherDep, SettingsDep, StorageDep, StoreDep
 from producer_service.api.problems import PROBLEM_MEDIA_TYPE, problem_response
-from producer_service.errors import ServiceUnavailable
-from producer_service.storage import check_writable
+from producer_service.errors import Unavailable
+from producer_service.staging import check_writable
 
 router = APIRouter(tags=["operations"])
 
@@ -66,14 +66,16 @@ async def healthz() -> dict[str, str]:
         },
     },
 )
-async def readyz(services: ServicesDep) -> Any:
-    store_deadline = services.settings.database_timeout_seconds + STORE_CHECK_MARGIN_SECONDS
-    broker, store, storage = await asyncio.gather(
-        _check(services.publisher.check, "not confirming"),
-        _check(services.store.check_writable, "not answering in time", store_deadline),
-        _check(functools.partial(check_writable, services.storage), "not answering in time"),
+async def readyz(
+    settings: SettingsDep, store: StoreDep, storage: StorageDep, publisher: PublisherDep
+) -> Any:
+    store_deadline = settings.database_timeout_seconds + STORE_CHECK_MARGIN_SECONDS
+    states = await asyncio.gather(
+        _check(publisher.check, "not confirming"),
+        _check(store.check_writable, "not answering in time", store_deadline),
+        _check(functools.partial(check_writable, storage), "not answering in time"),
     )
-    checks = {"broker": broker, "store": store, "storage": storage}
+    checks = dict(zip(("broker", "store", "storage"), states, strict=True))
     failing = [f"{name}: {state}" for name, state in checks.items() if state != "ok"]
     if failing:
         return problem_response(
@@ -95,6 +97,6 @@ async def _check(
             await probe()
     except TimeoutError:
         return too_slow
-    except ServiceUnavailable as exc:
+    except Unavailable as exc:
         return str(exc.extra.get("reason", "unavailable"))
     return "ok"

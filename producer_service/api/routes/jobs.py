@@ -5,19 +5,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from producer_service.api.deps import CallerDep, KeyOrTokenCallerDep, ServicesDep
+from producer_service.api.deps import (
+    CallerDep,
+    JobsDep,
+    KeyOrTokenCallerDep,
+    MetricsDep,
+    PresetsDep,
+    SettingsDep,
+    UploadsDep,
+)
 from producer_service.api.examples import JOB_EXAMPLES
 from producer_service.api.pagination import decode_cursor, encode_cursor
+from producer_service.api.paths import JobId, parse_job_id, parse_output_name
 from producer_service.api.problems import problem_responses
-from producer_service.api.views import (
-    JobId,
-    job_url,
-    job_view,
-    parse_job_id,
-    parse_output_name,
-)
 from producer_service.callers import Caller
 from producer_service.errors import (
+    ApiProblem,
     BrokerUnavailable,
     CallbackTargetRefused,
     IdempotencyKeyInFlight,
@@ -31,7 +34,6 @@ from producer_service.errors import (
     OutputNotReady,
     PayloadTooLarge,
     QueueFull,
-    ServiceError,
     StorageUnavailable,
     StoreUnavailable,
     TokenNotAllowed,
@@ -41,7 +43,8 @@ from producer_service.errors import (
     WebhooksNotConfigured,
 )
 from producer_service.records import JobRecord
-from producer_service.uploads import read_submission
+from producer_service.submissions import read_submission
+from producer_service.views import job_url, job_view
 from shared.schemas import Job, JobPage, JobStatus
 from shared.variants import DEFAULT_VARIANTS, VARIANT_NAME, OutputFormat
 
@@ -202,7 +205,12 @@ _SUBMIT_BODY: dict[str, Any] = {
 )
 async def submit_job(
     request: Request,
-    services: ServicesDep,
+    *,
+    settings: SettingsDep,
+    jobs: JobsDep,
+    uploads: UploadsDep,
+    presets: PresetsDep,
+    metrics: MetricsDep,
     caller: KeyOrTokenCallerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -210,18 +218,18 @@ async def submit_job(
         submission = await read_submission(
             request.headers,
             request.stream(),
-            services.uploads.new_temp_path(),
-            services.settings,
-            services.presets,
+            uploads.new_temp_path(),
+            settings,
+            presets,
             fingerprint=idempotency_key is not None,
             only_preset=caller.only_preset,
             by_token=caller.token is not None,
         )
-        submitted = await services.jobs.submit(caller, submission, idempotency_key)
-    except ServiceError as refusal:
-        services.metrics.count_submit(refusal.slug, refusal.status)
+        submitted = await jobs.submit(caller, submission, idempotency_key)
+    except ApiProblem as refusal:
+        metrics.count_submit(refusal.slug, refusal.status)
         raise
-    services.metrics.count_submit("replayed" if submitted.replayed else "accepted", 202)
+    metrics.count_submit("replayed" if submitted.replayed else "accepted", 202)
     return accepted(submitted.job)
 
 
@@ -243,14 +251,14 @@ async def submit_job(
     },
 )
 async def list_jobs(
-    services: ServicesDep,
+    jobs: JobsDep,
     caller: KeyOrTokenCallerDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page.")] = 20,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> JobPage:
     after = None if cursor is None else decode_cursor(cursor)
-    records = await services.jobs.list_page(caller, status, after, limit + 1)
+    records = await jobs.list_page(caller, status, after, limit + 1)
     page = records[:limit]
     next_cursor = encode_cursor(page[-1]) if len(records) > limit else None
     return JobPage(items=[job_view(record) for record in page], next_cursor=next_cursor)
@@ -278,8 +286,8 @@ async def list_jobs(
         ),
     },
 )
-async def retry_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> JSONResponse:
-    record = await services.jobs.retry(caller, parse_job_id(job_id))
+async def retry_job(job_id: JobId, jobs: JobsDep, caller: CallerDep) -> JSONResponse:
+    record = await jobs.retry(caller, parse_job_id(job_id))
     return accepted(record)
 
 
@@ -297,8 +305,8 @@ async def retry_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> 
         ),
     },
 )
-async def delete_job(job_id: JobId, services: ServicesDep, caller: CallerDep) -> Response:
-    await services.jobs.delete(caller, parse_job_id(job_id))
+async def delete_job(job_id: JobId, jobs: JobsDep, caller: CallerDep) -> Response:
+    await jobs.delete(caller, parse_job_id(job_id))
     return Response(status_code=204)
 
 
@@ -311,8 +319,8 @@ async def delete_job(job_id: JobId, services: ServicesDep, caller: CallerDep) ->
         **problem_responses(Unauthorized, JobNotFound, StoreUnavailable),
     },
 )
-async def get_job(job_id: JobId, services: ServicesDep, caller: KeyOrTokenCallerDep) -> Job:
-    return job_view(await services.jobs.get(caller, parse_job_id(job_id)))
+async def get_job(job_id: JobId, jobs: JobsDep, caller: KeyOrTokenCallerDep) -> Job:
+    return job_view(await jobs.get(caller, parse_job_id(job_id)))
 
 
 OUTPUT_PATH = "/jobs/{job_id}/outputs/{name}"
@@ -351,7 +359,7 @@ async def get_output(
         str,
         Path(description=f"The variant's name (`{VARIANT_NAME.pattern}`).", examples=["thumb"]),
     ],
-    services: ServicesDep,
+    jobs: JobsDep,
     caller: KeyOrTokenCallerDep,
     if_none_match: Annotated[
         str | None,
@@ -359,7 +367,7 @@ async def get_output(
     ] = None,
 ) -> Response:
     job = parse_job_id(job_id)
-    output = await services.jobs.output_file(caller, job, parse_output_name(job, name))
+    output = await jobs.output_file(caller, job, parse_output_name(job, name))
     headers = {
         # A succeeded job never changes, so its outputs can be cached for good; with keys,
         # only by the caller's own cache, never a shared one.

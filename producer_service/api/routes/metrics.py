@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from producer_service.api.deps import ServicesDep
+from producer_service.api.deps import MetricsDep
 
 router = APIRouter(tags=["operations"])
 
@@ -27,8 +27,8 @@ resize_submits_total{outcome="queue-full",status="503"} 1.0
     response_class=Response,
     responses={200: {"content": {"text/plain": {"example": EXAMPLE}}}},
 )
-def metrics(request: Request, services: ServicesDep) -> Response:
+def metrics(request: Request, metrics: MetricsDep) -> Response:
     # A plain function: FastAPI runs it in a thread, so collecting (which reads /proc, and
     # every process's file in multiprocess mode) never holds up the event loop.
-    body, content_type = services.metrics.exposition(request.headers.get("accept"))
+    body, content_type = metrics.exposition(request.headers.get("accept"))
     return Response(body, media_type=content_type)

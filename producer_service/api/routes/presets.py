@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from producer_service.api.deps import KeyOrTokenCallerDep, ServicesDep
+from producer_service.api.deps import KeyOrTokenCallerDep, PresetsDep
 from producer_service.api.problems import problem_responses
 from producer_service.errors import Unauthorized
 from producer_service.presets import BUILT_IN
@@ -30,6 +30,6 @@ _EXAMPLE = PresetList(presets=[p for p in BUILT_IN if p.name == "thumbnail"]).mo
         **problem_responses(Unauthorized),
     },
 )
-async def list_presets(services: ServicesDep, caller: KeyOrTokenCallerDep) -> PresetList:
+async def list_presets(presets: PresetsDep, caller: KeyOrTokenCallerDep) -> PresetList:
     only = caller.only_preset
-    return PresetList(presets=[p for p in services.presets if only in (None, p.name)])
+    return PresetList(presets=[p for p in presets if only in (None, p.name)])

@@ -1,6 +1,6 @@
 """`/problems/{slug}`: the page a problem's `type` names, saying what it means and what to do.
 
-Every problem the API answers with has one: the `ServiceError` family (its docstrings are the
+Every problem the API answers with has one: the `ApiProblem` family (its docstrings are the
 text) and the few answers made outside it (unknown paths and methods, oversized headers, not
 ready). RFC 9457 asks for a `type` that resolves to documentation for people; this is it.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from producer_service.errors import ServiceError
+from producer_service.errors import ApiProblem
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,7 +26,7 @@ class ProblemPage:
     about: str
 
 
-# The answers that are not ServiceErrors: Starlette's own, the server's and /readyz's.
+# The answers that are not ApiProblems: Starlette's own, the server's and /readyz's.
 _OTHERS = (
     ProblemPage(
         "not-found", 404, "Not Found", "Nothing is served at this path. See `/docs` for routes."
@@ -53,14 +53,14 @@ _OTHERS = (
 )
 
 
-def _service_errors(cls: type[ServiceError]) -> list[type[ServiceError]]:
+def _service_errors(cls: type[ApiProblem]) -> list[type[ApiProblem]]:
     return [cls, *(sub for child in cls.__subclasses__() for sub in _service_errors(child))]
 
 
 def _catalogue() -> dict[str, ProblemPage]:
     pages = [
         ProblemPage(e.slug, e.status, e.title, inspect.getdoc(e) or e.title)
-        for e in _service_errors(ServiceError)
+        for e in _service_errors(ApiProblem)
     ]
     return {page.slug: page for page in sorted([*pages, *_OTHERS], key=lambda p: p.status)}
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.deps import CallerDep, QueuesDep, SettingsDep, StoreDep
 from producer_service.api.examples import STATS_EXAMPLE
 from producer_service.api.problems import problem_responses
 from producer_service.errors import (
@@ -33,15 +33,17 @@ router = APIRouter(prefix="/v1", tags=["operations"])
         **problem_responses(Unauthorized, TokenNotAllowed, BrokerUnavailable, StoreUnavailable),
     },
 )
-async def read_stats(services: ServicesDep, _: CallerDep) -> Stats:
-    queue = await services.queues.read()
-    tally = await services.store.tally()
+async def read_stats(
+    settings: SettingsDep, store: StoreDep, queues: QueuesDep, _: CallerDep
+) -> Stats:
+    queue = await queues.read()
+    tally = await store.tally()
     oldest = tally.oldest_queued_at
     waited = 0.0 if oldest is None else max(0.0, (utc_now() - oldest).total_seconds())
     counts = tally.by_status
     return Stats(
         queue=QueueStats(
-            name=services.settings.queue_name,
+            name=settings.queue_name,
             ready=queue.ready,
             unacked=counts[JobStatus.PROCESSING],
             consumers=queue.consumers,

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.deps import CallerDep, KeysDep, PresetsDep
 from producer_service.api.examples import TOKEN_EXAMPLE
 from producer_service.api.openapi import Schema
 from producer_service.api.problems import problem_responses
@@ -17,7 +17,7 @@ from producer_service.errors import (
     TokensNeedKeys,
     Unauthorized,
 )
-from producer_service.uploads import known_preset
+from producer_service.submissions import known_preset
 from shared.schemas import BrowserToken, TokenRequest
 
 router = APIRouter(prefix="/v1", tags=["tokens"])
@@ -80,11 +80,13 @@ _BODY: dict[str, Any] = {
     },
     openapi_extra=_BODY,
 )
-async def mint_token(request: Request, services: ServicesDep, caller: CallerDep) -> BrowserToken:
+async def mint_token(
+    request: Request, keys: KeysDep, presets: PresetsDep, caller: CallerDep
+) -> BrowserToken:
     asked = await _token_request(request)
     if asked.preset is not None:
-        known_preset(asked.preset, services.presets)
-    token, claims = services.keys.mint(caller, asked.expires_in, asked.preset)
+        known_preset(asked.preset, presets)
+    token, claims = keys.mint(caller, asked.expires_in, asked.preset)
     return BrowserToken(token=token, expires_at=claims.expires_at)
 
 

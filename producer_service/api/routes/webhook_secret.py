@@ -1,19 +1,19 @@
 """`GET /v1/webhook-secret`: with API keys, the secret the webhooks of the caller's key are
-signed with (`producer_service.webhooks.signing`), for its receiver to verify them."""
+signed with (`producer_service.callbacks.signing`), for its receiver to verify them."""
 
 from fastapi import APIRouter, Response
 
-from producer_service.api.deps import CallerDep, ServicesDep
+from producer_service.api.deps import CallerDep, SettingsDep
 from producer_service.api.examples import WEBHOOK_SECRET_EXAMPLE
 from producer_service.api.openapi import Schema
 from producer_service.api.problems import PROBLEM_MEDIA_TYPE, problem_responses
+from producer_service.callbacks.signing import owner_secret
 from producer_service.errors import (
     NoWebhookSecret,
     TokenNotAllowed,
     Unauthorized,
     WebhookSecretsNeedKeys,
 )
-from producer_service.webhooks.signing import owner_secret
 from shared.schemas import WebhookSecret
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
@@ -52,9 +52,9 @@ PATH = "/v1/webhook-secret"
     },
 )
 async def read_webhook_secret(
-    services: ServicesDep, caller: CallerDep, response: Response
+    settings: SettingsDep, caller: CallerDep, response: Response
 ) -> WebhookSecret:
-    webhook_secret = services.settings.webhook_secret
+    webhook_secret = settings.webhook_secret
     if webhook_secret is None:
         raise NoWebhookSecret(
             "This service sends no webhooks (its operator has not set WEBHOOK_SECRET), so it "

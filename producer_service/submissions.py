@@ -8,11 +8,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from producer_service.callbacks.targets import check_callback_url
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from producer_service.forms import receive_form
 from producer_service.presets import Presets
-from producer_service.storage import discard
-from producer_service.webhooks.targets import check_callback_url
+from producer_service.staging import discard
 from shared.images import (
     ImageHeader,
     ImageRejected,

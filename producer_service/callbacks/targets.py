@@ -26,9 +26,9 @@ from producer_service.addresses import (
     resolve_host,
 )
 from producer_service.errors import (
+    ApiProblem,
     CallbackTargetRefused,
     InvalidCallbackUrl,
-    ServiceError,
     WebhooksNotConfigured,
 )
 
@@ -75,7 +75,7 @@ def _is_host(host: str) -> bool:
     return True
 
 
-def _refusal(error: type[ServiceError], detail: str) -> ServiceError:
+def _refusal(error: type[ApiProblem], detail: str) -> ApiProblem:
     return error(detail, errors=[{"loc": ["body", FIELD], "msg": detail, "type": error.slug}])
 
 

@@ -1,39 +1,56 @@
-"""The API's composition root: `open_services` opens every edge the routes use (storage, the
-job store, the broker link and its consumers, the background loops) and closes them in reverse
-order, so `create_app` only assembles the web side."""
+"""The API's composition root: `open_edges` opens every edge the routes use (storage, the job
+store, the broker link and its consumers, the background loops) and closes them in reverse
+order, so `create_app` only assembles the web side. `Edges` is what it hands the routes, each
+as a dependency of its own (`api/deps.py`)."""
 
 import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
-from producer_service.api.deps import Services
 from producer_service.background.outbox import outbox_relay, webhook_relay
 from producer_service.background.retention import retention_sweep
-from producer_service.broker.events import EventConsumer
 from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.link import BrokerLink
 from producer_service.broker.publisher import Publisher, TaskPublisher
 from producer_service.broker.queue_stats import QueueInspector
-from producer_service.broker.webhooks import WebhookConsumer, WebhookPublisher
+from producer_service.broker.webhooks import WebhookPublisher
+from producer_service.callbacks.sender import WebhookSender
 from producer_service.callers import KeyRing
+from producer_service.consumers.events import EventConsumer
+from producer_service.consumers.webhooks import WebhookConsumer
 from producer_service.db.store import JobStore
-from producer_service.jobs import JobService
+from producer_service.jobs import Jobs
 from producer_service.metrics import ApiMetrics
 from producer_service.presets import Presets
-from producer_service.storage import UploadArea
-from producer_service.webhooks.deliveries import Webhooks
-from producer_service.webhooks.sender import WebhookSender
+from producer_service.staging import UploadArea
+from producer_service.webhooks import Webhooks
 from shared.images import restrict_libvips
 from shared.settings import Settings
-from shared.storage import open_storage
+from shared.storage import Storage, open_storage
 from shared.topology import Topology
 
 
+@dataclass(frozen=True)
+class Edges:
+    settings: Settings
+    jobs: Jobs
+    store: JobStore
+    storage: Storage
+    uploads: UploadArea
+    publisher: Publisher
+    keys: KeyRing
+    feed: ChangeFeed
+    presets: Presets
+    queues: QueueInspector
+    metrics: ApiMetrics
+
+
 @asynccontextmanager
-async def open_services(
+async def open_edges(
     settings: Settings, presets: Presets, metrics: ApiMetrics, publisher: Publisher | None
-) -> AsyncIterator[Services]:
+) -> AsyncIterator[Edges]:
     """Everything the routes use, open while the block runs. `publisher` stands in for the
     broker (tests that need none): tasks go to it, and no broker link or consumer is opened."""
     restrict_libvips()  # the upload probe reads headers with libvips
@@ -51,7 +68,7 @@ async def open_services(
         replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
         deliveries, webhooks, webhook_consumer = _webhook_edges(settings, store, topology, metrics)
         edges.push_async_callback(webhooks.close)
-        jobs = JobService(
+        jobs = Jobs(
             store,
             storage,
             tasks,
@@ -64,7 +81,7 @@ async def open_services(
         keys = KeyRing(settings.api_key_list)
         feed = ChangeFeed(topology)
         queues = QueueInspector(topology.work_queue, settings.publish_timeout_seconds)
-        services = Services(
+        opened = Edges(
             settings=settings,
             jobs=jobs,
             store=store,
@@ -103,7 +120,7 @@ async def open_services(
         for loop in background:
             loop.start()
             edges.push_async_callback(loop.close)
-        yield services
+        yield opened
 
 
 def _webhook_edges(

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from producer_service.broker.consuming import read_body, store_down
+from producer_service.consumers.handling import read_body, store_down
 from producer_service.db.store import JobChanged
 from producer_service.errors import StoreUnavailable
 from shared.log_context import about_job

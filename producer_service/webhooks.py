@@ -24,13 +24,13 @@ from datetime import timedelta
 from typing import Protocol
 from uuid import UUID
 
-from producer_service.api.views import job_view
+from producer_service.callbacks.sender import Answer, Delivered, Failed, WebhookSender
+from producer_service.callbacks.signing import job_secret, signed_headers
 from producer_service.db.store import JobChanged, JobStore
-from producer_service.errors import ServiceUnavailable
+from producer_service.errors import Unavailable
 from producer_service.metrics import ApiMetrics
 from producer_service.records import JobRecord
-from producer_service.webhooks.sender import Answer, Delivered, Failed, WebhookSender
-from producer_service.webhooks.signing import job_secret, signed_headers
+from producer_service.views import job_view
 from shared.log_context import about_job
 from shared.messages import WebhookDelivery, utc_now
 from shared.schemas import WebhookStatus
@@ -47,7 +47,7 @@ class WebhookQueue(Protocol):
     def is_ready(self) -> bool: ...
 
     async def publish(self, delivery: WebhookDelivery) -> None:
-        """Return once the broker has the try; else raise a `ServiceUnavailable` error."""
+        """Return once the broker has the try; else raise a `Unavailable` error."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class Webhooks:
             return
         try:
             await self._queue_first(changed.job_id, changed.run)
-        except ServiceUnavailable as exc:
+        except Unavailable as exc:
             logger.warning("webhook due but not queued (%r); the relay will queue it", exc)
 
     async def publish_stranded(self, older_than: timedelta) -> int:
