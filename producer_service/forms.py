@@ -15,7 +15,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from producer_service.staging import discard, storage_errors
+from producer_service.staging import storage_errors
 from shared.images import SNIFF_BYTES, sniff
 from shared.variants import SourceFormat
 
@@ -260,7 +260,8 @@ async def receive_form(
     *,
     digest: bool = False,
 ) -> ReceivedForm:
-    """Stream a multipart body; the file goes to `path`, which is removed if anything fails."""
+    """Stream a multipart body; the file goes to `path` (its owner removes it, whatever
+    happens: `submissions.received_submission`)."""
     boundary = multipart_boundary(headers)
     check_declared_length(headers, max_file_bytes)
     collector = _FormCollector(max_file_bytes)
@@ -271,11 +272,7 @@ async def receive_form(
         await _stream_to_file(parser, collector, body, _FileSink(path, hasher))
         collector.check_complete()
     except FormParserError as exc:
-        await discard(path)
         raise InvalidRequest(f"The multipart body is malformed: {exc}") from exc
-    except BaseException:
-        await discard(path)
-        raise
     fields = {name: value.decode("utf-8", "replace") for name, value in collector.fields.items()}
     return ReceivedForm(
         path,

@@ -25,7 +25,7 @@ from producer_service.errors import (
     Unavailable,
 )
 from producer_service.records import JobRecord
-from producer_service.staging import discard, storage_errors
+from producer_service.staging import storage_errors
 from producer_service.submissions import Submission
 from shared import layout
 from shared.log_context import about_job
@@ -81,14 +81,11 @@ class Jobs:
 
         The row is written before the publish so a worker's first event always finds it; a
         publish that is not confirmed removes the original and the row again, so no job is
-        left `queued` that no worker will ever see. The upload is consumed either way.
+        left `queued` that no worker will ever see.
         """
-        try:
-            if idempotency_key is None:
-                return Submitted(await self._create(caller, submission, None))
-            return await self._submit_once(caller, submission, idempotency_key)
-        finally:
-            await discard(submission.path)  # gone already once it became the original
+        if idempotency_key is None:
+            return Submitted(await self._create(caller, submission, None))
+        return await self._submit_once(caller, submission, idempotency_key)
 
     async def _submit_once(self, caller: Caller, submission: Submission, key: str) -> Submitted:
         """The job of the caller's first submit with `key`, or a new one if there is none.

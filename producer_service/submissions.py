@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from producer_service.callbacks.targets import check_callback_url
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from producer_service.forms import receive_form
 from producer_service.presets import Presets
-from producer_service.staging import discard
+from producer_service.staging import UploadArea, discard
 from shared.images import (
     ImageHeader,
     ImageRejected,
@@ -134,32 +135,39 @@ def request_fingerprint(file_digest: bytes, chosen: Chosen, callback_url: str | 
     return hasher.hexdigest()
 
 
-async def read_submission(
+@asynccontextmanager
+async def received_submission(
     headers: Mapping[str, str],
     body: AsyncIterator[bytes],
-    path: Path,
+    uploads: UploadArea,
     settings: Settings,
     presets: Presets,
     *,
     fingerprint: bool = False,
     only_preset: str | None = None,
     by_token: bool = False,
-) -> Submission:
-    """Receive, check and probe an upload; on any refusal the received file is removed.
+) -> AsyncIterator[Submission]:
+    """Receive, check and probe an upload, for the block to submit. The upload's temp file is
+    the submission's: removed when the block ends, whether it was refused, failed, or became
+    the job's original (a rename, on local storage, that leaves nothing to remove).
     `only_preset`: the one preset the caller may submit (see `choose_variants`); `by_token`:
     the caller holds a browser token, which may not choose where webhooks go."""
-    form = await receive_form(headers, body, path, settings.max_upload_bytes, digest=fingerprint)
+    path = uploads.new_temp_path()
     try:
+        form = await receive_form(
+            headers, body, path, settings.max_upload_bytes, digest=fingerprint
+        )
         chosen = choose_variants(form.fields, presets, settings.presets_only, only_preset)
         callback_url = await read_callback_url(form.fields, settings, by_token)
         limits = Limits.of(settings)
-        image = await asyncio.to_thread(probe, form.path, limits)
+        image = await asyncio.to_thread(probe, path, limits)
         check_variants_fit(chosen.variants, image, limits)
-    except BaseException:
-        await discard(form.path)
-        raise
-    digest = None if form.digest is None else request_fingerprint(form.digest, chosen, callback_url)
-    return Submission(form.path, chosen.variants, image, chosen.preset, digest, callback_url)
+        digest = None
+        if form.digest is not None:
+            digest = request_fingerprint(form.digest, chosen, callback_url)
+        yield Submission(path, chosen.variants, image, chosen.preset, digest, callback_url)
+    finally:
+        await discard(path)
 
 
 async def read_callback_url(

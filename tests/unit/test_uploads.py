@@ -20,7 +20,16 @@ from producer_service.forms import (
     TEXT_FIELDS,
     receive_form,
 )
-from producer_service.submissions import Chosen, parse_variants, probe, request_fingerprint
+from producer_service.presets import Presets
+from producer_service.staging import UploadArea
+from producer_service.submissions import (
+    Chosen,
+    parse_variants,
+    probe,
+    received_submission,
+    request_fingerprint,
+)
+from tests.conftest import make_settings
 from tests.images import FIXTURES, LIMITS, jpeg_bytes, write
 
 BOUNDARY = "testboundary"
@@ -36,6 +45,23 @@ def form(*parts: tuple[str, bytes, bool]) -> bytes:
         ).encode()
         body += data + b"\r\n"
     return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+async def submit_form(
+    headers: dict[str, str], body: AsyncIterator[bytes], tmp_path: Path, limit: int
+) -> None:
+    """The body received as the API receives a submit: by the submission that owns the
+    upload's temp file."""
+    settings = make_settings(tmp_path, max_upload_bytes=limit)
+    uploads = UploadArea(settings.data_dir)
+    uploads.prepare()
+    async with received_submission(headers, body, uploads, settings, Presets.of(settings)):
+        pass
+
+
+def staged(tmp_path: Path) -> list[Path]:
+    """What is left where uploads are received."""
+    return list(UploadArea(make_settings(tmp_path).data_dir).folder.iterdir())
 
 
 async def chunks(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
@@ -69,9 +95,9 @@ async def test_a_form_is_streamed_to_a_file_with_its_fields(tmp_path: Path) -> N
 async def test_an_oversized_file_is_refused_before_the_body_is_read(tmp_path: Path) -> None:
     body = CountingBody(form(("file", jpeg_bytes(16, 16) + b"\0" * 200_000, True)))
     with pytest.raises(PayloadTooLarge):
-        await receive_form(HEADERS, body.__aiter__(), tmp_path / "up", max_file_bytes=50_000)
+        await submit_form(HEADERS, body.__aiter__(), tmp_path, 50_000)
     assert body.read < 60_000
-    assert not (tmp_path / "up").exists()
+    assert staged(tmp_path) == []
 
 
 async def test_a_declared_length_over_the_limit_is_refused_at_once(tmp_path: Path) -> None:
@@ -85,9 +111,9 @@ async def test_a_declared_length_over_the_limit_is_refused_at_once(tmp_path: Pat
 async def test_a_non_image_is_refused_after_its_first_bytes(tmp_path: Path) -> None:
     body = CountingBody(form(("file", b"%PDF-1.7\n" + b"x" * 500_000, True)))
     with pytest.raises(UnsupportedMediaType):
-        await receive_form(HEADERS, body.__aiter__(), tmp_path / "up", max_file_bytes=10**6)
+        await submit_form(HEADERS, body.__aiter__(), tmp_path, 10**6)
     assert body.read < 10_000
-    assert not (tmp_path / "up").exists()
+    assert staged(tmp_path) == []
 
 
 async def test_a_body_that_is_not_multipart_is_unsupported(tmp_path: Path) -> None:
@@ -99,11 +125,9 @@ async def test_a_body_that_is_not_multipart_is_unsupported(tmp_path: Path) -> No
 
 async def test_a_form_without_a_file_part_is_invalid(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        await receive_form(
-            HEADERS, chunks(form(("variants", b"[]", False))), tmp_path / "up", 10**6
-        )
+        await submit_form(HEADERS, chunks(form(("variants", b"[]", False))), tmp_path, 10**6)
     assert caught.value.extra["errors"][0]["loc"] == ["body", "file"]
-    assert not (tmp_path / "up").exists()
+    assert staged(tmp_path) == []
 
 
 async def test_two_file_parts_are_invalid(tmp_path: Path) -> None:
@@ -148,8 +172,8 @@ async def test_every_byte_of_the_body_counts_against_the_limit(
 ) -> None:
     """Not the file part alone: what surrounds it is bounded too, sent without a length."""
     with pytest.raises(refusal):
-        await receive_form(HEADERS, chunks(body, 64 * 1024), tmp_path / "up", LIMIT)
-    assert not (tmp_path / "up").exists()
+        await submit_form(HEADERS, chunks(body, 64 * 1024), tmp_path, LIMIT)
+    assert staged(tmp_path) == []
 
 
 async def test_a_form_of_many_small_parts_is_refused_after_the_first_few(tmp_path: Path) -> None:
@@ -165,8 +189,8 @@ async def test_a_form_of_many_small_parts_is_refused_after_the_first_few(tmp_pat
 async def test_a_boundary_the_parser_refuses_is_422_not_a_crash(tmp_path: Path) -> None:
     headers = {"content-type": f"multipart/form-data; boundary={'b' * 300}"}
     with pytest.raises(InvalidRequest, match="malformed"):
-        await receive_form(headers, chunks(b"--" + b"b" * 300), tmp_path / "up", 10**6)
-    assert not (tmp_path / "up").exists()
+        await submit_form(headers, chunks(b"--" + b"b" * 300), tmp_path, 10**6)
+    assert staged(tmp_path) == []
 
 
 @pytest.mark.parametrize("name", sorted(TEXT_FIELDS))
@@ -188,12 +212,12 @@ async def test_unknown_fields_are_422_naming_each_and_what_a_submit_takes(tmp_pa
         ("callback", b"https://example.com/", False),
     )
     with pytest.raises(InvalidRequest) as caught:
-        await receive_form(HEADERS, chunks(body), tmp_path / "up", 10**6)
+        await submit_form(HEADERS, chunks(body), tmp_path, 10**6)
     for name in ("`variant`", "`presets`", "`callback`", "`variants`", "`callback_url`"):
         assert name in caught.value.detail
     locs = [error["loc"] for error in caught.value.extra["errors"]]
     assert locs == [["body", "variant"], ["body", "presets"], ["body", "callback"]]
-    assert not (tmp_path / "up").exists()
+    assert staged(tmp_path) == []
 
 
 async def test_a_file_part_sent_as_text_is_422_saying_how_to_send_a_file(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ from producer_service.errors import (
     WebhooksNotConfigured,
 )
 from producer_service.records import JobRecord
-from producer_service.submissions import read_submission
+from producer_service.submissions import received_submission
 from producer_service.views import job_url, job_view
 from shared.schemas import Job, JobPage, JobStatus
 from shared.variants import DEFAULT_VARIANTS, VARIANT_NAME, OutputFormat
@@ -215,17 +215,17 @@ async def submit_job(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     try:
-        submission = await read_submission(
+        async with received_submission(
             request.headers,
             request.stream(),
-            uploads.new_temp_path(),
+            uploads,
             settings,
             presets,
             fingerprint=idempotency_key is not None,
             only_preset=caller.only_preset,
             by_token=caller.token is not None,
-        )
-        submitted = await jobs.submit(caller, submission, idempotency_key)
+        ) as submission:
+            submitted = await jobs.submit(caller, submission, idempotency_key)
     except ApiProblem as refusal:
         metrics.count_submit(refusal.slug, refusal.status)
         raise
