@@ -38,9 +38,9 @@ from shared.storage import Storage
 from shared.topology import Topology, jittered
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import Draining, ResizeExecutor
+from worker_service.job_files import read_manifest, source_exists, source_file, store_outputs
 from worker_service.memory import MemoryBudget
 from worker_service.metrics import JobOutcome, WorkerMetrics
-from worker_service.outputs import read_manifest, source_exists, source_file, store_outputs
 from worker_service.pipeline import inspect_task, memory_needed, render_task
 from worker_service.reporter import Reporter
 from worker_service.retry import Ended, GiveUp, TryAgain, after_attempt

@@ -1,6 +1,6 @@
 """The blocking body of one attempt, run in executor threads: read the source's header, then
-render every variant. Both read a local file (see `outputs.source_file`); storing what they
-made is `outputs.store_outputs`, back on the event loop."""
+render every variant. Both read a local file (see `job_files.source_file`); storing what they
+made is `job_files.store_outputs`, back on the event loop."""
 
 import threading
 from pathlib import Path
@@ -10,8 +10,8 @@ from shared.job_memory import job_bytes
 from shared.messages import ResizeTask
 from worker_service.cancel import RenderCancelled
 from worker_service.decode import inspect_source
+from worker_service.job_files import storage_errors
 from worker_service.metrics import WorkerMetrics
-from worker_service.outputs import storage_errors
 from worker_service.render import RenderedJob, render
 
 

@@ -18,8 +18,8 @@ from shared.storage import LocalStorage, Storage
 from shared.storage.memory import MemoryStorage
 from shared.variants import OutputFormat, SourceFormat, Variant
 from worker_service.errors import TransientFailure
+from worker_service.job_files import read_manifest, source_exists, source_file, store_outputs
 from worker_service.metrics import WorkerMetrics
-from worker_service.outputs import read_manifest, source_exists, source_file, store_outputs
 from worker_service.render import Rendered, RenderedJob
 
 

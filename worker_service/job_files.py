@@ -1,5 +1,5 @@
-"""The worker's side of storage: the source as a file for libvips, and outputs written so a
-half-done job is never taken for a done one.
+"""The job's files in storage, as the worker sees them: its source as a file for libvips, its
+outputs written so a half-done job is never taken for a done one, and its manifest.
 
 Outputs are named from the job and variant (see `shared.layout`), so a redelivered job
 overwrites its own objects rather than adding copies. Each is put whole (the backend makes
