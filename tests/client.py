@@ -3,12 +3,13 @@
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from tests.support.waiting import polled, wait_for
 
 FINAL = ("succeeded", "failed")
 Json = dict[str, Any]
@@ -131,12 +132,13 @@ class ApiClient:
 
     async def tally(self, ids: Sequence[str], within: float = 60) -> Tally:
         """Wait for every job to finish; those still unfinished at the deadline are lost."""
-        deadline = time.monotonic() + within
-        while True:
-            states = [job["status"] for job in await self.jobs(ids)]
-            if all(state in FINAL for state in states) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.1)
+        states: list[str] = []
+
+        async def all_finished() -> bool:
+            states[:] = [job["status"] for job in await self.jobs(ids)]
+            return all(state in FINAL for state in states)
+
+        await polled(all_finished, within)
         succeeded, failed = states.count("succeeded"), states.count("failed")
         return Tally(len(ids), succeeded, failed, len(ids) - succeeded - failed)
 
@@ -146,14 +148,13 @@ class ApiClient:
         """Wait until at least `count` of the jobs are in `status` (or one of several); their
         ids."""
         wanted = {status} if isinstance(status, str) else set(status)
-        deadline = time.monotonic() + within
-        while True:
-            matching = [str(job["id"]) for job in await self.jobs(ids) if job["status"] in wanted]
-            if len(matching) >= count:
-                return matching
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {count} jobs {status}")
-            await asyncio.sleep(0.05)
+
+        async def matching() -> list[str]:
+            found = [str(job["id"]) for job in await self.jobs(ids) if job["status"] in wanted]
+            return found if len(found) >= count else []
+
+        found: list[str] = await wait_for(matching, within, f"{count} jobs {status}")
+        return found
 
 
 PROBLEM = "application/problem+json"

@@ -6,20 +6,20 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import pytest
 import sqlalchemy as sa
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.settings import SERVICE_VARIABLES, Settings
-from shared.topology import Topology, delete_topology
+from shared.topology import Topology
 from tests.s3 import Bucket, S3Server
-
-# The broker the integration and system tests use; they fail (never skip) when it is down.
-TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-TEST_POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+from tests.support.environment import (
+    TEST_AMQP_URL,
+    TEST_POSTGRES_URL,
+    delete_queues,
+    make_settings,
+    require_broker,
 )
 
 # CI (`.ci/run`) fuzzes the same cases every run, so a red build always means a change broke
@@ -36,38 +36,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "amqp_url": TEST_AMQP_URL,
-        "queue_name": f"test-{uuid.uuid4().hex[:12]}",
-        "data_dir": tmp_path / "data",
-        "publish_timeout_seconds": 2.0,
-        "retry_base_delay_seconds": 0.2,
-        "retry_max_delay_seconds": 1.0,
-        "shutdown_timeout_seconds": 10.0,
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
-
-
-async def delete_queues(url: str, topology: Topology) -> None:
-    """Remove every broker object a test's queue name produced, on a connection of its own."""
-    connection = await aio_pika.connect(url, timeout=5)
-    async with connection:
-        await delete_topology(await connection.channel(), topology)
-
-
-async def require_broker(url: str) -> None:
-    try:
-        connection = await aio_pika.connect(url, timeout=5)
-    except Exception as exc:  # noqa: BLE001 - any failure means the same thing here
-        pytest.fail(f"these tests need RabbitMQ at {url}: {exc!r}")
-    await connection.close()
 
 
 @pytest.fixture

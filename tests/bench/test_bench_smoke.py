@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_AMQP_URL
+from tests.support import TEST_AMQP_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 # (section, how the measure's name starts): at least one row each, with a number.

@@ -12,10 +12,9 @@ from playwright.async_api import Browser, Route, expect
 
 from producer_service.app import create_app
 from tests.browser.conftest import opened, screenshot
-from tests.conftest import make_settings
 from tests.fakes import InMemoryPublisher
 from tests.images import jpeg_bytes, write
-from tests.support import serving
+from tests.support import make_settings, serving
 
 # The API as the browser sees it: a name, not localhost, since Swagger UI treats local APIs
 # differently (no validator badge). Every request to it is answered by the API on its port.

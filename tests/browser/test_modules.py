@@ -13,9 +13,8 @@ from playwright.async_api import Browser, Page, Route
 
 from producer_service.app import create_app
 from tests.browser.conftest import opened
-from tests.conftest import make_settings
 from tests.fakes import InMemoryPublisher
-from tests.support import serving
+from tests.support import make_settings, serving
 from worker_service.thumbhash import rgba_to_thumbhash
 
 RED, BLUE = (220, 40, 40), (40, 60, 220)

@@ -2,66 +2,17 @@
 their own (never the shared ones), a tiny tmpfs that fills up, and processes that file modes
 bind even as root."""
 
-import asyncio
-import contextlib
-import os
 import shutil
-import signal
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from scripts.ports import is_free as _port_free
 from scripts.ports import spare as spare_node_port
 from tests.queue_types import each_queue_type  # noqa: F401 - each test on both queue types
-from tests.support import ROOT
-
-
-async def _run(*command: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output, _ = await process.communicate()
-    assert process.returncode == 0, f"{' '.join(command)}: {output.decode()}"
-
-
-@dataclass
-class PrivateNode:
-    """A server of a test's own, run by one of the project's node scripts
-    (`SCRIPT start DIR PORT`, `SCRIPT stop DIR`), its state kept in `directory`."""
-
-    script: ClassVar[Path]
-    directory: Path
-    port: int
-
-    async def start(self) -> None:
-        await _run(str(self.script), "start", str(self.directory), str(self.port))
-
-    async def stop(self) -> None:
-        await _run(str(self.script), "stop", str(self.directory))
-
-
-class PrivateBroker(PrivateNode):
-    script = ROOT / "scripts" / "rabbitmq-node.sh"
-
-    @property
-    def url(self) -> str:
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
-
-    def freeze(self) -> None:
-        """Stop the node's process without closing its sockets: a broker that hangs."""
-        os.kill(self.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        os.kill(self.pid, signal.SIGCONT)
-
-    @property
-    def pid(self) -> int:
-        return int((self.directory / "pid").read_text())
+from tests.support.private_nodes import PrivateBroker, PrivatePostgres, SmallDisk, as_root, run
 
 
 @pytest.fixture
@@ -71,14 +22,6 @@ async def private_broker(tmp_path: Path) -> AsyncIterator[PrivateBroker]:
     yield broker
     if _port_free(broker.port) is False:
         await broker.stop()
-
-
-class PrivatePostgres(PrivateNode):
-    script = ROOT / "scripts" / "postgres-node.sh"
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
 
 @pytest.fixture
@@ -94,44 +37,12 @@ async def private_postgres() -> AsyncIterator[PrivatePostgres]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def _as_root(*command: str) -> list[str]:
-    if os.geteuid() == 0:
-        return list(command)
-    return ["sudo", "-n", *command]
-
-
-@dataclass
-class SmallDisk:
-    """A tmpfs of a few MiB: a disk that can really fill up."""
-
-    path: Path
-
-    def fill(self) -> None:
-        """Write until the disk refuses a single byte more."""
-        with (self.path / "filler").open("wb", buffering=0) as handle:
-            for size in (65536, 1):
-                with contextlib.suppress(OSError):
-                    while True:
-                        handle.write(b"\0" * size)
-
-    def free(self) -> None:
-        (self.path / "filler").unlink()
-
-
 @pytest.fixture
 async def small_disk(tmp_path: Path) -> AsyncIterator[SmallDisk]:
     mount = tmp_path / "disk"
     mount.mkdir()
-    await _run(*_as_root("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)))
+    await run(*as_root("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)))
     try:
         yield SmallDisk(mount)
     finally:
-        await _run(*_as_root("umount", "-l", str(mount)))
-
-
-def bound_by_file_modes(command: list[str]) -> list[str]:
-    """`command` run so that file modes bind it: as root, without the capability to override
-    them (a read-only folder is then read-only to it, as to any other user)."""
-    if os.geteuid() != 0:
-        return command
-    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]
+        await run(*as_root("umount", "-l", str(mount)))

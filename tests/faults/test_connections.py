@@ -21,10 +21,10 @@ from shared.messages import EventKind
 from shared.settings import Settings
 from shared.variants import OutputFormat, Variant
 from tests.client import ApiClient, Tally
-from tests.conftest import TEST_AMQP_URL
 from tests.faults.proxy import CuttingProxy
 from tests.images import jpeg_bytes
 from tests.support import (
+    TEST_AMQP_URL,
     BrokerProbe,
     exchange,
     free_port,

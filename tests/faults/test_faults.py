@@ -7,11 +7,9 @@ the broker use a private RabbitMQ node of their own.
 import asyncio
 import functools
 import signal
-import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import aio_pika
@@ -21,10 +19,18 @@ from shared import layout
 from shared.messages import TASK_TYPE, ResizeTask, message_properties
 from shared.settings import Settings
 from tests.client import ApiClient, Tally
-from tests.conftest import make_settings
-from tests.faults.conftest import PrivateBroker
 from tests.images import jpeg_bytes, undecodable_png
-from tests.support import BrokerProbe, running_api, service_env, started, wait_for
+from tests.support import (
+    BrokerProbe,
+    logged,
+    make_settings,
+    running_api,
+    service_env,
+    started,
+    stop,
+    wait_for,
+)
+from tests.support.private_nodes import PrivateBroker
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -40,17 +46,6 @@ def big_photo(width: int = 4000, height: int = 3000) -> bytes:
     return jpeg_bytes(width, height)
 
 
-@contextmanager
-def worker_process(settings: Settings, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with started("worker_service", service_env(settings), log) as process:
-        yield process
-
-
-def terminate(process: subprocess.Popen[bytes], log: Path) -> None:
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0, log.read_text()
-
-
 async def test_a_worker_sigkilled_mid_job_loses_nothing(
     broker_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
@@ -58,13 +53,13 @@ async def test_a_worker_sigkilled_mid_job_loses_nothing(
     async with running_api(settings) as http:
         api = ApiClient(http)
         ids = [await api.submit(big_photo(), SLOW) for _ in range(6)]
-        with worker_process(settings, tmp_path / "w1.log") as first:
+        with started("worker_service", service_env(settings), tmp_path / "w1.log") as first:
             killed = await api.wait_for_status("processing", ids, 1)
             first.send_signal(signal.SIGKILL)
             first.wait()
-        with worker_process(settings, tmp_path / "w2.log") as second:
+        with started("worker_service", service_env(settings), tmp_path / "w2.log") as second:
             result = await api.tally(ids)
-            terminate(second, tmp_path / "w2.log")
+            stop(second, tmp_path / "w2.log", within=60)
         attempts = {str(job["id"]): int(str(job["attempts"])) for job in await api.jobs(ids)}
     assert result == Tally(submitted=6, succeeded=6, failed=0, lost=0)
     # A job seen running when the worker died was delivered again, and that delivery counted
@@ -81,16 +76,16 @@ async def test_sigterm_finishes_running_jobs_and_leaves_the_rest_queued(
     async with running_api(settings) as http:
         api = ApiClient(http)
         ids = [await api.submit(big_photo(), SLOW) for _ in range(6)]
-        with worker_process(settings, log) as worker:
+        with started("worker_service", service_env(settings), log) as worker:
             running = await api.wait_for_status("processing", ids, 2)
-            terminate(worker, log)
+            stop(worker, log, within=60)
         assert (await api.tally(running)).succeeded == len(running)
         after_stop = [job["status"] for job in await api.jobs(ids)]
         assert set(after_stop) == {"succeeded", "queued"}
         assert after_stop.count("queued") >= 2
-        with worker_process(settings, tmp_path / "w2.log") as second:
+        with started("worker_service", service_env(settings), tmp_path / "w2.log") as second:
             result = await api.tally(ids)
-            terminate(second, tmp_path / "w2.log")
+            stop(second, tmp_path / "w2.log", within=60)
         attempts = [job["attempts"] for job in await api.jobs(ids)]
     assert result == Tally(submitted=6, succeeded=6, failed=0, lost=0)
     assert attempts == [1] * 6
@@ -105,9 +100,9 @@ async def test_jobs_queued_while_the_broker_restarts_all_complete(
         ids = [await api.submit(jpeg_bytes(), THUMB) for _ in range(5)]
         await private_broker.stop()
         await private_broker.start()
-        with worker_process(settings, tmp_path / "worker.log") as worker:
+        with started("worker_service", service_env(settings), tmp_path / "worker.log") as worker:
             result = await api.tally(ids)
-            terminate(worker, tmp_path / "worker.log")
+            stop(worker, tmp_path / "worker.log", within=60)
     assert result == Tally(submitted=5, succeeded=5, failed=0, lost=0)
 
 
@@ -120,7 +115,7 @@ async def test_a_broker_outage_gives_503_then_everything_recovers_by_itself(
     log = tmp_path / "worker.log"
     async with running_api(settings) as http:
         api = ApiClient(http)
-        with worker_process(settings, log) as worker:
+        with started("worker_service", service_env(settings), log) as worker:
             before = await api.submit(jpeg_bytes(), THUMB)
             assert (await api.tally([before])).succeeded == 1
             in_flight = await api.submit(big_photo(6000, 4500), SLOWER)
@@ -145,7 +140,7 @@ async def test_a_broker_outage_gives_503_then_everything_recovers_by_itself(
             after = await api.submit(jpeg_bytes(), THUMB)
             result = await api.tally([before, in_flight, after])
             assert worker.poll() is None, log.read_text()
-            terminate(worker, log)
+            stop(worker, log, within=60)
     assert result == Tally(submitted=3, succeeded=3, failed=0, lost=0)
 
 
@@ -171,9 +166,11 @@ async def test_a_frozen_broker_gives_503_within_seconds_and_a_late_task_is_dropp
         async with BrokerProbe.open(settings) as probe:
             # The refused task reached the queue once the broker woke: two tasks, one job.
             await wait_for(lambda: _at_least(probe, probe.topology.work_queue, 2), what="tasks")
-            with worker_process(settings, tmp_path / "worker.log") as worker:
+            with started(
+                "worker_service", service_env(settings), tmp_path / "worker.log"
+            ) as worker:
                 result = await api.tally([accepted])
-                terminate(worker, tmp_path / "worker.log")
+                stop(worker, tmp_path / "worker.log", within=60)
             leftovers = [
                 await probe.ready_messages(queue)
                 for queue in (probe.topology.work_queue, probe.topology.dead_letter_queue)
@@ -207,9 +204,9 @@ async def test_a_replay_while_the_first_try_waits_never_gets_a_job_that_is_dropp
             private_broker.thaw()
         replay_answer = await replay
         replayed = str(replay_answer.json()["id"])
-        with worker_process(settings, tmp_path / "worker.log") as worker:
+        with started("worker_service", service_env(settings), tmp_path / "worker.log") as worker:
             result = await api.tally([replayed])
-            terminate(worker, tmp_path / "worker.log")
+            stop(worker, tmp_path / "worker.log", within=60)
         again = await api.post_job(jpeg_bytes(), THUMB, key)
         listed = [job["id"] for job in (await http.get("/v1/jobs")).json()["items"]]
     assert first_answer.status_code == 503
@@ -234,14 +231,14 @@ async def test_poison_inputs_fail_fast_and_the_worker_keeps_serving(
             _message(b'{"version": 1, "job_id": "oops"}', str(uuid.uuid4())),
             routing_key=probe.topology.work_queue,
         )
-        with worker_process(broker, tmp_path / "worker.log") as worker:
+        with started("worker_service", service_env(broker), tmp_path / "worker.log") as worker:
             result = await api.tally([*bad, good])
             failed = await api.jobs(bad)
             dead = await wait_for(
                 lambda: _at_least(probe, probe.topology.dead_letter_queue, 3),
                 what="three dead letters",
             )
-            terminate(worker, tmp_path / "worker.log")
+            stop(worker, tmp_path / "worker.log", within=60)
     assert result == Tally(submitted=3, succeeded=1, failed=2, lost=0)
     assert all(job["attempts"] == 1 for job in failed)
     assert all(job["error"]["code"] == "undecodable_image" for job in failed)
@@ -256,9 +253,9 @@ async def test_a_job_slower_than_the_timeout_is_stopped_retried_then_failed(
         api = ApiClient(http)
         slow = await api.submit(big_photo(), SLOW)
         quick = await api.submit(jpeg_bytes(), THUMB)
-        with worker_process(settings, tmp_path / "worker.log") as worker:
+        with started("worker_service", service_env(settings), tmp_path / "worker.log") as worker:
             result = await api.tally([slow, quick])
-            terminate(worker, tmp_path / "worker.log")
+            stop(worker, tmp_path / "worker.log", within=60)
         timed_out, done = await api.jobs([slow, quick])
     assert result == Tally(submitted=2, succeeded=1, failed=1, lost=0)
     assert timed_out["attempts"] == 2
@@ -274,7 +271,7 @@ async def test_a_duplicate_delivery_of_a_finished_job_changes_nothing(
     async with running_api(broker) as http, BrokerProbe.open(broker) as probe:
         api = ApiClient(http)
         job_id = await api.submit(jpeg_bytes(), THUMB)
-        with worker_process(broker, tmp_path / "worker.log") as worker:
+        with started("worker_service", service_env(broker), tmp_path / "worker.log") as worker:
             first = await api.tally([job_id])
             output = layout.path_of(broker.data_dir, f"outputs/{job_id}/thumb.webp")
             written = output.stat().st_mtime_ns
@@ -288,10 +285,10 @@ async def test_a_duplicate_delivery_of_a_finished_job_changes_nothing(
                 routing_key=probe.topology.work_queue,
             )
             await wait_for(
-                lambda: _logged(tmp_path / "worker.log", "already done"),
+                logged(tmp_path / "worker.log", "already done"),
                 what="the duplicate to be taken",
             )
-            terminate(worker, tmp_path / "worker.log")
+            stop(worker, tmp_path / "worker.log", within=60)
         (after,) = await api.jobs([job_id])
     assert first == Tally(submitted=1, succeeded=1, failed=0, lost=0)
     assert after["status"] == "succeeded"
@@ -306,7 +303,3 @@ def _message(body: bytes, message_id: str) -> aio_pika.Message:
 async def _at_least(probe: BrokerProbe, queue: str, count: int) -> int | None:
     ready = await probe.ready_messages(queue)
     return ready if ready >= count else None
-
-
-async def _logged(log: Path, text: str) -> bool:
-    return text in await asyncio.to_thread(log.read_text)

@@ -18,9 +18,9 @@ import pytest
 from shared.layout import manifest_key
 from shared.settings import Settings
 from tests.client import ApiClient, Tally
-from tests.faults.conftest import PrivatePostgres, SmallDisk, bound_by_file_modes
 from tests.images import jpeg_bytes
 from tests.support import free_port, running_api, running_worker, service_env, started, wait_for
+from tests.support.private_nodes import PrivatePostgres, SmallDisk, bound_by_file_modes
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -18,10 +18,18 @@ from shared.schemas import ErrorCode
 from shared.settings import Settings
 from shared.topology import Topology
 from shared.variants import Fit, OutputFormat, Variant
-from tests.conftest import TEST_AMQP_URL, delete_queues, make_settings, require_broker
 from tests.fuzz.mutations import mutated_images
 from tests.images import LIMITS
-from tests.support import BrokerProbe, service_env, started, stop
+from tests.support import (
+    TEST_AMQP_URL,
+    BrokerProbe,
+    delete_queues,
+    make_settings,
+    require_broker,
+    service_env,
+    started,
+    stop,
+)
 from worker_service.errors import PermanentFailure
 from worker_service.render import prepare_libvips, render_job
 

@@ -2,25 +2,14 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from producer_service.db.database import Database, open_database
-from tests.conftest import TEST_POSTGRES_URL
-
-
-@dataclass(frozen=True)
-class EmptyDatabase:
-    url: str
-    connect_args: dict[str, Any] = field(default_factory=dict)
-
-    def open(self) -> Database:
-        return open_database(self.url, connect_args=self.connect_args)
+from tests.support import TEST_POSTGRES_URL
+from tests.support.databases import EmptyDatabase
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -12,9 +12,16 @@ from yarl import URL
 from shared.messages import TASK_TYPE, ResizeTask
 from shared.settings import Settings
 from tests.client import ApiClient, assert_problem
-from tests.conftest import TEST_AMQP_URL, make_settings
 from tests.images import jpeg_bytes
-from tests.support import BrokerProbe, job_count, originals, running_api, wait_for
+from tests.support import (
+    TEST_AMQP_URL,
+    BrokerProbe,
+    job_count,
+    make_settings,
+    originals,
+    running_api,
+    wait_for,
+)
 
 VARIANTS = [
     {"name": "thumb", "width": 320, "format": "webp"},

@@ -9,6 +9,8 @@ from shared.settings import Settings
 from tests.client import ApiClient, assert_problem
 from tests.images import jpeg_bytes, undecodable_png
 from tests.support import (
+    ALICE,
+    BOB,
     BrokerProbe,
     job_count,
     originals,
@@ -18,7 +20,6 @@ from tests.support import (
 )
 
 THUMB = [{"name": "thumb", "width": 64}, {"name": "tiny", "width": 16, "format": "webp"}]
-ALICE, BOB = "alice-key-0123456789", "bob-key-9876543210"
 
 
 async def test_a_finished_job_is_deleted_with_its_original_and_outputs(

@@ -8,9 +8,8 @@ from pydantic import SecretStr
 from shared.settings import Settings
 from tests.client import ApiClient, assert_problem
 from tests.images import jpeg_bytes
-from tests.support import running_api, running_worker
+from tests.support import ALICE, BOB, running_api, running_worker
 
-ALICE, BOB = "alice-key-0123456789", "bob-key-9876543210"
 THUMB = [{"name": "thumb", "width": 64, "format": "jpeg"}]
 
 

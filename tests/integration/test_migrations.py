@@ -10,7 +10,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy.orm import Session
 
 from producer_service.db.database import Database
@@ -21,8 +23,7 @@ from producer_service.db.tables import Base
 from producer_service.records import JobRecord
 from shared.settings import SERVICE_VARIABLES
 from shared.variants import DEFAULT_VARIANTS
-from tests.integration.conftest import EmptyDatabase
-from tests.support import ROOT
+from tests.support import ROOT, EmptyDatabase
 
 
 async def columns(database: Database) -> set[str]:
@@ -35,13 +36,22 @@ async def columns(database: Database) -> set[str]:
 async def test_migrating_an_empty_database_creates_the_newest_schema(
     empty_database: EmptyDatabase,
 ) -> None:
-    store = JobStore(empty_database.open())
+    database = empty_database.open()
+    store = JobStore(database)
     try:
         await store.migrate()
         await store.migrate()  # a second start finds nothing to do
+        # The migrated schema is the models' schema: every table, column, index and constraint.
+        differences = await database.run(
+            lambda session: compare_metadata(
+                MigrationContext.configure(session.connection()), Base.metadata
+            ),
+            write=False,
+        )
         await store.add(JobRecord.new(uuid.uuid4(), DEFAULT_VARIANTS, "originals/x", "k", "f"))
     finally:
         await store.close()
+    assert differences == []
 
 
 async def test_a_database_made_before_migrations_is_adopted_with_its_jobs(

@@ -4,9 +4,8 @@ from pathlib import Path
 
 from shared.settings import Settings
 from tests.client import ApiClient, assert_problem
-from tests.conftest import make_settings
 from tests.images import jpeg_bytes
-from tests.support import running_api, running_worker
+from tests.support import make_settings, running_api, running_worker
 
 THUMB = [{"name": "thumb", "width": 32}]
 

@@ -20,8 +20,7 @@ from producer_service.records import JobRecord
 from shared.messages import EventKind, FailureInfo, JobEvent, RenderedOutput, utc_now
 from shared.schemas import ErrorCode, JobStatus, Placeholder, SourceImage, WebhookStatus
 from shared.variants import DEFAULT_VARIANTS, OutputFormat, SourceFormat
-from tests.conftest import TEST_POSTGRES_URL
-from tests.integration.conftest import EmptyDatabase
+from tests.support import TEST_POSTGRES_URL, EmptyDatabase
 
 
 @pytest.fixture

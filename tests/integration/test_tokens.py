@@ -14,9 +14,8 @@ from pydantic import SecretStr
 from shared.settings import Settings
 from tests.client import ApiClient, assert_problem
 from tests.images import jpeg_bytes
-from tests.support import expired_token, running_api, running_worker
+from tests.support import ALICE, ALICE_NEXT, BOB, expired_token, running_api, running_worker
 
-ALICE, BOB, ALICE_NEXT = "alice-key-0123456789", "bob-key-9876543210", "alice-rotated-key-42"
 THUMB = [{"name": "thumb", "width": 64, "format": "jpeg"}]
 # A second is the most the clock moves between a mint and the test's look at it.
 LEEWAY_SECONDS = 2

@@ -24,10 +24,9 @@ from shared.variants import DEFAULT_VARIANTS
 from tests.client import ApiClient
 from tests.images import jpeg_bytes, undecodable_png
 from tests.receiver import HANG, SECRET, Receiver, documented_verifier, hooked
-from tests.support import BrokerProbe, running_api, running_worker, wait_for
+from tests.support import ALICE, BOB, BrokerProbe, running_api, running_worker, wait_for
 
 THUMB = [{"name": "thumb", "width": 64, "format": "webp"}]
-ALICE, BOB = "alice-key-0123456789", "bob-key-9876543210"
 verify_webhook = documented_verifier()
 
 

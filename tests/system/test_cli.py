@@ -15,10 +15,20 @@ import pyvips
 from shared.settings import Settings
 from shared.topology import Topology
 from tests.client import ApiClient
-from tests.conftest import TEST_AMQP_URL, delete_queues, make_settings, require_broker
 from tests.images import jpeg_bytes, png_with_alpha, undecodable_png, write
 from tests.scrape import Scrape
-from tests.support import ROOT, free_port, service_env, started, stop, wait_for
+from tests.support import (
+    ROOT,
+    TEST_AMQP_URL,
+    delete_queues,
+    free_port,
+    make_settings,
+    require_broker,
+    service_env,
+    started,
+    stop,
+    wait_for,
+)
 
 KEY = "cli-test-key"
 VARIANTS = [

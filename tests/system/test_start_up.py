@@ -16,12 +16,12 @@ import pytest
 
 from shared.settings import Settings
 from tests.client import ApiClient
-from tests.conftest import make_settings
 from tests.support import (
     exit_code,
     free_port,
     launched,
     logged,
+    make_settings,
     service_env,
     started,
     stop,

@@ -1,39 +1,20 @@
 """The API in process over an in-memory broker, for tests of what it answers without one; each
 storage backend, for tests of what they all promise."""
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared.settings import Settings
 from shared.storage import LocalStorage, S3Storage, Storage
 from shared.storage.memory import MemoryStorage
 from tests.client import ApiClient
-from tests.conftest import make_settings
 from tests.fakes import InMemoryPublisher
 from tests.s3 import Bucket
-from tests.support import job_count, originals, running_api
-
-
-@dataclass(frozen=True)
-class Served:
-    api: ApiClient
-    settings: Settings
-    publisher: InMemoryPublisher
-
-    async def assert_nothing_kept(self) -> None:
-        """No job row, no original, no upload left half-written, no task."""
-        assert await job_count(self.settings) == 0
-        assert originals(self.settings) == []
-        assert list((self.settings.data_dir / "tmp").iterdir()) == []
-        assert self.publisher.tasks == []
-
-
-Serve = Callable[..., AbstractAsyncContextManager[Served]]
+from tests.support import make_settings, running_api
+from tests.support.served import Serve, Served
 
 
 @pytest.fixture

@@ -21,14 +21,13 @@ from producer_service.submissions import Chosen, request_fingerprint
 from shared.variants import DEFAULT_VARIANTS, variant_list_adapter
 from tests.client import assert_problem
 from tests.images import FIXTURES, jpeg_bytes, photo
-from tests.support import originals
-from tests.unit.conftest import Serve
+from tests.support import ALICE, ALICE_NEXT, BOB, originals
+from tests.support.served import Serve
 
 VARIANTS = [
     {"name": "thumb", "width": 320, "format": "webp"},
     {"name": "sq", "width": 64, "height": 64, "fit": "cover", "crop": "attention"},
 ]
-ALICE, BOB, ALICE_NEXT = "alice-key-0123456789", "bob-key-9876543210", "alice-rotated-key-42"
 IDEMPOTENCY = {"Idempotency-Key": "order-42-avatar"}
 
 

@@ -4,7 +4,7 @@ preflight of a submit with a key, and `Location` readable by its scripts."""
 from pydantic import SecretStr
 
 from tests.images import jpeg_bytes
-from tests.unit.conftest import Serve
+from tests.support.served import Serve
 
 APP = "https://app.example.com"
 OTHER = "https://evil.example.net"

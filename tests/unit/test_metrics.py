@@ -7,7 +7,7 @@ from pydantic import SecretStr
 
 from tests.images import jpeg_bytes
 from tests.scrape import scrape
-from tests.unit.conftest import Serve
+from tests.support.served import Serve
 
 JOB_ROUTE = "/v1/jobs/{job_id}"
 

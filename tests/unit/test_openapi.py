@@ -6,7 +6,7 @@ from pydantic import SecretStr
 
 from producer_service.forms import FORM_FIELDS, TEXT_FIELDS
 from shared.schemas import ErrorCode
-from tests.unit.conftest import Serve
+from tests.support.served import Serve
 
 
 async def test_the_openapi_document_describes_every_route_with_examples(serve: Serve) -> None:

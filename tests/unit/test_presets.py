@@ -9,9 +9,9 @@ from producer_service.app import create_app
 from producer_service.presets import BUILT_IN, Presets, PresetsFileError
 from shared.variants import DEFAULT_VARIANTS
 from tests.client import assert_problem
-from tests.conftest import make_settings
 from tests.images import jpeg_bytes
-from tests.unit.conftest import Serve
+from tests.support import make_settings
+from tests.support.served import Serve
 
 AVATAR_FILE = """\
 # Our avatars are round and small.

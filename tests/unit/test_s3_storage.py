@@ -14,9 +14,8 @@ import pytest
 
 from shared.storage import S3Storage, Storage
 from shared.storage import s3 as s3_module
-from tests.conftest import make_settings
 from tests.s3 import SECRET_ACCESS_KEY, Bucket
-from tests.support import free_port
+from tests.support import free_port, make_settings
 
 
 @asynccontextmanager

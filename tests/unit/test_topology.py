@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from shared.topology import Topology, backoff_delay_ms, tier_after
-from tests.conftest import make_settings
+from tests.support import make_settings
 
 
 def test_every_broker_object_is_named_from_the_queue_name(tmp_path: Path) -> None:

@@ -29,8 +29,8 @@ from producer_service.submissions import (
     received_submission,
     request_fingerprint,
 )
-from tests.conftest import make_settings
 from tests.images import FIXTURES, LIMITS, jpeg_bytes, write
+from tests.support import make_settings
 
 BOUNDARY = "testboundary"
 HEADERS = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}

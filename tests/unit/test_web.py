@@ -7,7 +7,7 @@ import re
 from pydantic import SecretStr
 
 from producer_service.api.web import WEB_DIR
-from tests.unit.conftest import Serve
+from tests.support.served import Serve
 
 # Files the page loads: <link href>, <script src>, and each module's imports.
 REFERENCE = re.compile(r'(?:href|src)="(/web/[^"]+)"|from "\./([^"]+)"')

@@ -7,9 +7,9 @@ from producer_service.callbacks.signing import owner_secret
 from producer_service.callers import owner_id
 from tests.client import assert_problem
 from tests.receiver import SECRET
-from tests.unit.conftest import Serve
+from tests.support import ALICE, BOB
+from tests.support.served import Serve
 
-ALICE, BOB = "alice-key-0123456789", "bob-key-9876543210"
 PATH = "/v1/webhook-secret"
 
 

@@ -7,7 +7,7 @@ import pytest
 from tests.client import assert_problem
 from tests.images import jpeg_bytes
 from tests.receiver import SECRET
-from tests.unit.conftest import Serve
+from tests.support.served import Serve
 
 THUMB = [{"name": "thumb", "width": 64}]
 

@@ -25,9 +25,8 @@ from shared.schemas import ErrorCode, WebhookState, WebhookStatus
 from shared.settle import Ack
 from shared.topology import Topology, jittered
 from shared.variants import DEFAULT_VARIANTS
-from tests.conftest import make_settings
 from tests.receiver import HANG, SECRET, Receiver, documented_verifier
-from tests.support import free_port
+from tests.support import free_port, make_settings
 
 verify_webhook = documented_verifier()
 BODY = b'{"id":"0b6f3c4e","status":"succeeded"}'
