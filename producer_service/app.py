@@ -31,7 +31,7 @@ from producer_service.api.routes.tokens import without_token_refusal
 from producer_service.api.routes.webhook_secret import router as webhook_secret_router
 from producer_service.api.routes.webhook_secret import without_keyless_refusal
 from producer_service.api.web import serve_web
-from producer_service.broker.publisher import Publisher
+from producer_service.broker.link import InProcessBroker
 from producer_service.metrics import ApiMetrics
 from producer_service.presets import Presets
 from producer_service.wiring import open_edges
@@ -81,16 +81,16 @@ ROUTERS = [
 ]
 
 
-def create_app(settings: Settings, publisher: Publisher | None = None) -> FastAPI:
-    """The API. `publisher` stands in for the broker (tests that need none): tasks go to it,
-    and no broker link or event consumer is opened. A PRESETS_FILE that cannot be used raises
-    `PresetsFileError` here, before anything starts."""
+def create_app(settings: Settings, in_process: InProcessBroker | None = None) -> FastAPI:
+    """The API. `in_process` stands in for RabbitMQ (tests): the same publishers and consumers
+    run on it. A PRESETS_FILE that cannot be used raises `PresetsFileError` here, before
+    anything starts."""
     presets = Presets.of(settings)
     metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_edges(settings, presets, metrics, publisher) as edges:
+        async with open_edges(settings, presets, metrics, in_process) as edges:
             app.state.edges = edges
             yield
 

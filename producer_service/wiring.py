@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from producer_service.background.outbox import outbox_relay, webhook_relay
 from producer_service.background.retention import retention_sweep
 from producer_service.broker.feed import ChangeFeed
-from producer_service.broker.link import BrokerLink
+from producer_service.broker.link import BrokerLink, InProcessBroker, Link
 from producer_service.broker.publisher import Publisher, TaskPublisher
 from producer_service.broker.queue_stats import QueueInspector
 from producer_service.broker.webhooks import WebhookPublisher
@@ -49,10 +49,13 @@ class Edges:
 
 @asynccontextmanager
 async def open_edges(
-    settings: Settings, presets: Presets, metrics: ApiMetrics, publisher: Publisher | None
+    settings: Settings,
+    presets: Presets,
+    metrics: ApiMetrics,
+    in_process: InProcessBroker | None = None,
 ) -> AsyncIterator[Edges]:
-    """Everything the routes use, open while the block runs. `publisher` stands in for the
-    broker (tests that need none): tasks go to it, and no broker link or consumer is opened."""
+    """Everything the routes use, open while the block runs. `in_process` stands in for
+    RabbitMQ (tests): the same publishers and consumers run on it."""
     restrict_libvips()  # the upload probe reads headers with libvips
     uploads = UploadArea(settings.data_dir)
     uploads.prepare()
@@ -63,7 +66,7 @@ async def open_edges(
         await store.migrate()
         topology = Topology.from_settings(settings)
         broker = TaskPublisher(topology, settings.publish_timeout_seconds)
-        tasks = metrics.timed(broker if publisher is None else publisher)
+        tasks = metrics.timed(broker)
         # A replay waits for the first try's confirm, and for its clean-up when refused.
         replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
         deliveries, webhooks, webhook_consumer = _webhook_edges(settings, store, topology, metrics)
@@ -94,29 +97,29 @@ async def open_edges(
             queues=queues,
             metrics=metrics,
         )
-        if publisher is None:
-            # What follows a change, wired once: live streams hear of it, a webhook it made
-            # due gets its first try.
-            consumer = EventConsumer(topology, jobs.apply_event, [feed.follow, webhooks.follow])
-            # The stats reader first: once the publisher is ready (/readyz 200), the
-            # queue figures answer too; webhooks can be queued before events arrive.
-            link = BrokerLink(
-                settings.amqp_url,
-                f"producer_service {socket.gethostname()}:{os.getpid()}",
-                [
-                    queues.attach,
-                    broker.attach,
-                    feed.attach,
-                    deliveries.attach,
-                    consumer.attach,
-                    webhook_consumer.attach,
-                ],
-                on_failure=broker.note_failure,
-            )
-            link.start()
-            edges.push_async_callback(link.close)
-            # Before the link closes: tries under way finish first.
-            edges.push_async_callback(webhook_consumer.close)
+        # What follows a change, wired once: live streams hear of it, a webhook it made due
+        # gets its first try.
+        consumer = EventConsumer(topology, jobs.apply_event, [feed.follow, webhooks.follow])
+        # The stats reader first: once the publisher is ready (/readyz 200), the queue figures
+        # answer too; webhooks can be queued before events arrive.
+        hooks = [
+            queues.attach,
+            broker.attach,
+            feed.attach,
+            deliveries.attach,
+            consumer.attach,
+            webhook_consumer.attach,
+        ]
+        link: Link
+        if in_process is None:
+            name = f"producer_service {socket.gethostname()}:{os.getpid()}"
+            link = BrokerLink(settings.amqp_url, name, hooks, on_failure=broker.note_failure)
+        else:
+            link = in_process.link(hooks)
+        link.start()
+        edges.push_async_callback(link.close)
+        # Before the link closes: tries under way finish first.
+        edges.push_async_callback(webhook_consumer.close)
         for loop in background:
             loop.start()
             edges.push_async_callback(loop.close)

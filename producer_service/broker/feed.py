@@ -54,9 +54,8 @@ class ChangeFeed:
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            self._topology.changes_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        # The exchange is declared with the rest of the topology; the queue is this replica's.
+        exchange = await channel.get_exchange(self._topology.changes_exchange)
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(exchange, NOTICE_KEY)
         await queue.consume(self._on_notice, no_ack=True)

@@ -5,6 +5,7 @@ are restored by it after every outage)."""
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from aio_pika.abc import AbstractRobustConnection
 
@@ -13,6 +14,21 @@ from shared.connection import connect_and_set_up
 logger = logging.getLogger(__name__)
 
 ConnectHook = Callable[[AbstractRobustConnection], Awaitable[None]]
+
+
+class Link(Protocol):
+    """Keeps the API connected and set up by its hooks, from `start` until `close`."""
+
+    def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class InProcessBroker(Protocol):
+    """A broker in the API's own process, that links the hooks itself (tests run the API on
+    one without RabbitMQ: `tests/memory_broker.py`)."""
+
+    def link(self, hooks: Sequence[ConnectHook]) -> Link: ...
 
 
 class BrokerLink:

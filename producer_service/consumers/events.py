@@ -9,7 +9,6 @@ replica's live streams (`feed.py`), and the first try of a webhook the change ma
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from producer_service.consumers.handling import read_body, store_down
@@ -39,11 +38,8 @@ class EventConsumer:
     async def attach(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=EVENT_PREFETCH)
-        exchange = await channel.declare_exchange(
-            self._topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        queue = await channel.declare_queue(self._topology.events_queue, durable=True)
-        await queue.bind(exchange, "#")
+        # Declared, with its binding, with the rest of the topology (`declare_topology`).
+        queue = await channel.get_queue(self._topology.events_queue)
         await queue.consume(self.on_message)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:

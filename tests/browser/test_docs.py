@@ -11,9 +11,10 @@ import pytest
 from playwright.async_api import Browser, Route, expect
 
 from producer_service.app import create_app
+from shared.topology import Topology
 from tests.browser.conftest import opened, screenshot
-from tests.fakes import InMemoryPublisher
 from tests.images import jpeg_bytes, write
+from tests.memory_broker import MemoryBroker
 from tests.support import make_settings, serving
 
 # The API as the browser sees it: a name, not localhost, since Swagger UI treats local APIs
@@ -24,7 +25,7 @@ SUBMIT = "#operations-jobs-submit_job_v1_jobs_post"
 
 @pytest.fixture
 async def api_port(tmp_path: Path) -> AsyncIterator[int]:
-    app = create_app(make_settings(tmp_path), publisher=InMemoryPublisher())
+    app = create_app(make_settings(tmp_path), MemoryBroker())
     async with serving(app) as port:
         yield port
 
@@ -65,8 +66,8 @@ async def test_try_it_out_with_only_a_file_chosen_is_accepted(
     browser: Browser, tmp_path: Path
 ) -> None:
     photo = write(tmp_path / "photo.jpg", jpeg_bytes(640, 480))
-    publisher = InMemoryPublisher()
-    app = create_app(make_settings(tmp_path), publisher=publisher)
+    settings, broker = make_settings(tmp_path), MemoryBroker()
+    app = create_app(settings, broker)
     async with serving(app) as port, opened(browser, f"http://127.0.0.1:{port}/docs") as page:
         operation = page.locator(SUBMIT)
         await operation.locator(".opblock-summary").click()
@@ -76,4 +77,4 @@ async def test_try_it_out_with_only_a_file_chosen_is_accepted(
         status = operation.locator(".live-responses-table tr.response .response-col_status")
         await expect(status.first).to_have_text("202", timeout=10_000)
         await screenshot(page, "docs-try-it-out")
-    assert len(publisher.tasks) == 1
+    assert len(broker.bodies(Topology.from_settings(settings).work_queue)) == 1

@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Page, Route
 
 from producer_service.app import create_app
 from tests.browser.conftest import opened
-from tests.fakes import InMemoryPublisher
+from tests.memory_broker import MemoryBroker
 from tests.support import make_settings, serving
 from worker_service.thumbhash import rgba_to_thumbhash
 
@@ -28,7 +28,7 @@ def red_left_blue_right(width: int, height: int) -> bytes:
 
 @pytest.fixture
 async def page(browser: Browser, tmp_path: Path) -> AsyncIterator[Page]:
-    app = create_app(make_settings(tmp_path), publisher=InMemoryPublisher())
+    app = create_app(make_settings(tmp_path), MemoryBroker())
     async with serving(app) as port, opened(browser, f"http://127.0.0.1:{port}/") as opened_page:
         yield opened_page
 

@@ -14,7 +14,7 @@ from shared.topology import Topology
 from tests.client import ApiClient, Event
 from tests.images import jpeg_bytes, undecodable_png
 from tests.scrape import scrape
-from tests.support import running_api, running_worker, serving, wait_for
+from tests.support import BrokerProbe, running_api, running_worker, serving, wait_for
 
 THUMB = [{"name": "thumb", "width": 64, "format": "webp"}]
 ORDER = ["queued", "processing", "succeeded"]
@@ -88,6 +88,7 @@ async def test_a_change_announced_by_one_replica_wakes_the_streams_of_another(
     announcer, listener = ChangeFeed(topology), ChangeFeed(topology)
     job_id, other_job = uuid.uuid4(), uuid.uuid4()
     async with (
+        BrokerProbe.open(broker),  # the topology, as either service declares it
         await aio_pika.connect_robust(broker.amqp_url) as first,
         await aio_pika.connect_robust(broker.amqp_url) as second,
     ):

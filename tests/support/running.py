@@ -11,7 +11,7 @@ import uvicorn
 
 from producer_service.api.server import server_config
 from producer_service.app import create_app
-from producer_service.broker.publisher import Publisher
+from producer_service.broker.link import InProcessBroker
 from shared.settings import Settings
 from tests.support.processes import free_port
 from tests.support.waiting import wait_for
@@ -20,11 +20,11 @@ from worker_service.worker import Worker
 
 @asynccontextmanager
 async def running_api(
-    settings: Settings, *, ready: bool = True, publisher: Publisher | None = None
+    settings: Settings, *, ready: bool = True, in_process: InProcessBroker | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API in this process (lifespan included), with a client; waits for /readyz by default.
-    With `publisher`, tasks go to it instead of a broker."""
-    app = create_app(settings, publisher)
+    With `in_process`, it runs on that broker instead of RabbitMQ."""
+    app = create_app(settings, in_process)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:

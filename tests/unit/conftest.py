@@ -11,7 +11,7 @@ import pytest
 from shared.storage import LocalStorage, S3Storage, Storage
 from shared.storage.memory import MemoryStorage
 from tests.client import ApiClient
-from tests.fakes import InMemoryPublisher
+from tests.memory_broker import MemoryBroker
 from tests.s3 import Bucket
 from tests.support import make_settings, running_api
 from tests.support.served import Serve, Served
@@ -24,9 +24,9 @@ def serve(tmp_path: Path) -> Serve:
     @asynccontextmanager
     async def serving(**overrides: Any) -> AsyncIterator[Served]:
         settings = make_settings(tmp_path, **overrides)
-        publisher = InMemoryPublisher()
-        async with running_api(settings, publisher=publisher) as http:
-            yield Served(ApiClient(http), settings, publisher)
+        broker = MemoryBroker()
+        async with running_api(settings, in_process=broker) as http:
+            yield Served(ApiClient(http), settings, broker)
 
     return serving
 

@@ -48,7 +48,7 @@ def lying_png(width: int, height: int) -> bytes:
 async def test_a_submit_without_variants_queues_the_documented_defaults(serve: Serve) -> None:
     async with serve() as served:
         job_id = await served.api.submit(jpeg_bytes())
-    (task,) = served.publisher.tasks
+    (task,) = served.tasks
     assert str(task.job_id) == job_id
     assert task.variants == list(DEFAULT_VARIANTS)
 
@@ -342,7 +342,7 @@ async def test_an_idempotency_key_with_another_file_or_variants_is_422(serve: Se
         assert assert_problem(refused, 422)["type"] == "/problems/idempotency-key-reused"
     assert same.status_code == 202
     assert same.json()["id"] == first.json()["id"]
-    assert len(served.publisher.tasks) == 1
+    assert len(served.tasks) == 1
 
 
 async def test_a_key_whose_first_try_is_unconfirmed_is_409_until_it_is_confirmed(
@@ -492,4 +492,4 @@ async def test_a_key_at_its_active_job_limit_gets_429_and_others_go_on(serve: Se
     assert body["type"] == "/problems/too-many-active-jobs"
     assert bob.status_code == 202
     # The refused upload was not kept.
-    assert len(kept) == len(served.publisher.tasks) == 3
+    assert len(kept) == len(served.tasks) == 3

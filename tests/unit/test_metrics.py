@@ -42,7 +42,7 @@ async def test_submits_are_counted_by_outcome_and_confirms_are_timed(serve: Serv
         first = await api.submit(jpeg_bytes(), headers=replay)
         assert await api.submit(jpeg_bytes(), headers=replay) == first
         assert (await api.post_job(b"not an image")).status_code == 415
-        served.publisher.is_ready = False
+        served.broker.go_down()
         assert (await api.post_job(jpeg_bytes())).status_code == 503
         metrics = await scrape(api.http)
     submits = "resize_submits_total"

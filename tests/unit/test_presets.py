@@ -39,7 +39,7 @@ async def test_a_submit_naming_a_preset_queues_its_variants_and_the_job_records_
         job_id = (await served.api.post_job(jpeg_bytes(), preset="responsive")).json()["id"]
         job = await served.api.job(job_id)
         plain = await served.api.job(await served.api.submit(jpeg_bytes()))
-    (responsive, default) = served.publisher.tasks
+    (responsive, default) = served.tasks
     assert [v.name for v in responsive.variants] == ["w320", "w640", "w1024", "w1600"]
     assert job["preset"] == "responsive"
     assert [v["name"] for v in job["variants"]] == ["w320", "w640", "w1024", "w1600"]
@@ -83,7 +83,7 @@ async def test_a_presets_file_adds_presets_and_replaces_built_ins_of_the_same_na
     names = [preset["name"] for preset in listed]
     assert names == [preset.name for preset in BUILT_IN] + ["profile-banner"]
     assert accepted.status_code == 202
-    (banner, avatar) = served.publisher.tasks
+    (banner, avatar) = served.tasks
     assert [(v.name, v.width) for v in banner.variants] == [("wide", 1500)]
     assert [(v.name, v.width, v.format.value) for v in avatar.variants] == [("small", 48, "png")]
 
