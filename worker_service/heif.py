@@ -17,14 +17,14 @@ class HeifDecodeError(Exception):
 
 def load_hevc(path: Path) -> Any:
     """The primary picture, 8 bits per sample, with its ICC profile if it has one."""
-    heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
-    picture = heif[heif.primary_index]
-    width, height = picture.size
-    bands = _BANDS[picture.mode]
     try:
+        heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=True)
+        picture = heif[heif.primary_index]
         data = bytes(picture.data)
     except (ValueError, RuntimeError) as exc:  # what pillow-heif raises for a broken file
         raise HeifDecodeError(str(exc)) from exc
+    width, height = picture.size
+    bands = _BANDS[picture.mode]
     row = width * bands
     if picture.stride != row:  # rows padded for alignment: pack them
         data = b"".join(
