@@ -6,6 +6,10 @@
     resize_publish_confirm_seconds{outcome}           a task's publish until the broker's confirm
     webhook_deliveries_total{outcome}                 webhook tries: delivered, retried, failed
                                                       (for good), dropped (no longer due)
+    resize_jobs_current{queue, status}                jobs in the store by status, read at each
+                                                      scrape: the same on every replica, so a
+                                                      query takes the max across them (KEDA)
+    resize_oldest_queued_seconds{queue}               how long the oldest queued job has waited
     process_*, python_*                               this process (single-process mode only)
 
 With PROMETHEUS_MULTIPROC_DIR set (uvicorn with several worker processes), prometheus_client
@@ -17,11 +21,12 @@ process happened to answer it.
 import os
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from producer_service.broker.publisher import Publisher
+from producer_service.db.store import JobTally
 from producer_service.errors import ApiProblem
 from shared.messages import ResizeTask
 from shared.metrics import registry_with_process_metrics
@@ -73,6 +78,35 @@ class ApiMetrics:
             ["outcome"],
             registry=own,
         )
+
+        # Store-wide figures, set just before each scrape is answered; in multiprocess mode the
+        # scraped process's value is the freshest one.
+        self.jobs = Gauge(
+            "resize_jobs_current",
+            "Jobs in the job store by status, read when scraped (service-wide: every API "
+            "replica reports the same figures).",
+            ["queue", "status"],
+            registry=own,
+            multiprocess_mode="mostrecent",
+        )
+        self.oldest_queued = Gauge(
+            "resize_oldest_queued_seconds",
+            "How long the oldest queued job has waited, read when scraped; 0 when none waits.",
+            ["queue"],
+            registry=own,
+            multiprocess_mode="mostrecent",
+        )
+
+    def record_jobs(self, queue: str, tally: JobTally | None) -> None:
+        """Set the store-wide gauges from `tally`; None (the store did not answer) removes
+        them, so a scraper sees no figure rather than a stale one."""
+        if tally is None:
+            self.jobs.clear()
+            self.oldest_queued.clear()
+            return
+        for status, count in tally.by_status.items():
+            self.jobs.labels(queue, status.value).set(count)
+        self.oldest_queued.labels(queue).set(tally.oldest_queued_seconds())
 
     def count_webhook(self, outcome: str) -> None:
         self.webhook_deliveries.labels(outcome).inc()

@@ -11,7 +11,6 @@ from producer_service.errors import (
     TokenNotAllowed,
     Unauthorized,
 )
-from shared.messages import utc_now
 from shared.schemas import JobCounts, JobStatus, QueueStats, Stats
 
 router = APIRouter(prefix="/v1", tags=["operations"])
@@ -38,8 +37,6 @@ async def read_stats(
 ) -> Stats:
     queue = await queues.read()
     tally = await store.tally()
-    oldest = tally.oldest_queued_at
-    waited = 0.0 if oldest is None else max(0.0, (utc_now() - oldest).total_seconds())
     counts = tally.by_status
     return Stats(
         queue=QueueStats(
@@ -49,5 +46,5 @@ async def read_stats(
             consumers=queue.consumers,
         ),
         jobs=JobCounts(**{status.value: count for status, count in counts.items()}),
-        oldest_queued_seconds=round(waited, 3),
+        oldest_queued_seconds=tally.oldest_queued_seconds(),
     )
