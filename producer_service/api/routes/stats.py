@@ -20,9 +20,10 @@ router = APIRouter(prefix="/v1", tags=["operations"])
     "/stats",
     summary="Queue depth, consumers and jobs by status",
     description="Read afresh from the broker (a passive declare of the work queue) and the job "
-    "store on every call, so an autoscaler can poll it (KEDA's `metrics-api` scaler with "
-    "`valueLocation: queue.ready`, for example). Figures are service-wide: with API keys, any "
-    "key sees the same counts, and no job ids.",
+    "store on every call. An autoscaler should scale on queued + processing jobs, not on "
+    "`queue.ready` (0 while workers are still busy with what they took); `/metrics` exports "
+    "them as `resize_jobs_current`. Figures are service-wide: with API keys, any key sees the "
+    "same counts, and no job ids.",
     response_model=Stats,
     responses={
         200: {
