@@ -15,7 +15,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from producer_service.db.store import JobTally
 from producer_service.metrics import ApiMetrics
+from shared.schemas import JobStatus
 from shared.settings import SERVICE_VARIABLES, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -299,11 +301,17 @@ def test_workers_scale_on_queued_and_processing_jobs_per_concurrency(
         + settings["QUEUE_NAME"]
         + '",status=~"queued|processing"}))'
     )
-    # The metric is the API's own, with those labels.
+    # The series it reads are the API's own, with those names and labels.
     metrics = ApiMetrics()
-    metrics.jobs.labels(settings["QUEUE_NAME"], "queued").set(0)
-    names = {m.name for m in metrics.registry.collect()}
-    assert "resize_jobs_current" in names
+    metrics.record_jobs(settings["QUEUE_NAME"], JobTally(dict.fromkeys(JobStatus, 1), None))
+    exported = {
+        (sample.name, sample.labels["queue"], sample.labels.get("status"))
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if "queue" in sample.labels
+    }
+    for status in ("queued", "processing"):
+        assert ("resize_jobs_current", settings["QUEUE_NAME"], status) in exported
 
 
 def test_the_overlay_adds_three_rabbitmq_nodes_with_quorum_queues(
