@@ -20,10 +20,13 @@ process happened to answer it.
 
 import os
 import time
+from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from producer_service.broker.publisher import Publisher
 from producer_service.db.store import JobTally
@@ -79,34 +82,15 @@ class ApiMetrics:
             registry=own,
         )
 
-        # Store-wide figures, set just before each scrape is answered; in multiprocess mode the
-        # scraped process's value is the freshest one.
-        self.jobs = Gauge(
-            "resize_jobs_current",
-            "Jobs in the job store by status, read when scraped (service-wide: every API "
-            "replica reports the same figures).",
-            ["queue", "status"],
-            registry=own,
-            multiprocess_mode="mostrecent",
-        )
-        self.oldest_queued = Gauge(
-            "resize_oldest_queued_seconds",
-            "How long the oldest queued job has waited, read when scraped; 0 when none waits.",
-            ["queue"],
-            registry=own,
-            multiprocess_mode="mostrecent",
-        )
+        # Store-wide figures, read for each scrape: yielded by a collector of their own, in
+        # multiprocess mode too, since they are no process's own values.
+        self._jobs = JobFigures()
+        self.registry.register(self._jobs)
 
     def record_jobs(self, queue: str, tally: JobTally | None) -> None:
-        """Set the store-wide gauges from `tally`; None (the store did not answer) removes
-        them, so a scraper sees no figure rather than a stale one."""
-        if tally is None:
-            self.jobs.clear()
-            self.oldest_queued.clear()
-            return
-        for status, count in tally.by_status.items():
-            self.jobs.labels(queue, status.value).set(count)
-        self.oldest_queued.labels(queue).set(tally.oldest_queued_seconds())
+        """What the next collection reports about the store; None (the store did not answer)
+        leaves the figures out, so a scraper sees none rather than stale ones."""
+        self._jobs.figures = None if tally is None else (queue, tally)
 
     def count_webhook(self, outcome: str) -> None:
         self.webhook_deliveries.labels(outcome).inc()
@@ -131,6 +115,34 @@ def _exposed_registry(multiprocess_dir: str | None) -> CollectorRegistry:
     registry = CollectorRegistry()
     MultiProcessCollector(registry, multiprocess_dir)  # type: ignore[no-untyped-call]
     return registry
+
+
+class JobFigures(Collector):
+    """`resize_jobs_current` and `resize_oldest_queued_seconds`, from the last tally read."""
+
+    def __init__(self) -> None:
+        self.figures: tuple[str, JobTally] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.figures is None:
+            return
+        queue, tally = self.figures
+        jobs = GaugeMetricFamily(
+            "resize_jobs_current",
+            "Jobs in the job store by status, read when scraped (service-wide: every API "
+            "replica reports the same figures).",
+            labels=["queue", "status"],
+        )
+        for status, count in tally.by_status.items():
+            jobs.add_metric([queue, status.value], count)
+        oldest = GaugeMetricFamily(
+            "resize_oldest_queued_seconds",
+            "How long the oldest queued job has waited, read when scraped; 0 when none waits.",
+            labels=["queue"],
+        )
+        oldest.add_metric([queue], tally.oldest_queued_seconds())
+        yield jobs
+        yield oldest
 
 
 class TimedPublisher:
