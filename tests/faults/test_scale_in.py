@@ -6,7 +6,6 @@ exchange receives beside the API's.
 """
 
 import collections
-import signal
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,8 +18,8 @@ from aio_pika.abc import AbstractIncomingMessage
 from shared.messages import EventKind, JobEvent
 from shared.settings import Settings
 from tests.client import ApiClient, Tally
-from tests.faults.test_faults import big_photo, worker_process
-from tests.support import BrokerProbe, running_api, wait_for
+from tests.faults.test_faults import big_photo
+from tests.support import BrokerProbe, running_api, service_env, started, stop, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -80,25 +79,25 @@ async def test_sigterm_to_a_busy_worker_ends_every_job_succeeded_none_run_twice_
     async with running_api(settings) as http, events_tap(settings) as events:
         api = ApiClient(http)
         ids = [await api.submit(big_photo(), SLOW) for _ in range(JOBS)]
+        env = service_env(settings)
+        stopped_log, staying_log = tmp_path / "stopped.log", tmp_path / "staying.log"
         with (
-            worker_process(settings, tmp_path / "stopped.log") as stopped,
-            worker_process(settings, tmp_path / "staying.log") as staying,
+            started("worker_service", env, stopped_log) as stopped,
+            started("worker_service", env, staying_log) as staying,
         ):
 
             async def mid_resize() -> list[str]:
-                started = {str(e.job_id) for e in events if by(stopped)(e.worker)}
+                taken = {str(e.job_id) for e in events if by(stopped)(e.worker)}
                 ended = {str(e.job_id) for e in events if e.kind is EventKind.SUCCEEDED}
-                return sorted(started - ended) if len(started - ended) == 2 else []
+                return sorted(taken - ended) if len(taken - ended) == 2 else []
 
             held = await wait_for(mid_resize, within=60, what="the worker to run two jobs")
-            stopped.send_signal(signal.SIGTERM)
-            # Within its drain deadline and the settling after it, far inside Kubernetes'
-            # grace period (deploy/kubernetes/base/worker.yaml).
-            assert stopped.wait(timeout=drain_seconds + 20) == 0
+            # SIGTERM; it exits 0 within its drain deadline and the settling after it, far
+            # inside Kubernetes' grace period (deploy/kubernetes/base/worker.yaml).
+            stop(stopped, stopped_log, within=drain_seconds + 20)
             result = await api.tally(ids, within=90)
             attempts = [job["attempts"] for job in await api.jobs(ids)]
-            staying.send_signal(signal.SIGTERM)
-            assert staying.wait(timeout=60) == 0
+            stop(staying, staying_log, within=60)
 
     assert result == Tally(submitted=JOBS, succeeded=JOBS, failed=0, lost=0)
     starts = {job_id: runs(events, job_id) for job_id in ids}

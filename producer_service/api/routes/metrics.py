@@ -49,7 +49,5 @@ async def metrics(
         tally = None
     metrics.record_jobs(settings.queue_name, tally)
     # Collecting reads /proc (and every process's file in multiprocess mode): off the loop.
-    body, content_type = await asyncio.to_thread(
-        metrics.exposition, request.headers.get("accept")
-    )
+    body, content_type = await asyncio.to_thread(metrics.exposition, request.headers.get("accept"))
     return Response(body, media_type=content_type)
