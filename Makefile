@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install system-packages run test test-unit bench lint format compose-check check clean
+.PHONY: help install system-packages run test test-unit bench lint format compose-check kube-check check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -57,7 +57,11 @@ compose-check: $(INSTALLED) ## validate compose.yaml with docker-compose and tes
 	docker-compose --env-file .env.example -f compose.yaml --profile postgres --profile s3 config --quiet
 	$(PY) -m pytest tests/unit/test_compose.py
 
-check: lint compose-check test ## everything CI runs
+# kubectl (its kustomize) and the Kubernetes schemas are dev tools from PyPI: no cluster needed.
+kube-check: $(INSTALLED) ## render deploy/kubernetes and its overlay, validate them (Kubernetes 1.30), test their invariants
+	$(PY) -m pytest tests/unit/test_kubernetes.py
+
+check: lint compose-check kube-check test ## everything CI runs
 
 clean: ## remove the virtualenv, caches and local data
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .run test-artifacts

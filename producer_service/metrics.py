@@ -6,6 +6,10 @@
     resize_publish_confirm_seconds{outcome}           a task's publish until the broker's confirm
     webhook_deliveries_total{outcome}                 webhook tries: delivered, retried, failed
                                                       (for good), dropped (no longer due)
+    resize_jobs_current{queue, status}                jobs in the store by status, read at each
+                                                      scrape: the same on every replica, so a
+                                                      query takes the max across them (KEDA)
+    resize_oldest_queued_seconds{queue}               how long the oldest queued job has waited
     process_*, python_*                               this process (single-process mode only)
 
 With PROMETHEUS_MULTIPROC_DIR set (uvicorn with several worker processes), prometheus_client
@@ -16,12 +20,16 @@ process happened to answer it.
 
 import os
 import time
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from producer_service.broker.publisher import Publisher
+from producer_service.db.store import JobTally
 from producer_service.errors import ApiProblem
 from shared.messages import ResizeTask
 from shared.metrics import registry_with_process_metrics
@@ -74,6 +82,16 @@ class ApiMetrics:
             registry=own,
         )
 
+        # Store-wide figures, read for each scrape: yielded by a collector of their own, in
+        # multiprocess mode too, since they are no process's own values.
+        self._jobs = JobFigures()
+        self.registry.register(self._jobs)
+
+    def record_jobs(self, queue: str, tally: JobTally | None) -> None:
+        """What the next collection reports about the store; None (the store did not answer)
+        leaves the figures out, so a scraper sees none rather than stale ones."""
+        self._jobs.figures = None if tally is None else (queue, tally)
+
     def count_webhook(self, outcome: str) -> None:
         self.webhook_deliveries.labels(outcome).inc()
 
@@ -97,6 +115,34 @@ def _exposed_registry(multiprocess_dir: str | None) -> CollectorRegistry:
     registry = CollectorRegistry()
     MultiProcessCollector(registry, multiprocess_dir)  # type: ignore[no-untyped-call]
     return registry
+
+
+class JobFigures(Collector):
+    """`resize_jobs_current` and `resize_oldest_queued_seconds`, from the last tally read."""
+
+    def __init__(self) -> None:
+        self.figures: tuple[str, JobTally] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.figures is None:
+            return
+        queue, tally = self.figures
+        jobs = GaugeMetricFamily(
+            "resize_jobs_current",
+            "Jobs in the job store by status, read when scraped (service-wide: every API "
+            "replica reports the same figures).",
+            labels=["queue", "status"],
+        )
+        for status, count in tally.by_status.items():
+            jobs.add_metric([queue, status.value], count)
+        oldest = GaugeMetricFamily(
+            "resize_oldest_queued_seconds",
+            "How long the oldest queued job has waited, read when scraped; 0 when none waits.",
+            labels=["queue"],
+        )
+        oldest.add_metric([queue], tally.oldest_queued_seconds())
+        yield jobs
+        yield oldest
 
 
 class TimedPublisher:

@@ -56,6 +56,12 @@ class JobTally:
     by_status: dict[JobStatus, int]
     oldest_queued_at: datetime | None
 
+    def oldest_queued_seconds(self) -> float:
+        """How long the oldest queued job has waited, in ms-rounded seconds; 0 when none."""
+        if self.oldest_queued_at is None:
+            return 0.0
+        return round(max(0.0, (utc_now() - self.oldest_queued_at).total_seconds()), 3)
+
 
 @dataclass(frozen=True)
 class JobChanged:

@@ -19,6 +19,7 @@ from shared.layout import manifest_key
 from shared.settings import Settings
 from tests.client import ApiClient, Tally
 from tests.images import jpeg_bytes
+from tests.scrape import scrape
 from tests.support import free_port, running_api, running_worker, service_env, started, wait_for
 from tests.support.private_nodes import PrivatePostgres, SmallDisk, bound_by_file_modes
 
@@ -159,12 +160,14 @@ async def test_a_stopped_postgresql_is_a_503_and_the_api_recovers_by_itself(
     async with running_api(settings) as http:
         api = ApiClient(http)
         before = sorted([await api.submit(jpeg_bytes(), THUMB) for _ in range(3)])
+        up = await scrape(http)
         await private_postgres.stop()
         started_at = time.monotonic()
         refused = await api.post_job(jpeg_bytes(), THUMB)
         waited = time.monotonic() - started_at
         status = await http.get(f"/v1/jobs/{before[0]}")
         ready = await http.get("/readyz")
+        down = await scrape(http)
         originals = files_in(settings.data_dir / "originals")
 
         async def all_rendered() -> bool:
@@ -177,6 +180,7 @@ async def test_a_stopped_postgresql_is_a_503_and_the_api_recovers_by_itself(
             await wait_for(api.is_ready, within=30, what="the API to see PostgreSQL again")
             after = [await api.submit(jpeg_bytes(), THUMB) for _ in range(3)]
             result = await api.tally([*before, *after])
+            back = await scrape(http)
     assert_unavailable(refused, "store-unavailable")
     assert_unavailable(status, "store-unavailable")
     assert waited < 5
@@ -184,3 +188,10 @@ async def test_a_stopped_postgresql_is_a_503_and_the_api_recovers_by_itself(
     assert ready.json()["checks"]["store"] == "unreachable"
     assert [path.name for path in originals] == before
     assert result == Tally(submitted=6, succeeded=6, failed=0, lost=0)
+    # The job figures an autoscaler reads go missing while the store is down (KEDA then keeps
+    # the workers it has), rather than staying at their last values; the rest is still served.
+    assert up.value("resize_jobs_current", status="queued") == 3
+    assert "resize_jobs_current" not in down.names()
+    assert "resize_oldest_queued_seconds" not in down.names()
+    assert down.value("resize_submits_total", outcome="store-unavailable") == 1
+    assert back.value("resize_jobs_current", status="succeeded") == 6

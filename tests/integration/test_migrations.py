@@ -1,6 +1,7 @@
 """Schema migrations on SQLite and PostgreSQL: from nothing, from a database the first release
 made without migrations, and as a command of its own."""
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -52,6 +54,20 @@ async def test_migrating_an_empty_database_creates_the_newest_schema(
     finally:
         await store.close()
     assert differences == []
+
+
+@pytest.mark.parametrize("empty_database", ["postgresql"], indirect=True)
+async def test_replicas_starting_together_migrate_one_at_a_time(
+    empty_database: EmptyDatabase,
+) -> None:
+    """API pods started at once (deploy/kubernetes runs two, more in a rollout) each migrate
+    at start: they queue on the advisory lock, one migrates, the others find nothing to do."""
+    stores = [JobStore(empty_database.open()) for _ in range(4)]
+    try:
+        await asyncio.gather(*(store.migrate() for store in stores))
+        await stores[-1].add(JobRecord.new(uuid.uuid4(), DEFAULT_VARIANTS, "originals/x", "k"))
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
 
 
 async def test_a_database_made_before_migrations_is_adopted_with_its_jobs(

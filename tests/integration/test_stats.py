@@ -1,13 +1,18 @@
-"""`GET /v1/stats` against a real broker: figures read afresh on every call."""
+"""`GET /v1/stats` and the job figures of `/metrics` against a real broker: read afresh on
+every call."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from shared.settings import Settings
 from tests.client import ApiClient, assert_problem
 from tests.images import jpeg_bytes
+from tests.scrape import Scrape, scrape
 from tests.support import make_settings, running_api, running_worker
 
 THUMB = [{"name": "thumb", "width": 32}]
+# A few seconds of libvips work: long enough to be seen running.
+SLOW = [{"name": "big", "width": 4000, "format": "avif", "quality": 70}]
 
 
 async def test_stats_follow_the_queue_and_the_jobs_as_they_change(broker: Settings) -> None:
@@ -44,3 +49,31 @@ async def test_stats_are_503_with_retry_after_while_the_broker_is_down(tmp_path:
         response = await http.get("/v1/stats")
     assert_problem(response, 503)
     assert int(response.headers["retry-after"]) > 0
+
+
+async def test_metrics_count_running_jobs_when_the_queue_shows_none_ready(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    """What the autoscaler reads (deploy/kubernetes/autoscaling.yaml): once a worker has taken
+    every job, the queue has nothing ready, and the jobs still count as processing."""
+    settings = broker_settings(worker_concurrency=2)
+    async with running_api(settings) as http:
+        api = ApiClient(http)
+        ids = [await api.submit(jpeg_bytes(4000, 3000), SLOW) for _ in range(2)]
+        waiting = await scrape(http)
+        async with running_worker(settings):
+            await api.wait_for_status("processing", ids, 2)
+            busy = await scrape(http)
+            stats = (await http.get("/v1/stats")).json()
+            assert (await api.tally(ids)).succeeded == 2
+        done = await scrape(http)
+
+    def jobs(scraped: Scrape, status: str) -> float:
+        return scraped.value("resize_jobs_current", queue=settings.queue_name, status=status)
+
+    assert (jobs(waiting, "queued"), jobs(waiting, "processing")) == (2, 0)
+    assert waiting.value("resize_oldest_queued_seconds", queue=settings.queue_name) > 0
+    assert stats["queue"]["ready"] == 0
+    assert (jobs(busy, "queued"), jobs(busy, "processing")) == (0, 2)
+    assert (jobs(done, "processing"), jobs(done, "succeeded")) == (0, 2)
+    assert done.value("resize_oldest_queued_seconds", queue=settings.queue_name) == 0

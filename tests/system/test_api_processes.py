@@ -81,6 +81,8 @@ async def test_metrics_add_up_every_process_of_the_api(
         assert metrics.value("http_requests_total", route="/healthz", status="200") == sent
         assert metrics.value("resize_submits_total", outcome="accepted") == 1
         assert metrics.value("resize_publish_confirm_seconds_count", outcome="confirmed") == 1
+        # Read from the store by whichever process answered, never added up across them.
+        assert metrics.value("resize_jobs_current", status="queued") == 1
         # Per-process figures would describe whichever process answered: left out.
         assert "process_cpu_seconds_total" not in metrics.names()
     # The app factory configures logging from the settings as `python -m` does: LOG_FORMAT too.

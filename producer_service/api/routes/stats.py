@@ -11,7 +11,6 @@ from producer_service.errors import (
     TokenNotAllowed,
     Unauthorized,
 )
-from shared.messages import utc_now
 from shared.schemas import JobCounts, JobStatus, QueueStats, Stats
 
 router = APIRouter(prefix="/v1", tags=["operations"])
@@ -21,9 +20,10 @@ router = APIRouter(prefix="/v1", tags=["operations"])
     "/stats",
     summary="Queue depth, consumers and jobs by status",
     description="Read afresh from the broker (a passive declare of the work queue) and the job "
-    "store on every call, so an autoscaler can poll it (KEDA's `metrics-api` scaler with "
-    "`valueLocation: queue.ready`, for example). Figures are service-wide: with API keys, any "
-    "key sees the same counts, and no job ids.",
+    "store on every call. An autoscaler should scale on queued + processing jobs, not on "
+    "`queue.ready` (0 while workers are still busy with what they took); `/metrics` exports "
+    "them as `resize_jobs_current`. Figures are service-wide: with API keys, any key sees the "
+    "same counts, and no job ids.",
     response_model=Stats,
     responses={
         200: {
@@ -38,8 +38,6 @@ async def read_stats(
 ) -> Stats:
     queue = await queues.read()
     tally = await store.tally()
-    oldest = tally.oldest_queued_at
-    waited = 0.0 if oldest is None else max(0.0, (utc_now() - oldest).total_seconds())
     counts = tally.by_status
     return Stats(
         queue=QueueStats(
@@ -49,5 +47,5 @@ async def read_stats(
             consumers=queue.consumers,
         ),
         jobs=JobCounts(**{status.value: count for status, count in counts.items()}),
-        oldest_queued_seconds=round(waited, 3),
+        oldest_queued_seconds=tally.oldest_queued_seconds(),
     )
