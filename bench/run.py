@@ -11,7 +11,9 @@ from functools import partial
 
 import httpx
 
+from bench.api import run_api
 from bench.bombs import OPEN_API, decoded_whole, detonate, make_bombs, salvo
+from bench.broker import run_broker
 from bench.client import ServiceClient
 from bench.corpus import Photo, load_corpus, nearest, smallest
 from bench.deployment import Deployment, deployed
@@ -46,6 +48,8 @@ LATENCY_UPLOAD_BYTES = 1_000_000
 # The busy backlog outlasts its own upload and the latency run by this factor, at the rates
 # the service run measured.
 BACKLOG_MARGIN = 1.5
+# The sections measured on the one deployment of `run_main`; the others make their own.
+MAIN_SECTIONS = {"service", "latency", "ceiling", "memory"}
 
 
 @dataclass(frozen=True)
@@ -99,12 +103,16 @@ class ServiceRun:
     report: Report
 
     async def run(self) -> None:
-        if set(self.options.sections) - {"limits", "bombs", "encoders"}:
+        if set(self.options.sections) & MAIN_SECTIONS:
             await self.run_main()
         if "bombs" in self.options.sections:
             await self.bombs()
         if "encoders" in self.options.sections:
             await self.encoders()
+        if "api" in self.options.sections:
+            await run_api(self.options, self.report)
+        if "broker" in self.options.sections:
+            await run_broker(self.options, self.report)
 
     async def run_main(self) -> None:
         sections = self.options.sections

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_AMQP_URL
+from tests.conftest import TEST_AMQP_URL, TEST_POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 # (section, how the measure's name starts): at least one row each, with a number.
@@ -33,19 +33,38 @@ EXPECTED = [
     ("encoders", "worker RSS at rest"),
     *(("encoders", f"{fmt} ") for fmt in ("AVIF", "WEBP", "JPEG", "PNG")),
     ("encoders", "all at once"),
+    *(
+        ("api", f"{phase}: {measure}")
+        for phase in ("submit", "status")
+        for measure in ("API CPU per request", "requests per API core", "requests a second", "p95")
+    ),
+    ("api", "events: API CPU per request"),
+    *(
+        ("api", f"{phase}: PostgreSQL {counted} per request")
+        for phase in ("submit", "events", "status")
+        for counted in ("commits", "rollbacks", "rows written")
+    ),
+    *(
+        ("broker", f"{measure}, {queue_type} queue, {in_flight} in flight")
+        for measure in ("confirms a second", "confirm p95")
+        for queue_type in ("classic", "quorum")
+        for in_flight in (1, 32)
+    ),
 ]
 ROW = re.compile(r"^\| (?P<section>\w+) \| (?P<measure>[^|]+?) \| (?P<value>[^|]+?) \|")
 
 
-@pytest.mark.timeout(180)
+# `api` on PostgreSQL waits 4 times for the server's 10 s statistics report (bench/postgres.py).
+@pytest.mark.timeout(240)
 def test_smoke_run_prints_every_section_with_numbers(tmp_path: Path) -> None:
     table = tmp_path / "bench.md"
+    servers = ["--amqp-url", TEST_AMQP_URL, "--postgres-url", TEST_POSTGRES_URL]
     finished = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--amqp-url", TEST_AMQP_URL, "--output", table],
+        [sys.executable, "-m", "bench", "--smoke", *servers, "--output", table],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=150,
         check=False,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
