@@ -12,6 +12,7 @@ the node the declaring client is connected to).
 
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -43,6 +44,13 @@ class Confirms:
     queue_type: str
     in_flight: int
     burst: Burst
+    # CPU time the publishing (this) process used over the run.
+    publisher_cpu_seconds: float
+
+    @property
+    def publisher_busy(self) -> float:
+        """The share of one core the publisher used: near 1, it and not the broker was the limit."""
+        return self.publisher_cpu_seconds / self.burst.seconds
 
 
 def node_name(url: str) -> str:
@@ -75,6 +83,13 @@ async def run_broker(options: Options, report: Report) -> None:
             f"{result.burst.seconds:.1f} s",
         )
         report.add("broker", f"confirm p95, {setup}", result.burst.p95 * 1000, "ms")
+        report.add(
+            "broker",
+            f"publisher CPU per confirm, {setup}",
+            result.publisher_cpu_seconds / result.burst.count * 1e6,
+            "µs",
+            f"the bench's own process: {result.publisher_busy:.0%} of a core over the run",
+        )
 
 
 async def measure_confirms(url: str, messages: int) -> list[Confirms]:
@@ -86,9 +101,10 @@ async def measure_confirms(url: str, messages: int) -> list[Confirms]:
                     "broker: %d tasks, %s queue, %d in flight", messages, queue_type, in_flight
                 )
                 tasks = [a_task() for _ in range(messages)]
-                results.append(
-                    Confirms(queue_type, in_flight, await _publish(publisher, tasks, in_flight))
-                )
+                cpu = time.process_time()
+                published = await _publish(publisher, tasks, in_flight)
+                cpu_seconds = time.process_time() - cpu
+                results.append(Confirms(queue_type, in_flight, published, cpu_seconds))
                 await work_queue.purge()
     return results
 

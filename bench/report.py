@@ -13,6 +13,7 @@ _DIGITS = {
     "jobs/s": 2,
     "ratio": 2,
     "ms": 1,
+    "µs": 0,
     "MiB": 0,
     "count": 0,
     "req/s": 1,

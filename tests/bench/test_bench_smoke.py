@@ -46,7 +46,7 @@ EXPECTED = [
     ),
     *(
         ("broker", f"{measure}, {queue_type} queue, {in_flight} in flight")
-        for measure in ("confirms a second", "confirm p95")
+        for measure in ("confirms a second", "confirm p95", "publisher CPU per confirm")
         for queue_type in ("classic", "quorum")
         for in_flight in (1, 32)
     ),
