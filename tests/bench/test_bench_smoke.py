@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -79,3 +80,25 @@ def test_smoke_run_prints_every_section_with_numbers(tmp_path: Path) -> None:
         assert values, f"no row {section} / {measure} in:\n{finished.stdout}"
         assert all(re.fullmatch(r"\d+(\.\d+)?", value) for value in values), values
     assert finished.stdout.startswith("machine: ")
+
+
+@pytest.mark.timeout(60)
+def test_broker_publishes_to_the_first_node_when_the_url_lists_a_cluster() -> None:
+    """The same command runs against a three-node cluster: AMQP_URL's comma-separated form."""
+    nowhere = "amqp://guest:guest@127.0.0.1:9/"  # the discard port: nothing speaks AMQP there
+    first = urlsplit(TEST_AMQP_URL)
+    finished = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench", "--smoke", "--only", "broker"),
+            *("--amqp-url", f"{TEST_AMQP_URL},{nowhere}"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=45,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    confirms = [line for line in finished.stdout.splitlines() if "| confirms a second," in line]
+    assert len(confirms) == 4, finished.stdout
+    assert all(f"to node {first.hostname}:{first.port or 5672}," in line for line in confirms)
