@@ -19,7 +19,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -147,7 +147,7 @@ class _Phases:
         timed = await work()
         seconds = cpu.seconds()
         after = await self._counts()
-        used = after - before if after and before else None
+        used = after - before if after is not None and before is not None else None
         return Phase(name, PHASES[name], self.count, seconds, timed, used), after
 
     async def _submits(self) -> Burst:
@@ -192,7 +192,8 @@ def pinned(pid: int) -> Iterator[bool]:
         return
     api_core = max(cores)
     for thread in Path(f"/proc/{pid}/task").iterdir():
-        os.sched_setaffinity(int(thread.name), {api_core})
+        with suppress(ProcessLookupError):  # a thread that ended meanwhile
+            os.sched_setaffinity(int(thread.name), {api_core})
     os.sched_setaffinity(0, cores - {api_core})
     try:
         yield True

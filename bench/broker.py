@@ -6,8 +6,8 @@ flight is many submits at once on one API, whose confirms the broker batches.
 
 Nothing consumes the tasks, so the queue is purged after each run and its topology deleted at
 the end. The AMQP URL may list a cluster's nodes, comma-separated; the publisher connects to
-the first, which also becomes the quorum queue's leader (RabbitMQ puts a new queue's leader on
-the node the declaring client is connected to).
+the first, which also becomes the quorum queue's leader (by default RabbitMQ puts a new queue's
+leader on the node the declaring client is connected to: `queue_leader_locator`).
 """
 
 import logging
