@@ -14,6 +14,7 @@ SECTIONS = (
     "service",
     "latency",
     "ceiling",
+    "steady",
     "memory",
     "bombs",
     "encoders",
@@ -31,6 +32,7 @@ SMOKE = {
     "memory_jobs": 10,
     "bomb_side": 1000,
     "encoder_pixels": 1_000_000,
+    "steady_jobs": 4,
     "api_requests": 20,
     "broker_messages": 50,
 }
@@ -47,6 +49,9 @@ class Options:
     latency_requests: int
     ceiling_jobs: int
     memory_jobs: int
+    # Corpus jobs in `steady`, submitted `steady_rate` a second.
+    steady_jobs: int
+    steady_rate: float
     # Side of the bombs under the limits; None: the largest MAX_INPUT_PIXELS lets through.
     bomb_side: int | None
     # Pixels of each output in `encoders`; None: MAX_OUTPUT_PIXELS.
@@ -100,6 +105,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         latency_requests=args.latency_requests,
         ceiling_jobs=args.ceiling_jobs,
         memory_jobs=args.memory_jobs,
+        steady_jobs=args.steady_jobs,
+        steady_rate=args.steady_rate,
         bomb_side=args.bomb_side,
         encoder_pixels=args.encoder_pixels,
         api_requests=args.api_requests,
@@ -153,6 +160,13 @@ def _parser() -> argparse.ArgumentParser:
         "--encoder-pixels",
         type=_positive,
         help="pixels of each output in encoders (default: MAX_OUTPUT_PIXELS)",
+    )
+    add("--steady-jobs", type=_positive, default=150, help="corpus jobs (default: %(default)s)")
+    add(
+        "--steady-rate",
+        type=_positive_float,
+        default=3.0,
+        help="steady corpus jobs per second (default: %(default)s)",
     )
     add(
         "--api-requests",

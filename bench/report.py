@@ -19,6 +19,8 @@ _DIGITS = {
     "req/s": 1,
     "confirms/s": 0,
     "each": 2,
+    "s": 2,
+    "cores": 2,
 }
 
 

@@ -24,6 +24,9 @@ EXPECTED = [
         for p in ("p50", "p95", "p99")
     ),
     ("ceiling", "throughput"),
+    *(("steady", f"job time {p}") for p in ("p50", "p95")),
+    ("steady", "longest job time"),
+    ("steady", "worker cores busy"),
     ("memory", "worker peak RSS"),
     ("memory", "worker RSS after"),
     ("memory", "RSS growth"),
