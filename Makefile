@@ -37,7 +37,7 @@ test: $(INSTALLED) system-packages ## every test, against TEST_AMQP_URL and TEST
 test-unit: $(INSTALLED) ## run the unit tests only (no broker, seconds)
 	$(PY) -m pytest tests/unit
 
-bench: $(INSTALLED) ## measure limits, service, latency, ceiling and memory (BENCH_ARGS="--smoke")
+bench: $(INSTALLED) ## measure the service, API, broker and memory (docs/benchmarks.md; BENCH_ARGS="--smoke")
 	$(PY) -m bench $(BENCH_ARGS)
 
 lint: $(INSTALLED) ## ruff (lint and format check) and mypy --strict

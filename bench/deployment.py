@@ -25,6 +25,7 @@ import httpx
 from aio_pika.exceptions import AMQPError
 
 from bench.errors import BenchError
+from bench.options import first_node
 from bench.settings import default_settings
 from shared.settings import Settings
 from shared.topology import Topology, delete_topology
@@ -70,7 +71,7 @@ async def deployed(
     """Both processes, the API ready; stopped with SIGTERM and their queues deleted after.
     `overrides` are settings (as `Settings` fields), `extra_env` other environment variables,
     `api_overrides` settings of the API alone."""
-    await _check_broker(amqp_url)
+    await _check_broker(first_node(amqp_url))
     with tempfile.TemporaryDirectory(prefix="bench-") as temporary:
         folder = Path(temporary)
         settings = default_settings(
@@ -91,7 +92,7 @@ async def deployed(
                 await _wait_ready(deployment)
                 yield deployment
         finally:
-            await _delete_topology(amqp_url, Topology.from_settings(settings))
+            await _delete_topology(first_node(amqp_url), Topology.from_settings(settings))
 
 
 @asynccontextmanager

@@ -13,11 +13,16 @@ from bench.client import ServiceClient, Upload
 
 @dataclass(frozen=True)
 class Schedule:
-    """`count` submits of `upload`, `rate` a second."""
+    """`count` submits, `rate` a second, of `uploads` in turn."""
 
-    upload: Upload
+    uploads: Sequence[Upload]
     rate: float
     count: int
+
+    @property
+    def upload(self) -> Upload:
+        """The first upload (the only one, in the latency runs)."""
+        return self.uploads[0]
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,8 @@ async def measure_latency(client: ServiceClient, schedule: Schedule) -> Latency:
         for index in range(schedule.count):
             due = first + index / schedule.rate
             await asyncio.sleep(due - time.monotonic())
-            tasks.append(group.create_task(client.submit_timed(schedule.upload, due)))
+            upload = schedule.uploads[index % len(schedule.uploads)]
+            tasks.append(group.create_task(client.submit_timed(upload, due)))
     results = [task.result() for task in tasks]
     cuts = statistics.quantiles([seconds for _, seconds in results], n=100, method="inclusive")
     return Latency(cuts[49], cuts[94], cuts[98], [job_id for job_id, _ in results])

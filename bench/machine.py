@@ -1,4 +1,4 @@
-"""The machine line of the report: cores, CPU model, Python and libvips versions."""
+"""The machine line of the report: cores, CPU model, Python and libvips versions, load."""
 
 import os
 import platform
@@ -11,7 +11,9 @@ def machine_line() -> str:
     libvips = ".".join(str(pyvips.version(part)) for part in range(3))
     return (
         f"{os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}, "
-        f"libvips {libvips} ({pyvips.concurrency_get()} threads per image)"
+        f"libvips {libvips} ({pyvips.concurrency_get()} threads per image), "
+        # Other work on a shared machine moves every wall-clock figure.
+        f"load average {os.getloadavg()[0]:.1f} at the start"
     )
 
 

@@ -9,7 +9,18 @@ from pathlib import Path
 from bench.settings import default_settings
 from shared.settings import SERVICE_VARIABLES
 
-SECTIONS = ("limits", "service", "latency", "ceiling", "memory", "bombs", "encoders")
+SECTIONS = (
+    "limits",
+    "service",
+    "latency",
+    "ceiling",
+    "steady",
+    "memory",
+    "bombs",
+    "encoders",
+    "api",
+    "broker",
+)
 DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 # Enough to run every section once, for the smoke test.
@@ -21,6 +32,9 @@ SMOKE = {
     "memory_jobs": 10,
     "bomb_side": 1000,
     "encoder_pixels": 1_000_000,
+    "steady_jobs": 4,
+    "api_requests": 20,
+    "broker_messages": 50,
 }
 
 
@@ -35,12 +49,21 @@ class Options:
     latency_requests: int
     ceiling_jobs: int
     memory_jobs: int
+    # Corpus jobs in `steady`, submitted `steady_rate` a second.
+    steady_jobs: int
+    steady_rate: float
     # Side of the bombs under the limits; None: the largest MAX_INPUT_PIXELS lets through.
     bomb_side: int | None
     # Pixels of each output in `encoders`; None: MAX_OUTPUT_PIXELS.
     encoder_pixels: int | None
+    # Submits, then as many status reads, in `api`.
+    api_requests: int
+    # Tasks published per queue type and publishes in flight, in `broker`.
+    broker_messages: int
     sections: tuple[str, ...]
     amqp_url: str
+    # The server `api` makes a job store database of its own on; None: SQLite, as elsewhere.
+    postgres_url: str | None
     output: Path | None
     # --set NAME=VALUE: the service's settings and environment variables that differ from its
     # defaults (WORKER_CONCURRENCY=2, VIPS_CONCURRENCY=1, MALLOC_ARENA_MAX=4).
@@ -82,10 +105,15 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         latency_requests=args.latency_requests,
         ceiling_jobs=args.ceiling_jobs,
         memory_jobs=args.memory_jobs,
+        steady_jobs=args.steady_jobs,
+        steady_rate=args.steady_rate,
         bomb_side=args.bomb_side,
         encoder_pixels=args.encoder_pixels,
+        api_requests=args.api_requests,
+        broker_messages=args.broker_messages,
         sections=tuple(section for section in SECTIONS if section in chosen),
         amqp_url=args.amqp_url,
+        postgres_url=args.postgres_url,
         output=args.output,
         service_env=service_env,
     )
@@ -133,6 +161,25 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         help="pixels of each output in encoders (default: MAX_OUTPUT_PIXELS)",
     )
+    add("--steady-jobs", type=_positive, default=150, help="corpus jobs (default: %(default)s)")
+    add(
+        "--steady-rate",
+        type=_positive_float,
+        default=3.0,
+        help="steady corpus jobs per second (default: %(default)s)",
+    )
+    add(
+        "--api-requests",
+        type=_positive,
+        default=1000,
+        help="submits, then as many status reads, in api (default: %(default)s)",
+    )
+    add(
+        "--broker-messages",
+        type=_positive,
+        default=5000,
+        help="tasks per queue type and publishes in flight, in broker (default: %(default)s)",
+    )
     add(
         "--only",
         type=_sections,
@@ -148,7 +195,13 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "--amqp-url",
         default=os.environ.get("AMQP_URL", DEFAULT_AMQP_URL),
-        help=f"the broker (default: $AMQP_URL or {DEFAULT_AMQP_URL})",
+        help=f"the broker (default: $AMQP_URL or {DEFAULT_AMQP_URL}); a comma-separated "
+        "list of a cluster's nodes: broker publishes to the first",
+    )
+    add(
+        "--postgres-url",
+        help="a PostgreSQL server (SQLAlchemy URL of any database on it) where api makes a job "
+        "store of its own and counts its writes (default: SQLite)",
     )
     add(
         "--set",
@@ -163,6 +216,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--output", type=Path, help="also write the table to this file")
     parser.set_defaults(photos=None, bomb_side=None, encoder_pixels=None)
     return parser
+
+
+def first_node(amqp_url: str) -> str:
+    """The first of a comma-separated list of a cluster's nodes (or the one URL)."""
+    return amqp_url.partition(",")[0].strip()
 
 
 def _positive(text: str) -> int:

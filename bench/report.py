@@ -9,7 +9,19 @@ from dataclasses import dataclass, field
 from bench.options import SECTIONS
 
 # Decimals per unit.
-_DIGITS = {"jobs/s": 2, "ratio": 2, "ms": 1, "MiB": 0, "count": 0}
+_DIGITS = {
+    "jobs/s": 2,
+    "ratio": 2,
+    "ms": 1,
+    "µs": 0,
+    "MiB": 0,
+    "count": 0,
+    "req/s": 1,
+    "confirms/s": 0,
+    "each": 2,
+    "s": 2,
+    "cores": 2,
+}
 
 
 @dataclass(frozen=True)

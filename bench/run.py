@@ -5,13 +5,16 @@ idle latency, service throughput, busy latency, ceiling, memory."""
 import asyncio
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from functools import partial
 
 import httpx
 
+from bench.api import run_api
 from bench.bombs import OPEN_API, decoded_whole, detonate, make_bombs, salvo
+from bench.broker import run_broker
 from bench.client import ServiceClient
 from bench.corpus import Photo, load_corpus, nearest, smallest
 from bench.deployment import Deployment, deployed
@@ -24,6 +27,7 @@ from bench.options import Options
 from bench.proc import CpuMeter, status_mib
 from bench.report import Report
 from bench.settings import default_settings
+from bench.steady import measure_steady
 from bench.throughput import Rate, ServiceRate, measure_throughput
 from bench.workloads import (
     CEILING_SIDE,
@@ -46,6 +50,8 @@ LATENCY_UPLOAD_BYTES = 1_000_000
 # The busy backlog outlasts its own upload and the latency run by this factor, at the rates
 # the service run measured.
 BACKLOG_MARGIN = 1.5
+# The sections measured on the one deployment of `run_main`; the others make their own.
+MAIN_SECTIONS = {"service", "latency", "ceiling", "steady", "memory"}
 
 
 @dataclass(frozen=True)
@@ -99,12 +105,16 @@ class ServiceRun:
     report: Report
 
     async def run(self) -> None:
-        if set(self.options.sections) - {"limits", "bombs", "encoders"}:
+        if set(self.options.sections) & MAIN_SECTIONS:
             await self.run_main()
         if "bombs" in self.options.sections:
             await self.bombs()
         if "encoders" in self.options.sections:
             await self.encoders()
+        if "api" in self.options.sections:
+            await run_api(self.options, self.report)
+        if "broker" in self.options.sections:
+            await run_broker(self.options, self.report)
 
     async def run_main(self) -> None:
         sections = self.options.sections
@@ -129,6 +139,8 @@ class ServiceRun:
                     await self.busy_latency(client, rate)
             if "ceiling" in sections:
                 await self.ceiling(client, deployment)
+            if "steady" in sections:
+                await self.steady(client, deployment)
             if "memory" in sections:
                 await self.memory(client, deployment)
 
@@ -199,6 +211,28 @@ class ServiceRun:
         )
         self._cpu_row("ceiling", api, rate.jobs, "tiny job: submit, events, status")
         self._refusal_row("ceiling", client)
+
+    async def steady(self, client: ServiceClient, deployment: Deployment) -> None:
+        jobs, rate = self.options.steady_jobs, self.options.steady_rate
+        logger.info("steady: %d corpus jobs at %g/s", jobs, rate)
+        pid = deployment.worker.process.pid
+        with self.report.timed("steady"):
+            steady = await measure_steady(client, corpus_uploads(self.photos, jobs), rate, pid)
+        note = (
+            f"{steady.jobs} corpus jobs at {steady.rate:g}/s (open loop), created_at to updated_at"
+        )
+        add = partial(self.report.add, "steady")
+        add("job time p50, submit to succeeded", steady.p50, "s", note)
+        add("job time p95, submit to succeeded", steady.p95, "s")
+        add("longest job time", steady.longest, "s")
+        add(
+            "worker cores busy",
+            steady.worker_cores,
+            "cores",
+            f"its CPU over the run's wall time: {steady.worker_share:.0%} of the machine's "
+            f"{os.cpu_count()}, concurrency {deployment.settings.worker_concurrency}",
+        )
+        self._refusal_row("steady", client)
 
     async def memory(self, client: ServiceClient, deployment: Deployment) -> None:
         logger.info("memory: %d corpus jobs", self.options.memory_jobs)
@@ -340,7 +374,7 @@ class ServiceRun:
         """The latency requests: the corpus file nearest 1 MB, with a tiny variant."""
         photo = nearest(self.corpus, LATENCY_UPLOAD_BYTES)
         upload = upload_of(photo, LATENCY_VARIANTS)
-        return Schedule(upload, self.options.rate, self.options.latency_requests)
+        return Schedule((upload,), self.options.rate, self.options.latency_requests)
 
     def _latency_rows(self, label: str, latency: Latency, detail: str) -> None:
         schedule = self._schedule()
@@ -365,7 +399,8 @@ def _settings_line(options: Options, corpus: list[Photo], photos: list[Photo]) -
         f"corpus {options.corpus} ({chosen} images, {megabytes:.1f} MB), "
         f"passes {options.passes}, threads {options.threads}, rate {options.rate:g}/s, "
         f"latency requests {options.latency_requests}, ceiling jobs {options.ceiling_jobs}, "
-        f"memory jobs {options.memory_jobs}, sections {','.join(options.sections)}, "
+        f"memory jobs {options.memory_jobs}, steady {options.steady_jobs} at "
+        f"{options.steady_rate:g}/s, sections {','.join(options.sections)}, "
         f"service settings: {_service_settings(options)}"
     )
 
