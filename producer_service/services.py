@@ -83,7 +83,7 @@ async def open_services(
             # The stats reader first: once the publisher is ready (/readyz 200), the
             # queue figures answer too; webhooks can be queued before events arrive.
             link = BrokerLink(
-                settings.amqp_url,
+                settings.amqp_urls,
                 f"producer_service {socket.gethostname()}:{os.getpid()}",
                 [
                     queues.attach,

@@ -54,7 +54,7 @@ class Worker:
                 open_storage(self.settings) as storage,
             ):
                 started = await connect_and_set_up(
-                    self.settings.amqp_url,
+                    self.settings.amqp_urls,
                     self.name,
                     functools.partial(self._start, executor=executor, storage=storage),
                     stop,
