@@ -45,7 +45,9 @@ class EventConsumer:
         exchange = await channel.declare_exchange(
             self._topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
         )
-        queue = await channel.declare_queue(self._topology.events_queue, durable=True)
+        # Declared with its arguments (QUEUE_TYPE) by the topology; a declare without them
+        # would be refused by a quorum queue.
+        queue = await channel.get_queue(self._topology.events_queue)
         await queue.bind(exchange, "#")
         await queue.consume(self.on_message)
 

@@ -95,7 +95,8 @@ class WebhookConsumer:
     async def attach(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
-        self._queue = await channel.declare_queue(self._topology.webhook_queue, durable=True)
+        # Declared with its arguments by the webhook publisher, attached first.
+        self._queue = await channel.get_queue(self._topology.webhook_queue)
         self._tag = await self._queue.consume(self.on_message)
 
     async def close(self) -> None:
