@@ -142,8 +142,8 @@ class Settings(BaseSettings):
     # 2.52 jobs/s, 2 gave 3.83, 4 gave 3.93 and 8 gave 4.17, within noise from 2 on; 4 keeps a
     # core busy while another job waits on the disk or the broker.
     worker_concurrency: PositiveInt = 4
-    # The work, retry and dead-letter queues: quorum queues are replicated over a RabbitMQ
-    # cluster's nodes (docs/operations.md, "Classic or quorum queues").
+    # Every durable queue: quorum queues are replicated over a RabbitMQ cluster's nodes
+    # (docs/operations.md, "Classic or quorum queues").
     queue_type: Literal["classic", "quorum"] = "classic"
     max_attempts: PositiveInt = 5
     # Backoff before retry n is up to base * 2**(n-1) seconds, capped; each delay is a broker queue.

@@ -1,7 +1,9 @@
 """Publishing resize tasks: persistent, confirmed, refused fast when the broker cannot take them."""
 
 import asyncio
+import contextlib
 import logging
+import time
 from typing import Protocol
 
 import aio_pika
@@ -44,6 +46,8 @@ class TaskPublisher:
         self._channel: AbstractChannel | None = None
         # Why the broker cannot be reached, as the last try to connect found it.
         self._down_reason = "unreachable"
+        self._renewed_at = 0.0
+        self._retiring: set[asyncio.Task[None]] = set()
 
     def note_failure(self, reason: str) -> None:
         self._down_reason = reason
@@ -84,6 +88,34 @@ class TaskPublisher:
         except CONNECTION_EXCEPTIONS as exc:
             raise BrokerUnavailable("The broker link broke.", reason="unreachable") from exc
 
+    async def _renew_channel(self) -> None:
+        """Publish on a new channel from now on (at most once a second), the old one closed
+        once the publishes under way on it are over.
+
+        A nack means a full queue, or, on RabbitMQ 3.10, a channel that first published to a
+        quorum queue while its leader was gone (the API's channel, restored on another node
+        right after a node died): such a channel is refused for good, while a new one is
+        taken as soon as a new leader is elected (tests/cluster)."""
+        if self._connection is None or time.monotonic() - self._renewed_at < 1:
+            return
+        self._renewed_at = time.monotonic()
+        old = self._channel
+        try:
+            self._channel = await self._connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+        except CONNECTION_EXCEPTIONS:
+            return  # the connection is going: its restore brings the channel back
+        if old is not None:
+            retiring = asyncio.create_task(self._retire(old))
+            self._retiring.add(retiring)
+            retiring.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, channel: AbstractChannel) -> None:
+        await asyncio.sleep(self._timeout)
+        with contextlib.suppress(*CONNECTION_EXCEPTIONS):
+            await channel.close()
+
     async def publish(self, task: ResizeTask) -> None:
         """Return once the broker has confirmed the task; raise a 503 error otherwise."""
         channel = self._ready_channel()
@@ -97,6 +129,7 @@ class TaskPublisher:
             raise BrokerUnavailable("The work queue is missing; try again shortly.") from exc
         except DeliveryError as exc:
             if isinstance(exc.frame, Basic.Nack):
+                await self._renew_channel()
                 raise QueueFull(
                     f"{self._topology.max_queued_jobs} jobs are already waiting; try again shortly."
                 ) from exc

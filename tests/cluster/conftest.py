@@ -7,13 +7,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from scripts.ports import spare
+from scripts.ports import answers, spare
 from tests.support import ROOT
 
 CLUSTER_SCRIPT = ROOT / "scripts" / "rabbitmq-cluster.sh"
@@ -117,3 +117,12 @@ def cluster() -> Iterator[PrivateCluster]:
     finally:
         subprocess.run([str(CLUSTER_SCRIPT), "stop", str(directory)], check=False)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+async def whole_again(cluster: PrivateCluster) -> AsyncIterator[None]:
+    """A test that failed half-way may leave a node down: the next one gets the cluster whole."""
+    yield
+    for port in cluster.ports:
+        if not answers(cluster.url(port)):
+            await cluster.restart(port)
