@@ -18,6 +18,7 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
+from shared.cluster import ConfirmChannel
 from shared.connection import connect_and_set_up
 from shared.settings import Settings
 from shared.storage import Storage, open_storage
@@ -98,11 +99,11 @@ class Worker:
     async def _start(
         self, connection: AbstractRobustConnection, *, executor: ResizeExecutor, storage: Storage
     ) -> list[tuple[AbstractQueue, str]]:
-        publish_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await declare_topology(connection, publish_channel, self.topology)
-        reporter = Reporter(
-            publish_channel, self.topology, self.name, self.settings.publish_timeout_seconds
+        publish_channel = await ConfirmChannel.open(
+            connection, self.settings.publish_timeout_seconds
         )
+        await declare_topology(connection, publish_channel.channel, self.topology)
+        reporter = Reporter(publish_channel, self.topology, self.name)
         self._handler = Handler(
             self.settings,
             self.topology,

@@ -1,19 +1,17 @@
 """Publishing resize tasks: persistent, confirmed, refused fast when the broker cannot take them."""
 
-import asyncio
-import contextlib
 import logging
-import time
 from typing import Protocol
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
 from pamqp.commands import Basic
 
 from producer_service.errors import BrokerUnavailable, QueueFull
+from shared.cluster import ConfirmChannel
 from shared.messages import TASK_TYPE, ResizeTask, message_properties
-from shared.topology import Topology, declare_topology
+from shared.topology import DEFAULT_EXCHANGE, Topology, declare_topology
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +41,16 @@ class TaskPublisher:
         self._topology = topology
         self._timeout = timeout_seconds
         self._connection: AbstractRobustConnection | None = None
-        self._channel: AbstractChannel | None = None
+        self._channel: ConfirmChannel | None = None
         # Why the broker cannot be reached, as the last try to connect found it.
         self._down_reason = "unreachable"
-        self._renewed_at = 0.0
-        self._retiring: set[asyncio.Task[None]] = set()
 
     def note_failure(self, reason: str) -> None:
         self._down_reason = reason
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await declare_topology(connection, channel, self._topology)
+        channel = await ConfirmChannel.open(connection, self._timeout)
+        await declare_topology(connection, channel.channel, self._topology)
         self._connection, self._channel = connection, channel
         self._down_reason = "unreachable"  # what a later outage will be, unless told otherwise
 
@@ -64,10 +60,10 @@ class TaskPublisher:
             self._connection is not None
             and self._connection.connected.is_set()
             and self._channel is not None
-            and not self._channel.is_closed
+            and not self._channel.channel.is_closed
         )
 
-    def _ready_channel(self) -> AbstractChannel:
+    def _ready_channel(self) -> ConfirmChannel:
         if not self.is_ready or self._channel is None:
             raise BrokerUnavailable(
                 f"The message broker is not reachable ({self._down_reason}); try again shortly.",
@@ -82,54 +78,22 @@ class TaskPublisher:
         probe = aio_pika.Message(b"", delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT)
         channel = self._ready_channel()
         try:
-            await channel.default_exchange.publish(
+            await channel.channel.default_exchange.publish(
                 probe, routing_key=self._topology.readiness_probe_key, mandatory=False
             )
         except CONNECTION_EXCEPTIONS as exc:
             raise BrokerUnavailable("The broker link broke.", reason="unreachable") from exc
 
-    async def _renew_channel(self) -> None:
-        """Publish on a new channel from now on (at most once a second), the old one closed
-        once the publishes under way on it are over.
-
-        A nack means a full queue, or, on RabbitMQ 3.10, a channel that first published to a
-        quorum queue while its leader was gone (the API's channel, restored on another node
-        right after a node died): such a channel is refused for good, while a new one is
-        taken as soon as a new leader is elected (tests/cluster)."""
-        if self._connection is None or time.monotonic() - self._renewed_at < 1:
-            return
-        self._renewed_at = time.monotonic()
-        old = self._channel
-        try:
-            self._channel = await self._connection.channel(
-                publisher_confirms=True, on_return_raises=True
-            )
-        except CONNECTION_EXCEPTIONS:
-            return  # the connection is going: its restore brings the channel back
-        if old is not None:
-            retiring = asyncio.create_task(self._retire(old))
-            self._retiring.add(retiring)
-            retiring.add_done_callback(self._retiring.discard)
-
-    async def _retire(self, channel: AbstractChannel) -> None:
-        await asyncio.sleep(self._timeout)
-        with contextlib.suppress(*CONNECTION_EXCEPTIONS):
-            await channel.close()
-
     async def publish(self, task: ResizeTask) -> None:
         """Return once the broker has confirmed the task; raise a 503 error otherwise."""
         channel = self._ready_channel()
         try:
-            async with asyncio.timeout(self._timeout):
-                await channel.default_exchange.publish(
-                    task_message(task), routing_key=self._topology.work_queue
-                )
+            await channel.publish(DEFAULT_EXCHANGE, task_message(task), self._topology.work_queue)
         except PublishError as exc:
             logger.error("task unroutable: %s", exc)
             raise BrokerUnavailable("The work queue is missing; try again shortly.") from exc
         except DeliveryError as exc:
             if isinstance(exc.frame, Basic.Nack):
-                await self._renew_channel()
                 raise QueueFull(
                     f"{self._topology.max_queued_jobs} jobs are already waiting; try again shortly."
                 ) from exc
