@@ -2,6 +2,7 @@
 this package: each test that kills or cuts off a node brings it back before it ends."""
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -115,7 +116,15 @@ def cluster() -> Iterator[PrivateCluster]:
         assert started.returncode == 0, started.stdout + started.stderr
         yield PrivateCluster(directory, tuple(sorted(ports)))
     finally:
-        subprocess.run([str(CLUSTER_SCRIPT), "stop", str(directory)], check=False)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run([str(CLUSTER_SCRIPT), "stop", str(directory)], check=False, timeout=60)
+        # A node a failed test left paused or half-stopped may not stop on request.
+        for pid_file in directory.glob("*/pid"):
+            with contextlib.suppress(OSError, ValueError):
+                pid = int(pid_file.read_text())
+                # Only that node's VM, should its pid have gone to another process since.
+                if f"imgresize-{pid_file.parent.name}@" in Path(f"/proc/{pid}/cmdline").read_text():
+                    os.kill(pid, signal.SIGKILL)
         shutil.rmtree(directory, ignore_errors=True)
 
 
