@@ -113,7 +113,7 @@ async def open_edges(
         link: Link
         if in_process is None:
             name = f"producer_service {socket.gethostname()}:{os.getpid()}"
-            link = BrokerLink(settings.amqp_url, name, hooks, on_failure=broker.note_failure)
+            link = BrokerLink(settings.amqp_urls, name, hooks, on_failure=broker.note_failure)
         else:
             link = in_process.link(hooks)
         link.start()

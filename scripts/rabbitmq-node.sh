@@ -3,12 +3,14 @@
 #
 #   scripts/rabbitmq-node.sh start DIR PORT   start a node on 127.0.0.1:PORT, its state in DIR
 #   scripts/rabbitmq-node.sh stop DIR         stop that node (its durable queues stay in DIR)
+#   scripts/rabbitmq-node.sh ctl DIR ARGS...  rabbitmqctl ARGS for that node
 #
 # The node never touches a system broker: its own name, ports, config, plugins and Erlang cookie
 # (HOME=DIR), all under DIR. Starting again with the same DIR brings back its durable queues.
+# Lines in DIR/extra.conf are added to the node's rabbitmq.conf (scripts/rabbitmq-cluster.sh).
 set -euo pipefail
 
-usage() { echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start DIR PORT | stop DIR | ctl DIR ARGS..." >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 command=$1
 dir=$(mkdir -p "$2" && cd "$2" && pwd)
@@ -42,6 +44,7 @@ start)
     port=$3
     node_env "$port"
     printf 'listeners.tcp.default = 127.0.0.1:%s\n' "$port" > "$RABBITMQ_CONFIG_FILE"
+    if [[ -f $dir/extra.conf ]]; then cat "$dir/extra.conf" >> "$RABBITMQ_CONFIG_FILE"; fi
     : > "$RABBITMQ_CONF_ENV_FILE"
     echo '[].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
     echo "$port" > "$dir/port"
@@ -57,6 +60,11 @@ stop)
     [[ -f $dir/port ]] || { echo "no node was started in $dir" >&2; exit 1; }
     node_env "$(cat "$dir/port")"
     "$sbin/rabbitmqctl" -n "$RABBITMQ_NODENAME" -q stop "$RABBITMQ_PID_FILE" > /dev/null
+    ;;
+ctl)
+    [[ -f $dir/port ]] || { echo "no node was started in $dir" >&2; exit 1; }
+    node_env "$(cat "$dir/port")"
+    exec "$sbin/rabbitmqctl" -n "$RABBITMQ_NODENAME" -q "${@:3}"
     ;;
 *)
     usage

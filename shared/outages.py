@@ -1,4 +1,5 @@
-"""A broker outage in the logs: one WARNING when the connection is lost, one INFO when it is back.
+"""A broker outage in the logs: one WARNING when the connection is lost, one INFO when it is back,
+each naming the node (`host:port`): with a cluster, the one lost and the one it came back on.
 
 While a robust connection is down, aio-pika retries every RECONNECT_INTERVAL_SECONDS and it and
 aiormq log each try (a failed connect, a closed transport, channels that could not reopen), with
@@ -13,6 +14,8 @@ import logging
 import time
 
 from aio_pika.abc import AbstractConnection, AbstractRobustConnection
+
+from shared.cluster import node_of
 
 logger = logging.getLogger(__name__)
 
@@ -59,15 +62,20 @@ class OutageLog:
             return  # a reconnect try that failed
         self._lost_at = time.monotonic()
         _down.add(self)
-        logger.warning("broker connection lost (%s); reconnecting", describe(error))
+        logger.warning(
+            "broker connection lost (%s) at %s; reconnecting",
+            describe(error),
+            node_of(str(connection)),
+        )
 
-    def _reconnected(self, _connection: AbstractRobustConnection | None, /) -> None:
+    def _reconnected(self, connection: AbstractRobustConnection | None, /) -> None:
         if self._lost_at is None:
             return
         elapsed = time.monotonic() - self._lost_at
         self._lost_at = None
         _down.discard(self)
-        logger.info("broker connection back after %.1f s", elapsed)
+        where = "" if connection is None else f", at {node_of(str(connection))}"
+        logger.info("broker connection back after %.1f s%s", elapsed, where)
 
 
 def describe(error: BaseException | None) -> str:

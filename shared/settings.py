@@ -15,8 +15,9 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from yarl import URL
 
-from shared.logs import LogFormat
+from shared.logs import LogFormat, redact
 
 
 class Settings(BaseSettings):
@@ -30,12 +31,16 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         frozen=True,
+        # Several settings hold credentials (AMQP_URL, DATABASE_URL, ...): an error names the
+        # setting and what is wrong, never echoes the value.
+        hide_input_in_errors=True,
     )
 
     amqp_url: str = Field(
         default="amqp://guest:guest@localhost:5672/",
         validation_alias=AliasChoices("AMQP_URL", "CLOUDAMQP_URL"),
-        description="Broker URL; CLOUDAMQP_URL is read when AMQP_URL is unset.",
+        description="Broker URL, or the comma-separated URLs of one cluster's nodes; "
+        "CLOUDAMQP_URL is read when AMQP_URL is unset.",
     )
     queue_name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\w.:-]+$")] = (
         "image_resize"
@@ -110,6 +115,17 @@ class Settings(BaseSettings):
     aws_access_key_id: str | None = None
     aws_secret_access_key: SecretStr | None = None
 
+    @field_validator("amqp_url")
+    @classmethod
+    def _amqp_url_lists_nodes(cls, url: str) -> str:
+        parse_amqp_urls(url)
+        return url
+
+    @property
+    def amqp_urls(self) -> tuple[str, ...]:
+        """The broker's nodes AMQP_URL lists, in its order (one for a single broker)."""
+        return parse_amqp_urls(self.amqp_url)
+
     @field_validator("storage_url")
     @classmethod
     def _storage_url_is_s3(cls, url: str | None) -> str | None:
@@ -126,8 +142,8 @@ class Settings(BaseSettings):
     # 2.52 jobs/s, 2 gave 3.83, 4 gave 3.93 and 8 gave 4.17, within noise from 2 on; 4 keeps a
     # core busy while another job waits on the disk or the broker.
     worker_concurrency: PositiveInt = 4
-    # The work, retry and dead-letter queues: quorum queues are replicated over a RabbitMQ
-    # cluster's nodes (docs/operations.md, "Classic or quorum queues").
+    # Every durable queue: quorum queues are replicated over a RabbitMQ cluster's nodes
+    # (docs/operations.md, "Classic or quorum queues").
     queue_type: Literal["classic", "quorum"] = "classic"
     max_attempts: PositiveInt = 5
     # Backoff before retry n is up to base * 2**(n-1) seconds, capped; each delay is a broker queue.
@@ -231,6 +247,27 @@ def parse_storage_url(url: str) -> tuple[str, str]:
     if any(part in (".", "..") for part in parts):
         raise ValueError(f"STORAGE_URL's prefix may not contain . or .. parts: {url!r}")
     return match["bucket"], "".join(f"{part}/" for part in parts)
+
+
+def parse_amqp_urls(text: str) -> tuple[str, ...]:
+    """The `amqp://` or `amqps://` URLs of a comma-separated list; a `ValueError` names a bad
+    entry with its password hidden (pydantic would otherwise echo the whole value)."""
+    urls = tuple(_comma_separated(text))
+    if not urls:
+        raise ValueError("AMQP_URL is empty: give one broker URL or a cluster's node URLs")
+    for position, url in enumerate(urls, 1):
+        try:
+            parsed = URL(url)
+            parsed.explicit_port  # noqa: B018 - raises for a port that is not a number
+            valid = parsed.scheme in ("amqp", "amqps") and bool(parsed.host)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ValueError(
+                f"AMQP_URL entry {position} ({redact(url)}) is not an amqp:// or amqps:// URL "
+                "with a host"
+            )
+    return urls
 
 
 def _comma_separated(text: str) -> list[str]:

@@ -14,10 +14,20 @@ Every name derives from `QUEUE_NAME`, so two deployments with different names ne
                       {q}.webhooks.delay.{ms}ms   their backoff tiers, dead-lettered back into
                                            {q}.webhooks
 
-`{q}`, `{q}.retry` and `{q}.dead` are of QUEUE_TYPE (classic or quorum; quorum ones also
-carry the broker's delivery limit as a backstop); the delay tiers and the events queue stay
-classic (a delay tier only holds a task for its TTL; events are settled in milliseconds), and
-so do the webhook queues (a delivery is settled within one POST's timeout).
+Every durable queue is of QUEUE_TYPE (classic or quorum): on a cluster, quorum queues are
+replicated, so the service keeps every queue it relies on when any one node goes (a classic
+queue lives on one node; while that node is down it cannot even be declared, and a service
+reconnecting to another node would fail its restore for ever). `{q}` and `{q}.retry` also
+carry the broker's delivery limit as a backstop. A quorum delay tier dead-letters at least
+once (`x-dead-letter-strategy: at-least-once`, which needs `x-overflow: reject-publish`; a
+tier has no length limit, so nothing is ever rejected): an expiring tier message is the job's
+next attempt, and the default, at most once, may drop it when a node goes at that moment.
+`{q}` and `{q}.retry` keep the default: what they dead-letter into `{q}.dead` is a job already
+failed in the store, a copy kept for people to inspect.
+
+The one exception is each API replica's `{q}.changes` queue: it is exclusive (gone with its
+connection, so a quorum queue, always durable and shared, cannot be one) and re-declared by
+the replica on whichever node it reconnects to.
 
 Re-runs have their own uncapped queue because a full work queue would silently drop a message
 dead-lettered into it; only new submissions meet the cap, and they get a 503 instead.
@@ -157,6 +167,7 @@ class Topology:
 
     @property
     def changes_exchange(self) -> str:
+        # Its per-replica queue is exclusive, so classic whatever QUEUE_TYPE (module docstring).
         return f"{self.queue_name}.changes"
 
     @property
@@ -177,12 +188,9 @@ class Topology:
     def webhook_queues(self) -> list[QueueSpec]:
         """The API's webhook queue and its backoff tiers, each expiring back into it."""
         return [
-            QueueSpec(self.webhook_queue),
+            QueueSpec(self.webhook_queue, self._typed(limited=False)),
             *(
-                QueueSpec(
-                    self.webhook_delay_queue(delay),
-                    {"x-message-ttl": delay, **self._dead_letter_to(self.webhook_queue)},
-                )
+                QueueSpec(self.webhook_delay_queue(delay), self._tier(delay, self.webhook_queue))
                 for delay in sorted(set(self.webhook_delays_ms))
             ),
         ]
@@ -198,13 +206,10 @@ class Topology:
             ),
             QueueSpec(self.retry_queue, to_dead),
             *(
-                QueueSpec(
-                    self.delay_queue(delay),
-                    {"x-message-ttl": delay, **self._dead_letter_to(self.retry_queue)},
-                )
+                QueueSpec(self.delay_queue(delay), self._tier(delay, self.retry_queue))
                 for delay in sorted(set(self.retry_delays_ms))
             ),
-            QueueSpec(self.events_queue),
+            QueueSpec(self.events_queue, self._typed(limited=False)),
         ]
 
     def topic_exchanges(self) -> list[str]:
@@ -214,11 +219,23 @@ class Topology:
         return [BindingSpec(self.events_queue, self.events_exchange, "#")]
 
     def _typed(self, *, limited: bool) -> dict[str, Any]:
-        """The arguments of QUEUE_TYPE for a work queue (`limited`: with the delivery limit)."""
+        """The arguments of QUEUE_TYPE for a queue (`limited`: with the delivery limit)."""
         if self.queue_type != "quorum":
             return {}
         limit = {"x-delivery-limit": self.delivery_limit} if limited else {}
         return {"x-queue-type": "quorum", **limit}
+
+    def _tier(self, delay_ms: int, target: str) -> dict[str, Any]:
+        """A backoff tier: its messages wait `delay_ms`, then are dead-lettered into `target`."""
+        tier = {"x-message-ttl": delay_ms, **self._dead_letter_to(target)}
+        if self.queue_type != "quorum":
+            return tier
+        return {
+            **tier,
+            **self._typed(limited=False),
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
 
     @staticmethod
     def _dead_letter_to(queue: str) -> dict[str, Any]:

@@ -1,11 +1,10 @@
 """The worker's confirmed publishing: status events for the API, and task copies for re-runs."""
 
-import asyncio
 import logging
 
 import aio_pika
-from aio_pika.abc import AbstractChannel
 
+from shared.cluster import ConfirmChannel
 from shared.messages import (
     EVENT_TYPE,
     TASK_TYPE,
@@ -18,7 +17,7 @@ from shared.messages import (
 )
 from shared.schemas import SourceImage
 from shared.settle import Forward
-from shared.topology import Topology
+from shared.topology import DEFAULT_EXCHANGE, Topology
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +28,10 @@ APP_ID = "worker_service"
 class Reporter:
     """Publishes on a channel with publisher confirms; each call returns once the broker has it."""
 
-    def __init__(
-        self, channel: AbstractChannel, topology: Topology, worker: str, timeout_seconds: float
-    ) -> None:
+    def __init__(self, channel: ConfirmChannel, topology: Topology, worker: str) -> None:
         self._channel = channel
         self._topology = topology
         self._worker = worker
-        self._timeout = timeout_seconds
 
     async def report(
         self,
@@ -63,9 +59,7 @@ class Reporter:
                 f"{task.job_id}:{task.run}:{task.attempt}:{kind.value}", EVENT_TYPE, APP_ID
             ),
         )
-        exchange = await self._channel.get_exchange(self._topology.events_exchange, ensure=False)
-        async with asyncio.timeout(self._timeout):
-            await exchange.publish(message, routing_key=event.routing_key)
+        await self._channel.publish(self._topology.events_exchange, message, event.routing_key)
 
     async def republish(self, forward: Forward[ResizeTask]) -> None:
         """Put a copy of the task on the forward's queue, for a retry after backoff or a
@@ -75,5 +69,4 @@ class Reporter:
             task.model_dump_json().encode(),
             **message_properties(str(task.job_id), TASK_TYPE, APP_ID, forward.expiration_ms),
         )
-        async with asyncio.timeout(self._timeout):
-            await self._channel.default_exchange.publish(message, routing_key=forward.queue)
+        await self._channel.publish(DEFAULT_EXCHANGE, message, forward.queue)

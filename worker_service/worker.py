@@ -18,6 +18,7 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
+from shared.cluster import ConfirmChannel
 from shared.connection import connect_and_set_up
 from shared.settings import Settings
 from shared.settle import Outcome, Requeue, settle
@@ -55,7 +56,7 @@ class Worker:
                 open_storage(self.settings) as storage,
             ):
                 started = await connect_and_set_up(
-                    self.settings.amqp_url,
+                    self.settings.amqp_urls,
                     self.name,
                     functools.partial(self._start, executor=executor, storage=storage),
                     stop,
@@ -99,11 +100,11 @@ class Worker:
     async def _start(
         self, connection: AbstractRobustConnection, *, executor: ResizeExecutor, storage: Storage
     ) -> list[tuple[AbstractQueue, str]]:
-        publish_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await declare_topology(connection, publish_channel, self.topology)
-        reporter = Reporter(
-            publish_channel, self.topology, self.name, self.settings.publish_timeout_seconds
+        publish_channel = await ConfirmChannel.open(
+            connection, self.settings.publish_timeout_seconds
         )
+        await declare_topology(connection, publish_channel.channel, self.topology)
+        reporter = Reporter(publish_channel, self.topology, self.name)
         self._handler = Handler(
             self.settings,
             self.topology,

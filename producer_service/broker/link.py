@@ -1,17 +1,14 @@
 """The API's one AMQP connection, opened in the background so the API serves reads while the
-broker is down, then kept alive by aio-pika's robust reconnects (channels, queues and consumers
-are restored by it after every outage)."""
+broker is down, then kept alive by robust reconnects, to the next of a cluster's nodes when one
+goes (channels, queues and consumers are restored by it after every outage)."""
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from aio_pika.abc import AbstractRobustConnection
 
 from shared.connection import connect_and_set_up
-
-logger = logging.getLogger(__name__)
 
 ConnectHook = Callable[[AbstractRobustConnection], Awaitable[None]]
 
@@ -34,13 +31,14 @@ class InProcessBroker(Protocol):
 class BrokerLink:
     def __init__(
         self,
-        url: str,
+        urls: Sequence[str],
         name: str,
         hooks: Sequence[ConnectHook],
         on_failure: Callable[[str], None] | None = None,
     ) -> None:
-        """`hooks` set the connection up; `on_failure` hears why a try to connect failed."""
-        self._url = url
+        """`hooks` set the connection up on one of the nodes `urls` lists; `on_failure` hears
+        why a try to connect failed."""
+        self._urls = urls
         self._name = name
         self._hooks = hooks
         self._on_failure = on_failure
@@ -52,11 +50,10 @@ class BrokerLink:
 
     async def _connect(self) -> None:
         connected = await connect_and_set_up(
-            self._url, self._name, self._set_up, on_failure=self._on_failure
+            self._urls, self._name, self._set_up, on_failure=self._on_failure
         )
         assert connected is not None  # only a stop event ends it early, and there is none
         self._connection, _ = connected
-        logger.info("connected to the broker as %s", self._name)
 
     async def _set_up(self, connection: AbstractRobustConnection) -> None:
         for hook in self._hooks:

@@ -1,17 +1,17 @@
 """Publishing resize tasks: persistent, confirmed, refused fast when the broker cannot take them."""
 
-import asyncio
 import logging
 from typing import Protocol
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
 from pamqp.commands import Basic
 
 from producer_service.errors import BrokerUnavailable, QueueFull
+from shared.cluster import ConfirmChannel
 from shared.messages import TASK_TYPE, ResizeTask, message_properties
-from shared.topology import Topology, declare_topology
+from shared.topology import DEFAULT_EXCHANGE, Topology, declare_topology
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class TaskPublisher:
         self._topology = topology
         self._timeout = timeout_seconds
         self._connection: AbstractRobustConnection | None = None
-        self._channel: AbstractChannel | None = None
+        self._channel: ConfirmChannel | None = None
         # Why the broker cannot be reached, as the last try to connect found it.
         self._down_reason = "unreachable"
 
@@ -49,8 +49,8 @@ class TaskPublisher:
         self._down_reason = reason
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await declare_topology(connection, channel, self._topology)
+        channel = await ConfirmChannel.open(connection, self._timeout)
+        await declare_topology(connection, channel.channel, self._topology)
         self._connection, self._channel = connection, channel
         self._down_reason = "unreachable"  # what a later outage will be, unless told otherwise
 
@@ -60,10 +60,10 @@ class TaskPublisher:
             self._connection is not None
             and self._connection.connected.is_set()
             and self._channel is not None
-            and not self._channel.is_closed
+            and not self._channel.channel.is_closed
         )
 
-    def _ready_channel(self) -> AbstractChannel:
+    def _ready_channel(self) -> ConfirmChannel:
         if not self.is_ready or self._channel is None:
             raise BrokerUnavailable(
                 f"The message broker is not reachable ({self._down_reason}); try again shortly.",
@@ -78,7 +78,7 @@ class TaskPublisher:
         probe = aio_pika.Message(b"", delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT)
         channel = self._ready_channel()
         try:
-            await channel.default_exchange.publish(
+            await channel.channel.default_exchange.publish(
                 probe, routing_key=self._topology.readiness_probe_key, mandatory=False
             )
         except CONNECTION_EXCEPTIONS as exc:
@@ -88,10 +88,7 @@ class TaskPublisher:
         """Return once the broker has confirmed the task; raise a 503 error otherwise."""
         channel = self._ready_channel()
         try:
-            async with asyncio.timeout(self._timeout):
-                await channel.default_exchange.publish(
-                    task_message(task), routing_key=self._topology.work_queue
-                )
+            await channel.publish(DEFAULT_EXCHANGE, task_message(task), self._topology.work_queue)
         except PublishError as exc:
             logger.error("task unroutable: %s", exc)
             raise BrokerUnavailable("The work queue is missing; try again shortly.") from exc

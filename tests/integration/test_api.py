@@ -94,6 +94,23 @@ async def test_wrong_broker_credentials_are_a_login_refused_not_an_outage(
     assert "not-the-password" not in submitted.text + str(ready)
 
 
+async def test_a_node_that_refuses_the_login_is_named_even_when_the_node_before_it_is_down(
+    tmp_path: Path,
+) -> None:
+    down = "amqp://guest:not-the-password@127.0.0.1:1/"
+    wrong = str(URL(TEST_AMQP_URL).with_password("not-the-password"))
+    settings = make_settings(tmp_path, amqp_url=f"{down},{wrong}")
+    async with running_api(settings, ready=False) as client:
+
+        async def readiness() -> dict[str, object] | None:
+            body: dict[str, object] = (await client.get("/readyz")).json()
+            return body if body["checks"] != {"broker": "unreachable", **_OTHERS_OK} else None
+
+        ready = await wait_for(readiness, what="a round of tries over both nodes")
+    assert ready["checks"] == {"broker": "login refused", **_OTHERS_OK}
+    assert "not-the-password" not in str(ready)
+
+
 _OTHERS_OK = {"store": "ok", "storage": "ok"}
 
 

@@ -1,5 +1,6 @@
 """Declaring the topology against a broker where it already exists, possibly with old arguments."""
 
+import logging
 from collections.abc import Callable
 
 import aio_pika
@@ -83,4 +84,36 @@ async def test_quorum_work_queues_are_quorum_queues_and_an_empty_deployment_can_
                 async with connection.channel() as channel:
                     await channel.declare_queue(name, durable=True, arguments=as_classic[name])
     await publish(quorum, b"a job")
+    assert await ready(quorum) == 1
+
+
+async def test_a_live_classic_deployment_switched_to_quorum_starts_and_keeps_what_waits(
+    broker_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    # One backoff tier, of a minute: what waits there stays while the test looks.
+    long_backoff = {"max_attempts": 2, "retry_base_delay_seconds": 60}
+    classic = broker_settings(**long_backoff)
+    await declare(classic)
+    topology = Topology.from_settings(classic)
+    (tier,) = topology.retry_delays_ms
+    waiting = [topology.events_queue, topology.delay_queue(tier)]
+    connection = await aio_pika.connect(classic.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        # An event not yet applied, and a job waiting out its backoff.
+        for queue in waiting:
+            await channel.default_exchange.publish(aio_pika.Message(b"waiting"), routing_key=queue)
+    quorum = broker_settings(queue_name=classic.queue_name, queue_type="quorum", **long_backoff)
+    with caplog.at_level(logging.WARNING, logger="shared.topology"):
+        await declare(quorum)  # a restart with QUEUE_TYPE=quorum: no refusal, no crash loop
+        await declare(quorum)  # and the next one
+    kept = {r.getMessage().split()[1] for r in caplog.records if "keeping it" in r.getMessage()}
+    assert kept == set(waiting)
+    connection = await aio_pika.connect(quorum.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in waiting:
+            held = await channel.declare_queue(queue, passive=True)
+            assert held.declaration_result.message_count == 1
+    await publish(quorum, b"a job")  # the empty work queue became a quorum queue
     assert await ready(quorum) == 1

@@ -206,12 +206,17 @@ def test_broker_libraries_announcing_an_outage_are_dropped_and_their_other_recor
 
 
 class FakeConnection:
-    """What `OutageLog` watches of a robust connection: aio-pika's own callback collections."""
+    """What `OutageLog` watches of a robust connection: aio-pika's own callback collections,
+    and the node it is on (its URL, shown the way aio-pika does, password hidden)."""
 
     def __init__(self) -> None:
+        self.url = "amqp://guest:******@node1:5672/?reconnect_interval=1"
         self.close_called = False
         self.close_callbacks: CallbackCollection[Any, Any] = CallbackCollection(self)
         self.reconnect_callbacks: CallbackCollection[Any, Any] = CallbackCollection(self)
+
+    def __str__(self) -> str:
+        return self.url
 
 
 async def test_an_outage_is_one_warning_and_one_recovery_and_the_tries_between_are_dropped(
@@ -225,14 +230,16 @@ async def test_an_outage_is_one_warning_and_one_recovery_and_the_tries_between_a
         for _ in range(3):  # the reconnect tries, each a connection that closes again
             await connection.close_callbacks(ConnectionRefusedError(111, "Connection refused"))
             assert not noise.filter(retry)
+        connection.url = "amqp://guest:******@node2:5673/"  # back on another node
         await connection.reconnect_callbacks()
         connection.close_called = True
         await connection.close_callbacks(None)  # closed by its owner: no outage
     lost, back = caplog.records
     assert (lost.levelname, back.levelname) == ("WARNING", "INFO")
     assert lost.getMessage() == (
-        "broker connection lost (ConnectionResetError: [Errno 104] Connection reset by peer); "
-        "reconnecting"
+        "broker connection lost (ConnectionResetError: [Errno 104] Connection reset by peer) "
+        "at node1:5672; reconnecting"
     )
     assert back.getMessage().startswith("broker connection back after ")
+    assert back.getMessage().endswith(" s, at node2:5673")
     assert noise.filter(retry)

@@ -51,13 +51,28 @@ def test_each_delay_tier_expires_into_the_retry_queue(tmp_path: Path) -> None:
     }
 
 
-def test_quorum_applies_to_the_work_retry_and_dead_letter_queues_only(tmp_path: Path) -> None:
+def test_quorum_makes_every_durable_queue_a_quorum_queue(tmp_path: Path) -> None:
     topology = Topology.from_settings(make_settings(tmp_path, queue_type="quorum", max_attempts=4))
     typed = {
         spec.name: (spec.arguments.get("x-queue-type"), spec.arguments.get("x-delivery-limit"))
-        for spec in topology.queues()
+        for spec in [*topology.queues(), *topology.webhook_queues()]
     }
     assert typed.pop(topology.work_queue) == ("quorum", 4)
     assert typed.pop(topology.retry_queue) == ("quorum", 4)
-    assert typed.pop(topology.dead_letter_queue) == ("quorum", None)
-    assert set(typed.values()) == {(None, None)}  # delay tiers and the events queue
+    # The dead letters, the delay tiers, the events queue, the webhook queue and its tiers:
+    # none of them may live on one node of a cluster.
+    assert set(typed.values()) == {("quorum", None)}
+
+
+def test_a_quorum_delay_tier_dead_letters_at_least_once(tmp_path: Path) -> None:
+    topology = Topology.from_settings(make_settings(tmp_path, queue_type="quorum"))
+    tiers = [
+        spec
+        for spec in [*topology.queues(), *topology.webhook_queues()]
+        if "x-message-ttl" in spec.arguments
+    ]
+    assert len(tiers) > 2
+    for tier in tiers:
+        assert tier.arguments["x-dead-letter-strategy"] == "at-least-once"
+        assert tier.arguments["x-overflow"] == "reject-publish"  # what at-least-once needs
+        assert "x-max-length" not in tier.arguments  # so nothing is ever rejected
