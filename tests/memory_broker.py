@@ -72,13 +72,8 @@ class MemoryQueue:
     def dead_letter(self, message: aio_pika.Message) -> None:
         target = self.arguments.get("x-dead-letter-routing-key")
         if target is not None and target in self.broker.queues:
-            copy = aio_pika.Message(
-                message.body,
-                message_id=message.message_id,
-                headers=message.headers,
-                type=message.type,
-            )
-            self.broker.queues[target].put(copy)
+            # RabbitMQ drops a dead-lettered message's own expiration: it must not expire again.
+            self.broker.queues[target].put(_copy(message, expiration=False))
 
     def next_consumer(self) -> Consumer | None:
         """The consumer whose turn it is and whose channel has room under its prefetch."""
@@ -373,14 +368,14 @@ async def _run(callback: Callback, incoming: MemoryIncomingMessage) -> None:
     await callback(incoming)
 
 
-def _copy(message: aio_pika.Message) -> aio_pika.Message:
+def _copy(message: aio_pika.Message, *, expiration: bool = True) -> aio_pika.Message:
     """What a queue holds: the message as published (a queue's copy, headers its own)."""
     return aio_pika.Message(
         message.body,
         message_id=message.message_id,
         headers=dict(message.headers),
         type=message.type,
-        expiration=message.expiration,
+        expiration=message.expiration if expiration else None,
     )
 
 

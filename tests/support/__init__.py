@@ -23,7 +23,7 @@ from tests.support.inspection import (
     output_path,
     stored_keys,
 )
-from tests.support.probe import FINAL_EVENTS, BrokerProbe
+from tests.support.probe import BrokerProbe
 from tests.support.processes import (
     ROOT,
     exit_code,
@@ -42,7 +42,6 @@ __all__ = [
     "ALICE",
     "ALICE_NEXT",
     "BOB",
-    "FINAL_EVENTS",
     "ROOT",
     "TEST_AMQP_URL",
     "TEST_POSTGRES_URL",
