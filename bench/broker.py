@@ -28,9 +28,10 @@ from bench.report import Report
 from bench.settings import default_settings
 from bench.workloads import JOB_VARIANTS
 from producer_service.broker.publisher import TaskPublisher, task_message
+from shared.declare import delete_topology
 from shared.layout import original_key
 from shared.messages import ResizeTask
-from shared.topology import Topology, delete_topology
+from shared.topology import Topology
 
 logger = logging.getLogger(__name__)
 

@@ -27,8 +27,9 @@ from aio_pika.exceptions import AMQPError
 from bench.errors import BenchError
 from bench.options import first_node
 from bench.settings import default_settings
+from shared.declare import delete_topology
 from shared.settings import Settings
-from shared.topology import Topology, delete_topology
+from shared.topology import Topology
 
 logger = logging.getLogger(__name__)
 

@@ -31,11 +31,12 @@ from producer_service.errors import Unavailable
 from producer_service.metrics import ApiMetrics
 from producer_service.records import JobRecord
 from producer_service.views import job_view
+from shared.backoff import jittered
 from shared.log_context import about_job
 from shared.messages import WebhookDelivery, utc_now
 from shared.schemas import WebhookStatus
 from shared.settle import Ack, Forward
-from shared.topology import Topology, jittered
+from shared.topology import Topology
 
 logger = logging.getLogger(__name__)
 

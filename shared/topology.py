@@ -37,61 +37,18 @@ A delay tier's TTL caps the wait of every message in it; a message may carry a s
 expiration of its own (`jittered`), but the broker only expires the message at the head of a
 queue, so a message waits between its own expiration and the tier's TTL, never longer.
 
-`declare_topology` is the main coroutine here: both services call it on connect, so whichever
-starts first creates everything and neither can drift from the other. The webhook queues are
-the API's alone (`webhook_queues`, declared by its webhook publisher): a worker never reads
-the webhook settings, so it can never fight the API over their tiers.
+`shared.declare` puts this on the broker: both services declare it on connect. The webhook
+queues are the API's alone (`webhook_queues`, declared by its webhook publisher): a worker
+never reads the webhook settings, so it can never fight the API over their tiers.
 """
 
-import logging
-import random
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection
-from aio_pika.exceptions import ChannelPreconditionFailed
-
+from shared.backoff import WEBHOOK_BACKOFF_FACTOR, backoff_tiers, tier_after
 from shared.settings import Settings
 
-logger = logging.getLogger(__name__)
-
 DEFAULT_EXCHANGE = ""
-
-
-# Webhook retries grow faster than the workers' (x4 against x2 per failure): a handful of
-# tiers spans the hours a receiver may be down for.
-WEBHOOK_BACKOFF_FACTOR = 4.0
-
-
-def backoff_delay_ms(
-    failed_attempts: int, base_seconds: float, max_seconds: float, factor: float = 2.0
-) -> int:
-    """The longest wait after `failed_attempts` failures: base times `factor` per failure
-    (doubled by default), capped."""
-    delay = min(base_seconds * factor ** (failed_attempts - 1), max_seconds)
-    return max(1, round(delay * 1000))
-
-
-def backoff_tiers(
-    max_attempts: int, base_seconds: float, max_seconds: float, factor: float = 2.0
-) -> tuple[int, ...]:
-    """The wait after each failure but the last of `max_attempts` tries (`backoff_delay_ms`)."""
-    return tuple(
-        backoff_delay_ms(failed, base_seconds, max_seconds, factor)
-        for failed in range(1, max_attempts)
-    )
-
-
-def jittered(delay_ms: int) -> int:
-    """Equal jitter: between half and all of the tier's delay, so retries do not stampede."""
-    return random.randint(delay_ms // 2, delay_ms)
-
-
-def tier_after(delays_ms: Sequence[int], failed_attempts: int) -> int:
-    """The tier to wait in after `failed_attempts` failures (the last tier beyond)."""
-    return delays_ms[min(failed_attempts, len(delays_ms)) - 1]
 
 
 @dataclass(frozen=True)
@@ -240,69 +197,3 @@ class Topology:
     @staticmethod
     def _dead_letter_to(queue: str) -> dict[str, Any]:
         return {"x-dead-letter-exchange": DEFAULT_EXCHANGE, "x-dead-letter-routing-key": queue}
-
-
-async def declare_topology(
-    connection: AbstractConnection, channel: AbstractChannel, topology: Topology
-) -> None:
-    """Declare every exchange, queue and binding on `channel` (idempotent).
-
-    A queue that exists with other arguments (MAX_QUEUED_JOBS changed, say) is re-created with
-    the new ones if it is empty and unused, and otherwise kept as it is, with a warning: the
-    service never refuses to start, nor drops a waiting job, over a changed setting.
-    """
-    for exchange in topology.topic_exchanges():
-        await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-    await declare_queues(connection, channel, topology.queues())
-    for binding in topology.bindings():
-        queue = await channel.get_queue(binding.queue, ensure=False)
-        await queue.bind(binding.exchange, binding.routing_key)
-
-
-async def declare_queues(
-    connection: AbstractConnection, channel: AbstractChannel, specs: Iterable[QueueSpec]
-) -> None:
-    """Declare each durable queue, keeping one that exists with other arguments and holds
-    messages (see `declare_topology`)."""
-    for spec in specs:
-        if await _arguments_apply(connection, spec):
-            await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
-        else:
-            await channel.declare_queue(spec.name, passive=True)
-
-
-async def delete_topology(channel: AbstractChannel, topology: Topology) -> None:
-    """Remove every queue and exchange of `topology`, the API's webhook queues too: how tests
-    and the benchmark clean up."""
-    for spec in [*topology.queues(), *topology.webhook_queues()]:
-        await channel.queue_delete(spec.name)
-    for exchange in topology.topic_exchanges():
-        await channel.exchange_delete(exchange)
-
-
-async def _arguments_apply(connection: AbstractConnection, spec: QueueSpec) -> bool:
-    """True once `spec.name` exists with `spec.arguments`; a refused declare closes the channel
-    it was made on, so each try gets a channel of its own."""
-    try:
-        async with connection.channel() as probe:
-            await probe.declare_queue(spec.name, durable=True, arguments=spec.arguments)
-        return True
-    except ChannelPreconditionFailed:
-        pass
-    try:
-        async with connection.channel() as probe:
-            await probe.queue_delete(spec.name, if_unused=True, if_empty=True)
-    except ChannelPreconditionFailed:
-        logger.warning(
-            "queue %s exists with other arguments and is in use or holds messages; keeping it "
-            "as it is (wanted %s): delete it, or set a policy, to apply the new settings",
-            spec.name,
-            spec.arguments,
-        )
-        return False
-    logger.warning(
-        "queue %s was empty and had other arguments; re-created it with %s",
-        spec.name,
-        spec.arguments,
-    )
-    return True

@@ -28,6 +28,7 @@ from uuid import UUID
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
+from shared.backoff import jittered
 from shared.images import Limits
 from shared.log_context import bind_job
 from shared.messages import EventKind, FailureInfo, JobResult, ResizeTask
@@ -35,7 +36,7 @@ from shared.schemas import ErrorCode
 from shared.settings import Settings
 from shared.settle import BROKER_ERRORS, Ack, DeadLetter, Forward, Outcome, Republish, Requeue
 from shared.storage import Storage
-from shared.topology import Topology, jittered
+from shared.topology import Topology
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import Draining, ResizeExecutor
 from worker_service.job_files import read_manifest, source_exists, source_file, store_outputs

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from shared.topology import tier_after
+from shared.backoff import tier_after
 
 
 class Ended(Enum):

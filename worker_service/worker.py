@@ -20,10 +20,11 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from shared.cluster import ConfirmChannel
 from shared.connection import connect_and_set_up
+from shared.declare import declare_topology
 from shared.settings import Settings
 from shared.settle import Outcome, Requeue, settle
 from shared.storage import Storage, open_storage
-from shared.topology import Topology, declare_topology
+from shared.topology import Topology
 from worker_service.executor import ResizeExecutor
 from worker_service.handler import Handler
 from worker_service.metrics import WorkerMetrics

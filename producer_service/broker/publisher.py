@@ -10,8 +10,9 @@ from pamqp.commands import Basic
 
 from producer_service.errors import BrokerUnavailable, QueueFull
 from shared.cluster import ConfirmChannel
+from shared.declare import declare_topology
 from shared.messages import TASK_TYPE, ResizeTask, message_properties
-from shared.topology import DEFAULT_EXCHANGE, Topology, declare_topology
+from shared.topology import DEFAULT_EXCHANGE, Topology
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ from aio_pika.abc import (
 )
 
 from producer_service.errors import BrokerUnavailable
+from shared.declare import declare_queues
 from shared.messages import WEBHOOK_TYPE, WebhookDelivery, message_properties
 from shared.settle import BROKER_ERRORS, Forward
-from shared.topology import Topology, declare_queues
+from shared.topology import Topology
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ import pytest
 from aio_pika.exceptions import DeliveryError
 
 from shared.cluster import ConfirmChannel
+from shared.declare import declare_topology
 from shared.settings import Settings
-from shared.topology import DEFAULT_EXCHANGE, Topology, declare_topology
+from shared.topology import DEFAULT_EXCHANGE, Topology
 from tests.support import wait_for
 
 

@@ -7,8 +7,9 @@ import aio_pika
 import pytest
 from aio_pika.exceptions import ChannelPreconditionFailed, DeliveryError
 
+from shared.declare import declare_topology
 from shared.settings import Settings
-from shared.topology import Topology, declare_topology
+from shared.topology import Topology
 
 
 async def declare(settings: Settings) -> None:
@@ -104,7 +105,7 @@ async def test_a_live_classic_deployment_switched_to_quorum_starts_and_keeps_wha
         for queue in waiting:
             await channel.default_exchange.publish(aio_pika.Message(b"waiting"), routing_key=queue)
     quorum = broker_settings(queue_name=classic.queue_name, queue_type="quorum", **long_backoff)
-    with caplog.at_level(logging.WARNING, logger="shared.topology"):
+    with caplog.at_level(logging.WARNING, logger="shared.declare"):
         await declare(quorum)  # a restart with QUEUE_TYPE=quorum: no refusal, no crash loop
         await declare(quorum)  # and the next one
     kept = {r.getMessage().split()[1] for r in caplog.records if "keeping it" in r.getMessage()}

@@ -9,8 +9,9 @@ from typing import Any
 import aio_pika
 import pytest
 
+from shared.declare import delete_topology
 from shared.settings import Settings
-from shared.topology import Topology, delete_topology
+from shared.topology import Topology
 
 # The broker the integration and system tests use; they fail (never skip) when it is down.
 TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

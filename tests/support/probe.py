@@ -10,9 +10,10 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from shared import layout
+from shared.declare import declare_topology
 from shared.messages import TASK_TYPE, EventKind, JobEvent, ResizeTask, message_properties
 from shared.settings import Settings
-from shared.topology import Topology, declare_topology
+from shared.topology import Topology
 from shared.variants import Variant
 
 FINAL_EVENTS = (EventKind.SUCCEEDED, EventKind.FAILED)

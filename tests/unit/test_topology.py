@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from shared.topology import Topology, backoff_delay_ms, tier_after
+from shared.backoff import tier_after
+from shared.topology import Topology
 from tests.support import make_settings
 
 
@@ -24,11 +25,6 @@ def test_the_work_queue_is_capped_and_dead_letters_to_its_dlq(tmp_path: Path) ->
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": topology.dead_letter_queue,
     }
-
-
-def test_backoff_doubles_per_failure_up_to_the_cap() -> None:
-    delays = [backoff_delay_ms(n, base_seconds=2, max_seconds=10) for n in range(1, 6)]
-    assert delays == [2000, 4000, 8000, 10000, 10000]
 
 
 def test_each_delay_tier_expires_into_the_retry_queue(tmp_path: Path) -> None:
