@@ -5,7 +5,8 @@ each job, so polling adds little load to what is measured; once both say no, the
 are checked against the succeeded jobs. Any failed job stops the run.
 
 A 503 means "not accepted, send it again" in the API's contract, so a refused submit is sent
-again after its Retry-After, as a client would, and counted in `refusals` for the report.
+again after its Retry-After, as the CLI's client does (it sends them), and counted in
+`refusals` for the report.
 """
 
 import asyncio
@@ -19,11 +20,11 @@ from typing import Any
 import httpx
 
 from bench.errors import BenchError
+from producer_service.cli.client import FilePart, ResizeApi
 
 POLL_SECONDS = 0.1
 PAGE = 100
-SUBMIT_TRIES = 5
-MAX_RETRY_AFTER = 5.0
+SUBMIT_RETRIES = 4
 
 
 @dataclass(frozen=True)
@@ -38,25 +39,23 @@ class Upload:
 class ServiceClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
-        # 503 answers to submits, by the problem's `reason`.
+        self.api = ResizeApi(http, SUBMIT_RETRIES)
+        # Refused submits sent again, by the problem's `reason`.
         self.refusals: Counter[str] = Counter()
 
     async def submit(self, upload: Upload) -> str:
         """The new job's id, sending it again after a 503; any other answer but 202 is an error."""
         media_type = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
-        for _ in range(SUBMIT_TRIES):
-            response = await self.http.post(
-                "/v1/jobs",
-                files={"file": (upload.name, upload.data, media_type)},
-                data={"variants": upload.variants},
-            )
-            if response.status_code == 202:
-                return str(response.json()["id"])
-            if response.status_code != 503:
-                break
-            self.refusals[str(response.json().get("reason", "no reason"))] += 1
-            await asyncio.sleep(_retry_after(response))
-        raise BenchError(f"POST /v1/jobs answered {response.status_code}: {response.text}")
+        image = FilePart(upload.name, upload.data, media_type)
+        response = await self.api.send(
+            lambda: self.api.post_job(image, {"variants": upload.variants}), self._refused
+        )
+        if response.status_code != 202:
+            raise BenchError(f"POST /v1/jobs answered {response.status_code}: {response.text}")
+        return str(response.json()["id"])
+
+    def _refused(self, response: httpx.Response) -> None:
+        self.refusals[str(response.json().get("reason", "no reason"))] += 1
 
     async def submit_timed(self, upload: Upload, scheduled: float) -> tuple[str, float]:
         """Submit; the job's id and the seconds from `scheduled` (monotonic) to the answer."""
@@ -131,13 +130,6 @@ class ServiceClient:
             raise BenchError(f"GET {url} answered {response.status_code}: {response.text}")
         body: dict[str, Any] = response.json()
         return body
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return min(float(response.headers.get("retry-after", "1")), MAX_RETRY_AFTER)
-    except ValueError:
-        return 1.0
 
 
 def _params(status: str, limit: int, cursor: str | None = None) -> dict[str, str]:

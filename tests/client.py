@@ -1,4 +1,5 @@
-"""One typed client for tests that drive the API over HTTP, in-process or on a real port."""
+"""One typed client for tests that drive the API over HTTP, in-process or on a real port: the
+CLI's client (`producer_service.cli.client`), with a test's assertions and waits on top."""
 
 import asyncio
 import contextlib
@@ -9,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from producer_service.cli.client import FilePart, ResizeApi, server_events
 from tests.support.waiting import polled, wait_for
 
 FINAL = ("succeeded", "failed")
@@ -37,6 +39,8 @@ class Tally:
 class ApiClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
+        # A test sees every answer as it is: no request is sent twice.
+        self.api = ResizeApi(http, retries=0)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -64,11 +68,8 @@ class ApiClient:
             data["preset"] = preset
         if callback_url is not None:
             data["callback_url"] = callback_url
-        return await self.http.post(
-            "/v1/jobs",
-            files={part: ("photo.jpg", image, "image/jpeg")},
-            data=data,
-            headers=dict(headers or {}),
+        return await self.api.post_job(
+            FilePart("photo.jpg", image, "image/jpeg"), data, headers, part=part
         )
 
     async def submit(
@@ -102,22 +103,14 @@ class ApiClient:
     ) -> AsyncIterator[Event]:
         """The job's events as they arrive, until the server ends the stream."""
         headers = {} if last_event_id is None else {"Last-Event-ID": last_event_id}
-        fields: dict[str, str] = {}
         async with (
             asyncio.timeout(within),
             self.http.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers) as response,
         ):
             assert response.status_code == 200, await response.aread()
             assert response.headers["content-type"].startswith("text/event-stream")
-            async for line in response.aiter_lines():
-                if line.startswith(":"):
-                    continue  # a keep-alive comment
-                if line:
-                    name, _, value = line.partition(": ")
-                    fields[name] = value
-                elif "data" in fields:
-                    yield Event(fields["id"], fields["event"], json.loads(fields["data"]))
-                    fields = {}
+            async for event in server_events(response.aiter_lines()):
+                yield Event(event.id, event.event, json.loads(event.data))
 
     async def is_ready(self) -> bool:
         try:

@@ -1,5 +1,9 @@
 """The REST API as the command line uses it: submit, follow a job, download its outputs.
 
+It is also the one client of the API the tests and the benchmark build on: `post_job` (one
+submit, as a form), `server_events` (a job's event stream) and `send` (the retry policy below)
+are theirs too.
+
 Every request is retried, a bounded number of times, when the API answers 429 or 503 (waiting
 its `Retry-After`), 409 to an idempotent replay still in flight, or does not answer at all. A
 submit carries an `Idempotency-Key`, so a retried one returns the first job instead of a new one.
@@ -16,10 +20,10 @@ costs one request, not one per file.
 import asyncio
 import contextlib
 import email.utils
-import json
 import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -69,6 +73,42 @@ def retry_after(response: httpx.Response) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_SECONDS)
 
 
+@dataclass(frozen=True)
+class FilePart:
+    """The image of a submit: the file name and type the form part carries, and its bytes."""
+
+    name: str
+    content: bytes
+    media_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """One Server-Sent Event: its `id:`, `event:` and `data:` fields."""
+
+    id: str
+    event: str
+    data: str
+
+
+async def server_events(lines: AsyncIterator[str]) -> AsyncGenerator[ServerEvent, None]:
+    """The events in a `text/event-stream`, as its lines arrive; comments (keep-alives) and
+    fields other than these three are skipped."""
+    fields: dict[str, list[str]] = {}
+    async for line in lines:
+        if line:
+            field, _, value = line.partition(":")
+            if field in ("id", "event", "data"):
+                fields.setdefault(field, []).append(value.removeprefix(" "))
+        elif "data" in fields:
+            yield ServerEvent(
+                "".join(fields.get("id", [])),
+                "".join(fields.get("event", ["message"])),
+                "\n".join(fields["data"]),
+            )
+            fields = {}
+
+
 def refusal(response: httpx.Response) -> Refused | Unauthorized:
     """The problem's `detail` (RFC 9457), or the status line when the body is not one."""
     try:
@@ -88,8 +128,13 @@ class ResizeApi:
         self.first_submit_answered = asyncio.Event()
         self.key_refused: Unauthorized | None = None
 
-    async def send(self, request: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-        """`request()`, again after each retryable answer or transport error, `retries` times."""
+    async def send(
+        self,
+        request: Callable[[], Awaitable[httpx.Response]],
+        on_retry: Callable[[httpx.Response], None] = lambda _: None,
+    ) -> httpx.Response:
+        """`request()`, again after each retryable answer (shown to `on_retry` first) or
+        transport error, `retries` times."""
         for retries_left in range(self.retries, -1, -1):
             try:
                 response = await request()
@@ -101,8 +146,25 @@ class ResizeApi:
             delay = retry_after(response)
             if delay is None or not retries_left:
                 return response
+            on_retry(response)
             await asyncio.sleep(delay)
         raise AssertionError("the loop returns or raises")
+
+    async def post_job(
+        self,
+        image: FilePart,
+        fields: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
+        *,
+        part: str = "file",
+    ) -> httpx.Response:
+        """One `POST /v1/jobs`, as a browser form sends it, whatever the answer."""
+        return await self.http.post(
+            "/v1/jobs",
+            files={part: (image.name, image.content, image.media_type)},
+            data=dict(fields),
+            headers=dict(headers or {}),
+        )
 
     async def submit(self, path: Path, form: Mapping[str, str], key: str) -> Job:
         """`POST /v1/jobs` with the file and `form`; the job once the API accepted it."""
@@ -114,12 +176,7 @@ class ResizeApi:
             raise Unauthorized(str(self.key_refused))
         try:
             response = await self.send(
-                lambda: self.http.post(
-                    "/v1/jobs",
-                    files={"file": (path.name, content)},
-                    data=dict(form),
-                    headers={"Idempotency-Key": key},
-                )
+                lambda: self.post_job(FilePart(path.name, content), form, {"Idempotency-Key": key})
             )
         finally:
             # No answer says nothing about the key: the others then try for themselves. They
@@ -162,14 +219,8 @@ class ResizeApi:
             if response.status_code != 200:
                 await response.aread()
                 raise refusal(response)
-            data: list[str] = []
-            async for line in response.aiter_lines():
-                field, _, value = line.partition(":")
-                if field == "data":
-                    data.append(value.removeprefix(" "))
-                elif not line and data:
-                    yield Job.model_validate(json.loads("\n".join(data)))
-                    data = []
+            async for event in server_events(response.aiter_lines()):
+                yield Job.model_validate_json(event.data)
 
     async def download(self, output: Output, path: Path) -> None:
         """The output's bytes, written to `path` through a temporary file and a rename."""

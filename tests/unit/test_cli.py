@@ -6,7 +6,7 @@ import json
 import sys
 import tomllib
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -231,3 +231,17 @@ def test_variants_or_a_preset_become_the_submits_form_fields() -> None:
     }
     assert fields("--preset", "avatar") == {"preset": "avatar"}
     assert fields() == {}  # the service's default variants
+
+
+async def test_an_event_stream_is_read_event_by_event_skipping_keep_alives() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in [": keep-alive", "", "id: 1", "event: status", "data: {", 'data: "a": 1}']:
+            yield line
+        for line in ["", "retry: 10", "data: plain", "", "id: 3", "event: status"]:
+            yield line
+
+    events = [event async for event in client.server_events(lines())]
+    assert events == [
+        client.ServerEvent("1", "status", '{\n"a": 1}'),
+        client.ServerEvent("", "message", "plain"),
+    ]
