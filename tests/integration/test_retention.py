@@ -28,15 +28,17 @@ async def test_finished_jobs_are_deleted_with_their_files_once_retention_has_pas
         waiting = await api.submit(jpeg_bytes(), THUMB)  # no worker runs it
 
         async def all_gone() -> bool:
+            # A job's row goes first and its files just after, so wait for both.
             answers = [await http.get(f"/v1/jobs/{job_id}") for job_id in ids]
-            return all(answer.status_code == 404 for answer in answers)
+            return all(answer.status_code == 404 for answer in answers) and await stored_keys(
+                settings, "originals/"
+            ) == [f"originals/{waiting}"]
 
-        await wait_for(all_gone, within=15, what="finished jobs to expire")
+        await wait_for(all_gone, within=15, what="finished jobs and their files to expire")
         still_there = await api.job(waiting)
     assert (tally.succeeded, tally.failed) == (3, 1)
     assert still_there["status"] == "queued"
     assert await job_count(settings) == 1
-    assert await stored_keys(settings, "originals/") == [f"originals/{waiting}"]
     assert await stored_keys(settings, "outputs/") == []
 
 
