@@ -10,6 +10,10 @@
                                                       scrape: the same on every replica, so a
                                                       query takes the max across them (KEDA)
     resize_oldest_queued_seconds{queue}               how long the oldest queued job has waited
+    resize_queue_messages_ready{queue}                the work queue as the broker sees it, read
+    resize_queue_consumers{queue}                     at each scrape (left out when it does not
+                                                      answer)
+    resize_broker_outages_total, ..._outage_active    lost broker connections (shared.metrics)
     process_*, python_*                               this process (single-process mode only)
 
 With PROMETHEUS_MULTIPROC_DIR set (uvicorn with several worker processes), prometheus_client
@@ -29,10 +33,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from producer_service.broker.publisher import Publisher
+from producer_service.broker.queue_stats import QueueFigures
 from producer_service.db.store import JobTally
 from producer_service.errors import ApiProblem
 from shared.messages import ResizeTask
-from shared.metrics import registry_with_process_metrics
+from shared.metrics import BrokerOutages, registry_with_process_metrics
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # A confirm takes milliseconds; PUBLISH_TIMEOUT_SECONDS (3 s by default) ends the slow ones.
@@ -87,10 +92,15 @@ class ApiMetrics:
         self._jobs = JobFigures()
         self.registry.register(self._jobs)
 
-    def record_jobs(self, queue: str, tally: JobTally | None) -> None:
-        """What the next collection reports about the store; None (the store did not answer)
-        leaves the figures out, so a scraper sees none rather than stale ones."""
-        self._jobs.figures = None if tally is None else (queue, tally)
+    def record_figures(
+        self, queue: str, tally: JobTally | None, queue_figures: QueueFigures | None
+    ) -> None:
+        """What the next collection reports about the store and the work queue; None (that
+        one did not answer) leaves its figures out, so a scraper sees none rather than stale
+        ones."""
+        self._jobs.queue = queue
+        self._jobs.tally = tally
+        self._jobs.queue_figures = queue_figures
 
     def count_webhook(self, outcome: str) -> None:
         self.webhook_deliveries.labels(outcome).inc()
@@ -114,19 +124,25 @@ def _exposed_registry(multiprocess_dir: str | None) -> CollectorRegistry:
         return registry_with_process_metrics()
     registry = CollectorRegistry()
     MultiProcessCollector(registry, multiprocess_dir)  # type: ignore[no-untyped-call]
+    registry.register(BrokerOutages())
     return registry
 
 
 class JobFigures(Collector):
-    """`resize_jobs_current` and `resize_oldest_queued_seconds`, from the last tally read."""
+    """The store's and the work queue's figures, from the last read before a scrape."""
 
     def __init__(self) -> None:
-        self.figures: tuple[str, JobTally] | None = None
+        self.queue = ""
+        self.tally: JobTally | None = None
+        self.queue_figures: QueueFigures | None = None
 
     def collect(self) -> Iterator[Metric]:
-        if self.figures is None:
-            return
-        queue, tally = self.figures
+        if self.tally is not None:
+            yield from self._store_figures(self.tally)
+        if self.queue_figures is not None:
+            yield from self._queue_figures(self.queue_figures)
+
+    def _store_figures(self, tally: JobTally) -> Iterator[Metric]:
         jobs = GaugeMetricFamily(
             "resize_jobs_current",
             "Jobs in the job store by status, read when scraped (service-wide: every API "
@@ -134,15 +150,31 @@ class JobFigures(Collector):
             labels=["queue", "status"],
         )
         for status, count in tally.by_status.items():
-            jobs.add_metric([queue, status.value], count)
+            jobs.add_metric([self.queue, status.value], count)
         oldest = GaugeMetricFamily(
             "resize_oldest_queued_seconds",
             "How long the oldest queued job has waited, read when scraped; 0 when none waits.",
             labels=["queue"],
         )
-        oldest.add_metric([queue], tally.oldest_queued_seconds())
+        oldest.add_metric([self.queue], tally.oldest_queued_seconds())
         yield jobs
         yield oldest
+
+    def _queue_figures(self, figures: QueueFigures) -> Iterator[Metric]:
+        ready = GaugeMetricFamily(
+            "resize_queue_messages_ready",
+            "Tasks ready in the work queue, as the broker answers when scraped.",
+            labels=["queue"],
+        )
+        ready.add_metric([self.queue], figures.ready)
+        consumers = GaugeMetricFamily(
+            "resize_queue_consumers",
+            "Workers' consumers on the work queue, as the broker answers when scraped.",
+            labels=["queue"],
+        )
+        consumers.add_metric([self.queue], figures.consumers)
+        yield ready
+        yield consumers
 
 
 class TimedPublisher:

@@ -12,6 +12,7 @@ consumer callback that failed) still come through.
 
 import logging
 import time
+from typing import ClassVar
 
 from aio_pika.abc import AbstractConnection, AbstractRobustConnection
 
@@ -45,6 +46,8 @@ class BrokerNoise(logging.Filter):
 class OutageLog:
     """Logs the outages of one robust connection: `watch` it once it is set up."""
 
+    begun: ClassVar[int] = 0  # outages of every watched connection of this process
+
     def __init__(self) -> None:
         self._lost_at: float | None = None
 
@@ -62,6 +65,7 @@ class OutageLog:
             return  # a reconnect try that failed
         self._lost_at = time.monotonic()
         _down.add(self)
+        OutageLog.begun += 1
         logger.warning(
             "broker connection lost (%s) at %s; reconnecting",
             describe(error),
@@ -76,6 +80,11 @@ class OutageLog:
         _down.discard(self)
         where = "" if connection is None else f", at {node_of(str(connection))}"
         logger.info("broker connection back after %.1f s%s", elapsed, where)
+
+
+def outage_figures() -> tuple[int, bool]:
+    """How many outages began in this process, and whether one lasts now (for the metrics)."""
+    return OutageLog.begun, bool(_down)
 
 
 def describe(error: BaseException | None) -> str:

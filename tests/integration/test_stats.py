@@ -71,9 +71,16 @@ async def test_metrics_count_running_jobs_when_the_queue_shows_none_ready(
     def jobs(scraped: Scrape, status: str) -> float:
         return scraped.value("resize_jobs_current", queue=settings.queue_name, status=status)
 
+    def queue(scraped: Scrape) -> tuple[float, float]:
+        return tuple(  # type: ignore[return-value]
+            scraped.value(f"resize_queue_{figure}", queue=settings.queue_name)
+            for figure in ("messages_ready", "consumers")
+        )
+
     assert (jobs(waiting, "queued"), jobs(waiting, "processing")) == (2, 0)
     assert waiting.value("resize_oldest_queued_seconds", queue=settings.queue_name) > 0
     assert stats["queue"]["ready"] == 0
+    assert (queue(waiting), queue(busy)) == ((2, 0), (0, 1))
     assert (jobs(busy, "queued"), jobs(busy, "processing")) == (0, 2)
     assert (jobs(done, "processing"), jobs(done, "succeeded")) == (0, 2)
     assert done.value("resize_oldest_queued_seconds", queue=settings.queue_name) == 0

@@ -303,7 +303,8 @@ def test_workers_scale_on_queued_and_processing_jobs_per_concurrency(
     )
     # The series it reads are the API's own, with those names and labels.
     metrics = ApiMetrics()
-    metrics.record_jobs(settings["QUEUE_NAME"], JobTally(dict.fromkeys(JobStatus, 1), None))
+    tally = JobTally(dict.fromkeys(JobStatus, 1), None)
+    metrics.record_figures(settings["QUEUE_NAME"], tally, None)
     exported = {
         (sample.name, sample.labels["queue"], sample.labels.get("status"))
         for family in metrics.registry.collect()

@@ -14,9 +14,11 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.tools import CallbackCollection
 
+from producer_service.metrics import ApiMetrics
 from shared.log_context import about_job, bind_job, in_worker_thread
 from shared.logs import LibvipsLines, LogFormat, TextFormatter, log_handler, redact
 from shared.outages import BrokerNoise, OutageLog
+from worker_service.metrics import WorkerMetrics
 
 JOB = "5b0e6f0c-3f7e-4c39-9d8e-0f6c8f8ad7a4"
 
@@ -243,3 +245,28 @@ async def test_an_outage_is_one_warning_and_one_recovery_and_the_tries_between_a
     assert back.getMessage().startswith("broker connection back after ")
     assert back.getMessage().endswith(" s, at node2:5673")
     assert noise.filter(retry)
+
+
+async def test_an_outage_is_counted_once_in_both_services_metrics_and_shown_while_on() -> None:
+    registries = [ApiMetrics().registry, WorkerMetrics(lambda: 0).registry]
+
+    def figures() -> list[tuple[float | None, float | None]]:
+        return [
+            (
+                registry.get_sample_value("resize_broker_outages_total"),
+                registry.get_sample_value("resize_broker_outage_active"),
+            )
+            for registry in registries
+        ]
+
+    before, _ = figures()[0]
+    assert before is not None
+    connection = FakeConnection()
+    OutageLog().watch(cast(AbstractRobustConnection, connection))
+    await connection.close_callbacks(ConnectionResetError(104, "Connection reset by peer"))
+    await connection.close_callbacks(ConnectionRefusedError(111, "Connection refused"))
+    during = figures()
+    await connection.reconnect_callbacks()
+    after = figures()
+    assert during == [(before + 1, 1.0)] * 2
+    assert after == [(before + 1, 0.0)] * 2
