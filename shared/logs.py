@@ -2,7 +2,8 @@
 or as one JSON object per line (`LOG_FORMAT=json`) for a log collector.
 
 Every line about a job carries `job_id` and `attempt` (from `shared.log_context`), in JSON as
-fields and in text as `job <id> attempt <n>:` before the message. No credential reaches a line:
+fields and in text as `job <id> attempt <n>:` before the message; with tracing on, a JSON line
+logged in a span also carries its `trace_id`. No credential reaches a line:
 a broker or database URL with a password (in a message, an exception, a traceback) is written
 with the password replaced, whoever logged it. libvips' warnings come as one line each, and
 aio-pika's records of a broker outage give way to the two lines of `shared.outages`.
@@ -16,6 +17,7 @@ from typing import Literal, TextIO
 
 from shared.log_context import current_job, sole_job_in_threads
 from shared.outages import BrokerNoise
+from shared.tracing import trace_id
 
 _CREDENTIALS = re.compile(r"(?P<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@\s/]*@")
 REDACTED = "***"
@@ -30,13 +32,16 @@ def redact(text: str) -> str:
 
 class JobFields(logging.Filter):
     """Gives every record `job_id` and `attempt`: those of the job the code that logged it is
-    about, or None. A record that brought its own (`extra=`) keeps them."""
+    about, or None; and `trace_id`, the trace of the span it was logged in (with tracing on).
+    A record that brought its own (`extra=`) keeps them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "job_id"):
             job = current_job()
             record.job_id = job.job_id if job else None
             record.attempt = job.attempt if job else None
+        if not hasattr(record, "trace_id"):
+            record.trace_id = trace_id()
         return True
 
 
@@ -80,8 +85,8 @@ class TextFormatter(logging.Formatter):
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line: `time` (ISO 8601, UTC), `level`, `logger`,
-    `message`, then `job_id` and `attempt` when about a job and `exc_info` (the traceback, as
-    one string) when there is one."""
+    `message`, then `job_id` and `attempt` when about a job, `trace_id` (32 hex digits) when
+    logged in a traced span, and `exc_info` (the traceback, as one string) when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -90,7 +95,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        for field in ("job_id", "attempt"):
+        for field in ("job_id", "attempt", "trace_id"):
             if getattr(record, field, None) is not None:
                 entry[field] = getattr(record, field)
         if record.exc_info:

@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     # JOB_TIMEOUT_SECONDS, so a shutdown never cuts short an attempt that would have finished.
     shutdown_timeout_seconds: PositiveFloat = 60.0
     log_level: str = "INFO"
+    # Where both services export OpenTelemetry traces over OTLP/HTTP (`{this}/v1/traces`);
+    # unset: no tracing at all. The SDK reads the other OTEL_* variables itself.
+    otel_exporter_otlp_endpoint: str | None = None
     # `json`: one JSON object per line (time, level, logger, message, job_id, attempt, exc_info).
     log_format: LogFormat = "text"
     # Touched every few seconds while the worker is connected; container healthchecks read it.

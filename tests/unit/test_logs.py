@@ -13,6 +13,8 @@ from typing import Any, cast
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.tools import CallbackCollection
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import format_trace_id
 
 from producer_service.metrics import ApiMetrics
 from shared.log_context import about_job, bind_job, in_worker_thread
@@ -105,6 +107,20 @@ def test_a_line_about_no_job_has_no_job_fields(json_log: tuple[logging.Logger, C
     logger.info("consuming %s", "image_resize")
     (entry,) = log.objects()
     assert set(entry) == {"time", "level", "logger", "message"}
+
+
+def test_a_json_line_logged_in_a_traced_span_carries_its_trace_id(
+    json_log: tuple[logging.Logger, Captured],
+) -> None:
+    logger, log = json_log
+    tracer = TracerProvider().get_tracer("tests")
+    with tracer.start_as_current_span("resize.attempt") as span:
+        logger.info("resized")
+    logger.info("outside")
+    inside, outside = log.objects()
+    assert inside["trace_id"] == format_trace_id(span.get_span_context().trace_id)
+    assert len(inside["trace_id"]) == 32
+    assert "trace_id" not in outside
 
 
 def test_job_fields_come_from_the_context_of_the_code_that_logs(
