@@ -96,7 +96,7 @@ def create_app(settings: Settings, in_process: InProcessBroker | None = None) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            async with open_edges(settings, presets, metrics, in_process) as edges:
+            async with open_edges(settings, presets, metrics, tracing, in_process) as edges:
                 app.state.edges = edges
                 yield
         finally:

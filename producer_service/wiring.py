@@ -15,6 +15,7 @@ from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.link import BrokerLink, InProcessBroker, Link
 from producer_service.broker.publisher import Publisher, TaskPublisher
 from producer_service.broker.queue_stats import QueueInspector
+from producer_service.broker.traced_publisher import TracedPublisher
 from producer_service.broker.webhooks import WebhookPublisher
 from producer_service.callbacks.sender import WebhookSender
 from producer_service.callers import KeyRing
@@ -30,6 +31,7 @@ from shared.images import restrict_libvips
 from shared.settings import Settings
 from shared.storage import Storage, open_storage
 from shared.topology import Topology
+from shared.tracing import Tracing
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ async def open_edges(
     settings: Settings,
     presets: Presets,
     metrics: ApiMetrics,
+    tracing: Tracing,
     in_process: InProcessBroker | None = None,
 ) -> AsyncIterator[Edges]:
     """Everything the routes use, open while the block runs. `in_process` stands in for
@@ -66,10 +69,12 @@ async def open_edges(
         await store.migrate()
         topology = Topology.from_settings(settings)
         broker = TaskPublisher(topology, settings.publish_timeout_seconds)
-        tasks = metrics.timed(broker)
+        tasks = TracedPublisher(metrics.timed(broker), tracing, topology.work_queue)
         # A replay waits for the first try's confirm, and for its clean-up when refused.
         replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
-        deliveries, webhooks, webhook_consumer = _webhook_edges(settings, store, topology, metrics)
+        deliveries, webhooks, webhook_consumer = _webhook_edges(
+            settings, store, topology, metrics, tracing
+        )
         edges.push_async_callback(webhooks.close)
         jobs = Jobs(
             store,
@@ -99,7 +104,9 @@ async def open_edges(
         )
         # What follows a change, wired once: live streams hear of it, a webhook it made due
         # gets its first try.
-        consumer = EventConsumer(topology, jobs.apply_event, [feed.follow, webhooks.follow])
+        consumer = EventConsumer(
+            topology, jobs.apply_event, [feed.follow, webhooks.follow], tracing
+        )
         # The stats reader first: once the publisher is ready (/readyz 200), the queue figures
         # answer too; webhooks can be queued before events arrive.
         hooks = [
@@ -127,7 +134,7 @@ async def open_edges(
 
 
 def _webhook_edges(
-    settings: Settings, store: JobStore, topology: Topology, metrics: ApiMetrics
+    settings: Settings, store: JobStore, topology: Topology, metrics: ApiMetrics, tracing: Tracing
 ) -> tuple[WebhookPublisher, Webhooks, WebhookConsumer]:
     """Completion webhooks: the publisher of tries, the use cases, and the consumer of tries."""
     publisher = WebhookPublisher(topology, settings.publish_timeout_seconds)
@@ -152,5 +159,6 @@ def _webhook_edges(
         webhooks.attempt,
         publisher,
         drain_seconds=settings.webhook_timeout_seconds,
+        tracing=tracing,
     )
     return publisher, webhooks, consumer

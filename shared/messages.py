@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from shared.schemas import ErrorCode, Placeholder, SourceImage
+from shared.tracing import context_headers
 from shared.variants import OutputFormat, Variant
 
 TASK_TYPE = "image_resize.task.v1"
@@ -27,8 +28,10 @@ def utc_now() -> datetime:
 def message_properties(
     message_id: str, message_type: str, app_id: str, expiration_ms: int | None = None
 ) -> dict[str, Any]:
-    """AMQP properties of every message the services send: JSON, persistent, typed, stamped."""
+    """AMQP properties of every message the services send: JSON, persistent, typed, stamped,
+    and carrying the trace context of the span that sends it (W3C `traceparent`)."""
     return {
+        "headers": context_headers(),
         "content_type": "application/json",
         "delivery_mode": PERSISTENT_DELIVERY_MODE,
         "message_id": message_id,

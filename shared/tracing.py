@@ -11,11 +11,13 @@ Context crosses the broker in W3C `traceparent`/`tracestate` message headers (`i
 `extract`): the propagator is the globally configured one (`OTEL_PROPAGATORS`, W3C by default).
 """
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 TRACES_PATH = "/v1/traces"
 INSTRUMENTATION = "image-resize"
@@ -45,11 +47,30 @@ class Tracing:
     def is_on(self) -> bool:
         return self.provider is not None
 
+    @contextmanager
+    def consuming(
+        self, name: str, headers: Mapping[str, Any] | None, **attributes: Any
+    ) -> Iterator[Span]:
+        """A CONSUMER span for handling a message, the child of the span that sent it (its
+        `headers`' context), current while the block runs. An exception leaving the block is
+        recorded on it and sets its status."""
+        with self.tracer.start_as_current_span(
+            name, context=extract(headers), kind=SpanKind.CONSUMER, attributes=attributes
+        ) as span:
+            yield span
+
     def shutdown(self) -> None:
         """Export what is still buffered, then stop."""
         shutdown = getattr(self.provider, "shutdown", None)
         if shutdown is not None:
             shutdown()
+
+
+def context_headers() -> dict[str, str]:
+    """Message headers that carry the current span's context (none outside a span)."""
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers
 
 
 def inject(headers: MutableMapping[str, Any], context: Context | None = None) -> None:
@@ -61,6 +82,15 @@ def extract(headers: Mapping[str, Any] | None) -> Context:
     """The span context a message's `headers` carry (an empty one when they carry none)."""
     carried = {name: str(value) for name, value in (headers or {}).items()}
     return propagate.extract(carried)
+
+
+def failed(message: str, error: BaseException | None = None) -> None:
+    """Mark the current span failed, with `message` and the exception when there is one: for
+    failures that are handled (a job that fails is not an exception leaving a span)."""
+    span = trace.get_current_span()
+    if error is not None:
+        span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, message))
 
 
 def trace_id() -> str | None:

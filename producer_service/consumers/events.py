@@ -18,6 +18,7 @@ from shared.log_context import about_job
 from shared.messages import JobEvent
 from shared.settle import Ack, settle
 from shared.topology import Topology
+from shared.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +31,12 @@ class EventConsumer:
         topology: Topology,
         apply: Callable[[JobEvent], Awaitable[JobChanged | None]],
         followers: Sequence[Callable[[JobChanged], Awaitable[None]]],
+        tracing: Tracing,
     ) -> None:
         self._topology = topology
         self._apply = apply
         self._followers = followers
+        self._tracing = tracing
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()
@@ -46,7 +49,18 @@ class EventConsumer:
         event = await read_body(message, JobEvent, "event")
         if event is None:
             return
-        with about_job(event.job_id, event.attempt):
+        with (
+            about_job(event.job_id, event.attempt),
+            self._tracing.consuming(
+                "resize.apply_event",
+                message.headers,
+                **{
+                    "job.id": str(event.job_id),
+                    "job.attempt": event.attempt,
+                    "job.event": event.kind,
+                },
+            ),
+        ):
             await self._store_event(message, event)
 
     async def _store_event(self, message: AbstractIncomingMessage, event: JobEvent) -> None:

@@ -20,6 +20,7 @@ from shared.log_context import about_job
 from shared.messages import WebhookDelivery
 from shared.settle import Outcome, settle
 from shared.topology import Topology
+from shared.tracing import Tracing
 
 
 class WebhookConsumer:
@@ -29,7 +30,9 @@ class WebhookConsumer:
         prefetch: int,
         attempt: Callable[[WebhookDelivery], Awaitable[Outcome]],
         publisher: WebhookPublisher,
+        *,
         drain_seconds: float,
+        tracing: Tracing,
     ) -> None:
         """`attempt` makes one try; `drain_seconds` is how long `close` lets tries under way
         finish."""
@@ -38,6 +41,7 @@ class WebhookConsumer:
         self._attempt = attempt
         self._publisher = publisher
         self._drain = drain_seconds
+        self._tracing = tracing
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
         self._under_way: set[asyncio.Task[object]] = set()
@@ -71,7 +75,14 @@ class WebhookConsumer:
         delivery = await read_body(message, WebhookDelivery, "webhook try")
         if delivery is None:
             return
-        with about_job(delivery.job_id):
+        with (
+            about_job(delivery.job_id),
+            self._tracing.consuming(
+                "webhook.try",
+                message.headers,
+                **{"job.id": str(delivery.job_id), "webhook.attempt": delivery.attempt},
+            ),
+        ):
             outcome: Outcome
             try:
                 outcome = await self._attempt(delivery)

@@ -28,6 +28,13 @@ async def test_a_submit_continues_the_callers_trace_in_a_server_span_of_the_api(
         received = spans(collector)
     assert answer.status_code == 202
     (submit,) = [span for span in received if span.name == "POST /v1/jobs"]
+    (publish,) = [span for span in received if span.name == "resize.publish"]
     assert (submit.service, submit.kind) == ("resize-api", "SERVER")
     assert (submit.trace_id, submit.parent_id) == (CALLER_TRACE, CALLER_SPAN)
     assert submit.attributes["http.route"] == "/v1/jobs"
+    assert (publish.kind, publish.trace_id, publish.parent_id) == (
+        "PRODUCER",
+        CALLER_TRACE,
+        submit.span_id,
+    )
+    assert publish.attributes["job.id"] == answer.json()["id"]

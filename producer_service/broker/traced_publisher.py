@@ -1,0 +1,36 @@
+"""A `Publisher` that sends each task in a PRODUCER span of its own, so the task's message
+carries that span's context to the worker (`shared.messages.message_properties`)."""
+
+from opentelemetry.trace import SpanKind
+
+from producer_service.broker.publisher import Publisher
+from shared.messages import ResizeTask
+from shared.tracing import Tracing
+
+
+class TracedPublisher:
+    def __init__(self, publisher: Publisher, tracing: Tracing, queue: str) -> None:
+        self._publisher = publisher
+        self._tracing = tracing
+        self._queue = queue
+
+    @property
+    def is_ready(self) -> bool:
+        return self._publisher.is_ready
+
+    async def check(self) -> None:
+        await self._publisher.check()
+
+    async def publish(self, task: ResizeTask) -> None:
+        with self._tracing.tracer.start_as_current_span(
+            "resize.publish",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "job.id": str(task.job_id),
+                "job.run": task.run,
+                "job.attempt": task.attempt,
+                "messaging.system": "rabbitmq",
+                "messaging.destination.name": self._queue,
+            },
+        ):
+            await self._publisher.publish(task)
