@@ -152,18 +152,22 @@ class ResizeApi:
 
     async def post_job(
         self,
-        image: FilePart,
+        image: FilePart | None,
         fields: Mapping[str, str],
         headers: Mapping[str, str] | None = None,
         *,
         part: str = "file",
     ) -> httpx.Response:
-        """One `POST /v1/jobs`, as a browser form sends it, whatever the answer."""
+        """One `POST /v1/jobs`, as a browser form sends it, whatever the answer. Without an
+        image (a `source_url` in `fields`), the fields alone, still as multipart."""
+        files: dict[str, tuple[str | None, bytes | str] | tuple[str, bytes, str]]
+        if image is None:
+            files = {name: (None, value) for name, value in fields.items()}
+            fields = {}
+        else:
+            files = {part: (image.name, image.content, image.media_type)}
         return await self.http.post(
-            "/v1/jobs",
-            files={part: (image.name, image.content, image.media_type)},
-            data=dict(fields),
-            headers=dict(headers or {}),
+            "/v1/jobs", files=files, data=dict(fields), headers=dict(headers or {})
         )
 
     async def submit(self, path: Path, form: Mapping[str, str], key: str) -> Job:
