@@ -3,11 +3,18 @@ HTTP server on loopback as the image host (SOURCE_URL_ALLOW_PRIVATE lets the wor
 without it the same URL is a 422 at submit). Every way a fetch goes wrong ends the job
 `failed` with its code and a sentence; a fetched original is kept, so a retry fetches nothing."""
 
+import dataclasses
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from producer_service.db.store import JobStore
+from producer_service.records import JobRecord
 from shared import layout
+from shared.messages import utc_now
 from shared.settings import Settings
+from shared.variants import variant_list_adapter
 from tests.client import ApiClient, assert_problem
 from tests.images import jpeg_bytes
 from tests.s3 import Bucket, storage_settings
@@ -162,3 +169,30 @@ async def test_without_allow_private_a_loopback_source_is_refused_at_submit(
             answer = await api.post_job(None, THUMB, source_url=https)
             assert assert_problem(answer, 422)["type"] == "/problems/source-url-refused"
         assert server.hits == {}
+
+
+async def test_a_url_job_left_unconfirmed_by_a_dead_api_is_published_and_fetched(
+    broker_settings: Callable[..., Settings],
+) -> None:
+    """It has no original yet, which for an upload would mean its submit was refused."""
+    settings = fetching(broker_settings)
+    job_id = uuid.uuid4()
+    async with SourceServer.running({"/photo.jpg": Answer(body=JPEG)}) as server:
+        stranded = JobRecord.new(
+            job_id,
+            variant_list_adapter.validate_python(THUMB),
+            layout.original_key(job_id),
+            source_url=server.url("/photo.jpg"),
+        )
+        an_hour_ago = utc_now() - timedelta(hours=1)
+        settings.data_dir.mkdir(parents=True)
+        store = JobStore.from_settings(settings)
+        await store.migrate()
+        await store.add(
+            dataclasses.replace(stranded, created_at=an_hour_ago, updated_at=an_hour_ago)
+        )
+        await store.close()
+        async with running_api(settings) as http, running_worker(settings):
+            job = await ApiClient(http).finished(str(job_id))
+        assert job["status"] == "succeeded", job
+        assert server.hits == {"/photo.jpg": 1}
