@@ -18,6 +18,8 @@
     ├── IdempotencyKeyReused     422  the key came with a different file or variants
     ├── InvalidCallbackUrl       422  `callback_url` is not a usable https URL, or names no host
     ├── CallbackTargetRefused    422  `callback_url`'s host resolves to a non-global address
+    ├── InvalidSourceUrl         422  `source_url` is not a usable https URL, or names no host
+    ├── SourceUrlRefused         422  `source_url`'s host resolves to a non-global address
     ├── WebhooksNotConfigured    422  `callback_url` sent to a service without WEBHOOK_SECRET
     │   └── NoWebhookSecret      409  the same, asking for a webhook secret
     ├── WebhookSecretsNeedKeys   409  GET /v1/webhook-secret on a service without API_KEYS
@@ -213,6 +215,28 @@ class CallbackTargetRefused(ApiProblem):
     status = 422
     slug = "callback-target-refused"
     title = "Callback target refused"
+
+
+class InvalidSourceUrl(ApiProblem):
+    """`source_url` is not a URL the service can fetch an image from: it must be an absolute
+    `https://` URL (`http://` only where the operator set `SOURCE_URL_ALLOW_PRIVATE`) of at
+    most 2048 characters, with a host name that resolves, and no user name or password in it."""
+
+    status = 422
+    slug = "invalid-source-url"
+    title = "Invalid source URL"
+
+
+class SourceUrlRefused(ApiProblem):
+    """`source_url`'s host resolves to an address that is not globally reachable (the same
+    guard as webhook targets: loopback, private, link-local and cloud metadata, and every
+    other special-purpose block of the IANA registries). `detail` names the block. Images
+    are fetched from public addresses only, unless the operator set
+    `SOURCE_URL_ALLOW_PRIVATE`; every redirect and connection is checked again at the fetch."""
+
+    status = 422
+    slug = "source-url-refused"
+    title = "Source URL refused"
 
 
 class WebhooksNotConfigured(ApiProblem):

@@ -20,9 +20,11 @@ from shared.images import SNIFF_BYTES, sniff
 from shared.variants import SourceFormat
 
 FILE_FIELD = "file"
+# Instead of `file`: where the worker fetches the image from (`source_urls`).
+SOURCE_URL_FIELD = "source_url"
 # The text fields a submit reads (see `uploads`); any other part is 422 naming it, so a new
 # field is one more name here.
-TEXT_FIELDS = frozenset({"variants", "preset", "callback_url"})
+TEXT_FIELDS = frozenset({"variants", "preset", "callback_url", SOURCE_URL_FIELD})
 FORM_FIELDS = TEXT_FIELDS | {FILE_FIELD}
 MAX_FIELD_BYTES = 64 * 1024
 # What the whole body may hold on top of MAX_UPLOAD_BYTES: the multipart framing, each part's
@@ -200,12 +202,19 @@ class _FormCollector:
         return data
 
     def check_complete(self) -> None:
-        """Once the body has ended: no unknown part, and a `file` part."""
+        """Once the body has ended: no unknown part, and a `file` part or a `source_url`."""
         if self.unknown:
             raise _unknown_fields_error(self.unknown, self.file_parts > 0)
-        if self.file_parts == 0:
+        has_url = bool(self.fields.get(SOURCE_URL_FIELD, b"").strip())
+        if self.file_parts > 0 and has_url:
+            message = "Send the image in `file` or its address in `source_url`, not both."
             raise InvalidRequest(
-                "Send the image in a form part named `file`.",
+                message,
+                errors=[{"loc": ["body", SOURCE_URL_FIELD], "msg": message, "type": "conflict"}],
+            )
+        if self.file_parts == 0 and not has_url:
+            raise InvalidRequest(
+                "Send the image in a form part named `file`, or its address in `source_url`.",
                 errors=[{"loc": ["body", FILE_FIELD], "msg": "Field required", "type": "missing"}],
             )
 

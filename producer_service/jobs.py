@@ -105,7 +105,8 @@ class Jobs:
                     continue  # another try with this key got there first: follow it
             if existing.request_fingerprint not in (None, submission.fingerprint):
                 raise IdempotencyKeyReused(
-                    "This Idempotency-Key was first used with a different file or variants."
+                    "This Idempotency-Key was first used with a different file, source_url or "
+                    "variants."
                 )
             if existing.published:
                 return Submitted(existing, replayed=True)
@@ -125,8 +126,9 @@ class Jobs:
         self, job_id: UUID, caller: Caller, submission: Submission, key: str | None
     ) -> JobRecord:
         source_key = layout.original_key(job_id)
-        with storage_errors():
-            await self._storage.put_file(source_key, submission.path)
+        if submission.path is not None:  # else the worker fetches it from `source_url`
+            with storage_errors():
+                await self._storage.put_file(source_key, submission.path)
         record = JobRecord.new(
             job_id,
             submission.variants,
@@ -137,6 +139,7 @@ class Jobs:
             token_id=caller.token_id,
             preset=submission.preset,
             callback_url=submission.callback_url,
+            source_url=submission.source_url,
         )
         try:
             await self._store.add(record, self._max_active)
@@ -241,7 +244,7 @@ class Jobs:
         return published
 
     async def _publish_stranded(self, record: JobRecord) -> int:
-        if not await self._storage.exists(record.source_key):
+        if record.source_url is None and not await self._storage.exists(record.source_key):
             logger.warning("never confirmed and its original is gone")
             await self._store.delete(record.id)
             return 0
@@ -255,6 +258,7 @@ class Jobs:
             run=record.run,
             source_key=record.source_key,
             variants=record.variants,
+            source_url=record.source_url,
         )
         await self._publisher.publish(task)
         try:

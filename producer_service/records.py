@@ -38,6 +38,8 @@ class JobRecord:
     webhook: WebhookState | None = None
     # Whether the broker confirmed the first try of the webhook due (see webhooks/).
     webhook_queued: bool = False
+    # Where the worker fetches the original from; None: it was uploaded.
+    source_url: str | None = None
 
     @classmethod
     def new(
@@ -52,6 +54,7 @@ class JobRecord:
         token_id: str = "",
         preset: str | None = None,
         callback_url: str | None = None,
+        source_url: str | None = None,
     ) -> "JobRecord":
         now = utc_now()
         return cls(
@@ -74,4 +77,5 @@ class JobRecord:
             created_at=now,
             updated_at=now,
             callback_url=callback_url,
+            source_url=source_url,
         )

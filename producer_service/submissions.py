@@ -1,4 +1,5 @@
-"""A submission: the received upload checked (type, pixels) and its variants read."""
+"""A submission: the received upload checked (type, pixels), or the source URL checked (the
+worker fetches it after the `202`), and its variants read."""
 
 import asyncio
 import hashlib
@@ -11,8 +12,9 @@ from pydantic import ValidationError
 
 from producer_service.callbacks.targets import check_callback_url
 from producer_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from producer_service.forms import receive_form
+from producer_service.forms import SOURCE_URL_FIELD, ReceivedForm, receive_form
 from producer_service.presets import Presets
+from producer_service.source_urls import check_source_url
 from producer_service.staging import UploadArea, discard
 from shared.images import (
     ImageHeader,
@@ -112,14 +114,17 @@ def _field_error(field: str, message: str, kind: str) -> InvalidRequest:
 
 @dataclass(frozen=True)
 class Submission:
-    path: Path
+    # The uploaded file and what its header says; both None for a `source_url` submit.
+    path: Path | None
     variants: list[Variant]
-    image: ImageHeader
+    image: ImageHeader | None
     preset: str | None = None
     # What makes two submits the same request, for an Idempotency-Key; None when not asked for.
     fingerprint: str | None = None
     # Where the completion webhook goes; None: no webhook.
     callback_url: str | None = None
+    # Where the worker fetches the original from; None: it was uploaded.
+    source_url: str | None = None
 
 
 def request_fingerprint(file_digest: bytes, chosen: Chosen, callback_url: str | None = None) -> str:
@@ -159,15 +164,49 @@ async def received_submission(
         )
         chosen = choose_variants(form.fields, presets, settings.presets_only, only_preset)
         callback_url = await read_callback_url(form.fields, settings, by_token)
-        limits = Limits.of(settings)
-        image = await asyncio.to_thread(probe, path, limits)
-        check_variants_fit(chosen.variants, image, limits)
+        source_url = await read_source_url(form.fields, settings)
+        image = None
+        if source_url is None:
+            image = await checked_upload(path, chosen.variants, settings)
         digest = None
         if form.digest is not None:
-            digest = request_fingerprint(form.digest, chosen, callback_url)
-        yield Submission(path, chosen.variants, image, chosen.preset, digest, callback_url)
+            digest = request_fingerprint(_source_digest(form, source_url), chosen, callback_url)
+        yield Submission(
+            path if source_url is None else None,
+            chosen.variants,
+            image,
+            chosen.preset,
+            digest,
+            callback_url,
+            source_url,
+        )
     finally:
         await discard(path)
+
+
+async def checked_upload(path: Path, variants: list[Variant], settings: Settings) -> ImageHeader:
+    """The upload's header, once its pixels and the variants' outputs are within limits."""
+    limits = Limits.of(settings)
+    image = await asyncio.to_thread(probe, path, limits)
+    check_variants_fit(variants, image, limits)
+    return image
+
+
+def _source_digest(form: ReceivedForm, source_url: str | None) -> bytes:
+    """What stands for the image in a request's fingerprint: the file's digest, or the URL's
+    (the same URL is the same request, whatever it serves by now)."""
+    if source_url is not None:
+        return hashlib.sha256(b"source_url\0" + source_url.encode()).digest()
+    assert form.digest is not None
+    return form.digest
+
+
+async def read_source_url(fields: Mapping[str, str], settings: Settings) -> str | None:
+    """The `source_url` field, checked (see `source_urls`); None when absent or blank."""
+    raw = fields.get(SOURCE_URL_FIELD, "").strip()
+    if not raw:
+        return None
+    return await check_source_url(raw, allow_private=settings.source_url_allow_private)
 
 
 async def read_callback_url(

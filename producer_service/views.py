@@ -38,6 +38,7 @@ def job_view(record: JobRecord) -> Job:
         source=record.source,
         placeholder=record.placeholder,
         outputs=outputs,
+        source_url=record.source_url,
         callback_url=record.callback_url,
         webhook=record.webhook,
     )

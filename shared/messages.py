@@ -53,6 +53,9 @@ class ResizeTask(BaseModel):
     attempt: PositiveInt = Field(default=1, description="Delivery number within the run.")
     source_key: str
     variants: list[Variant] = Field(min_length=1)
+    # Where the worker fetches the original from, into `source_key`, when it is not there yet
+    # (the first attempt); None: the original was uploaded.
+    source_url: str | None = None
 
     def next_attempt(self) -> "ResizeTask":
         return self.model_copy(update={"attempt": self.attempt + 1})

@@ -52,6 +52,14 @@ class ErrorCode(StrEnum):
     STORAGE_ERROR = "storage_error"
     ATTEMPTS_EXHAUSTED = "attempts_exhausted"
     INTERNAL_ERROR = "internal_error"
+    # A `source_url` the worker could not turn into an original (docs/source-urls.md).
+    SOURCE_UNREACHABLE = "source_unreachable"
+    SOURCE_TIMEOUT = "source_timeout"
+    SOURCE_HTTP_ERROR = "source_http_error"
+    SOURCE_TOO_LARGE = "source_too_large"
+    SOURCE_TOO_MANY_REDIRECTS = "source_too_many_redirects"
+    SOURCE_REFUSED = "source_refused"
+    UNSUPPORTED_FORMAT = "unsupported_format"
 
 
 class JobError(BaseModel):
@@ -134,6 +142,10 @@ class Job(BaseModel):
         description="A preview to paint before the outputs load; null until `succeeded`.",
     )
     outputs: list[Output] = Field(description="The resized images; filled once `succeeded`.")
+    source_url: str | None = Field(
+        default=None,
+        description="Where the worker fetches the original from; null for an uploaded file.",
+    )
     callback_url: str | None = Field(
         default=None, description="Where the job's completion webhook goes; null for none."
     )

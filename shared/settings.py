@@ -100,6 +100,17 @@ class Settings(BaseSettings):
     # Deliveries one API replica makes at once (the prefetch of its webhook consumer).
     webhook_concurrency: PositiveInt = 16
 
+    # Images fetched from a submit's `source_url` by the worker (docs/source-urls.md), through
+    # the same address guard as webhooks; the size limit is MAX_UPLOAD_BYTES.
+    source_url_allow_private: bool = Field(
+        default=False,
+        description="Allow `source_url` on loopback, private and link-local addresses, and "
+        "over http:// (tests, internal deployments).",
+    )
+    # Connecting to one address; and the whole fetch, redirects and body included.
+    source_url_connect_timeout_seconds: PositiveFloat = 5.0
+    source_url_timeout_seconds: PositiveFloat = 30.0
+
     # Where originals and outputs live (docs/operations.md, "Storage in S3"). The S3 settings
     # are read only with an s3:// STORAGE_URL; the AWS_* ones, left unset, fall to botocore's
     # own lookup (~/.aws, an instance role).

@@ -51,26 +51,29 @@ class ApiClient:
 
     async def post_job(
         self,
-        image: bytes,
+        image: bytes | None,
         variants: Sequence[Mapping[str, object]] | str | None = None,
         headers: Mapping[str, str] | None = None,
         *,
         part: str = "file",
         preset: str | None = None,
         callback_url: str | None = None,
+        source_url: str | None = None,
     ) -> httpx.Response:
         """`POST /v1/jobs` as a browser form would send it, whatever the answer. `variants`
-        as a string is sent as it is (to send what is not JSON)."""
+        as a string is sent as it is (to send what is not JSON); `image` None sends no file
+        (a `source_url` instead, or neither)."""
         data = {}
+        if source_url is not None:
+            data["source_url"] = source_url
         if variants is not None:
             data["variants"] = variants if isinstance(variants, str) else json.dumps(variants)
         if preset is not None:
             data["preset"] = preset
         if callback_url is not None:
             data["callback_url"] = callback_url
-        return await self.api.post_job(
-            FilePart("photo.jpg", image, "image/jpeg"), data, headers, part=part
-        )
+        file = None if image is None else FilePart("photo.jpg", image, "image/jpeg")
+        return await self.api.post_job(file, data, headers, part=part)
 
     async def submit(
         self,

@@ -8,9 +8,14 @@
                 a re-run of an interrupted job from the retry queue
     Requeue     broker trouble: the broker hands the delivery out again
 
-A task whose original is gone is failed at once, before it takes a slot, and acked rather than
-dead-lettered: nothing could ever run it again. That is how the task of a submit the API refused
-after a confirm timeout ends if it reaches the queue after all (the API removed its original).
+A task with a `source_url` whose original is not stored yet fetches it first
+(`fetch.SourceFetcher`), outside a resize slot; a fetch that fails is a `JobFailure` like any
+other, failed or retried with backoff. Once stored, no later attempt fetches it again.
+
+A task whose original is gone (and that has no `source_url`) is failed at once, before it
+takes a slot, and acked rather than dead-lettered: nothing could ever run it again. That is how
+the task of a submit the API refused after a confirm timeout ends if it reaches the queue after
+all (the API removed its original).
 
 A delivery with `redelivered` set was held by a consumer that vanished (crash, lost connection)
 before settling it. It is forwarded with its attempt counted, before any work, so a job that
@@ -39,6 +44,7 @@ from shared.storage import Storage
 from shared.topology import Topology
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import Draining, ResizeExecutor
+from worker_service.fetch import SourceFetcher
 from worker_service.job_files import read_manifest, source_exists, source_file, store_outputs
 from worker_service.memory import MemoryBudget
 from worker_service.metrics import JobOutcome, WorkerMetrics
@@ -77,6 +83,7 @@ class Handler:
         self._metrics = metrics
         self._limits = Limits.of(settings)
         self._memory = MemoryBudget(self._limits.memory_bytes)
+        self._fetcher = SourceFetcher(settings, storage)
 
     async def handle(self, message: AbstractIncomingMessage) -> Outcome:
         """The outcome of one delivery. Each runs in a task of its own (`Worker._on_message`),
@@ -100,15 +107,28 @@ class Handler:
 
     async def _start(self, task: ResizeTask, redelivered: bool) -> Outcome:
         """Run a job not done yet, unless its original is gone (it fails) or storage cannot
-        tell (it is retried, like any storage failure)."""
+        tell (it is retried, like any storage failure). An original still to be fetched from
+        its `source_url` is fetched first."""
         try:
             source_there = await source_exists(self._storage, task.source_key)
         except TransientFailure as failure:
             return await self._retry_or_fail(task, failure)
-        if not source_there:
+        if not source_there and task.source_url is None:
             return await self._fail(task, SOURCE_GONE)
         if redelivered:
             return await self._count_lost_delivery(task)
+        if not source_there and task.source_url is not None:
+            return await self._fetch_and_run(task, task.source_url)
+        return await self._run(task)
+
+    async def _fetch_and_run(self, task: ResizeTask, url: str) -> Outcome:
+        logger.info("fetching the original from its source_url")
+        try:
+            await self._fetcher.fetch(url, task.source_key)
+        except PermanentFailure as failure:
+            return await self._fail(task, failure.info())
+        except TransientFailure as failure:
+            return await self._retry_or_fail(task, failure)
         return await self._run(task)
 
     @property

@@ -197,6 +197,10 @@ _EXAMPLE_DETAILS = {
     "callback-target-refused": "callback_url's host hooks.internal resolves to 10.0.0.7, "
     "which is not globally reachable (Private-Use, 10.0.0.0/8); webhooks go to public "
     "addresses only.",
+    "invalid-source-url": "source_url must be an absolute https URL.",
+    "source-url-refused": "source_url's host images.internal resolves to 169.254.169.254, "
+    "which is not globally reachable (Link Local, 169.254.0.0/16); images are fetched from "
+    "public addresses only.",
     "webhooks-not-configured": "This service sends no webhooks (its operator has not set "
     "WEBHOOK_SECRET); submit without callback_url.",
     "webhook-secrets-need-keys": "This service runs without API_KEYS: its webhooks are signed "

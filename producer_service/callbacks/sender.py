@@ -1,26 +1,20 @@
 """One POST of a webhook: to a checked address only, within a deadline, no redirect followed.
 
 httpcore (the engine under httpx) with a network backend of our own, `CheckedNetwork`, which
-resolves and checks the host for each connection (`producer_service.addresses`). Connections
+resolves and checks the host for each connection (`shared.checked_network`). Connections
 are not kept alive, so every try resolves and checks afresh. The answer's body is never read.
 """
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import httpcore
 import httpx
 
-from producer_service.addresses import (
-    AddressRefused,
-    Resolver,
-    Unresolvable,
-    check_addresses,
-    resolve_host,
-)
+from shared.addresses import AddressRefused, Resolver, Unresolvable, resolve_host
+from shared.checked_network import checked_pool, request_target
 
 logger = logging.getLogger(__name__)
 
@@ -40,49 +34,6 @@ class Failed:
 Answer = Delivered | Failed
 
 
-class CheckedNetwork(httpcore.AsyncNetworkBackend):
-    """Connects to a host only through addresses that pass the guard (all must, unless
-    private targets are allowed), trying them in the resolver's order."""
-
-    def __init__(self, resolve: Resolver, allow_private: bool) -> None:
-        self._resolve = resolve
-        self._allow_private = allow_private
-        self._backend = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._resolve(host, port)
-        if not self._allow_private:
-            check_addresses(host, addresses)
-        failure: httpcore.ConnectError | None = None
-        for address in addresses:
-            try:
-                return await self._backend.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
-                )
-            except httpcore.ConnectError as exc:
-                failure = exc
-        assert failure is not None  # a resolver answers at least one address
-        raise failure
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("webhooks go over TCP only")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
-
-
 class WebhookSender:
     def __init__(
         self,
@@ -92,11 +43,7 @@ class WebhookSender:
         resolve: Resolver = resolve_host,
     ) -> None:
         self._timeout = timeout_seconds
-        self._pool = httpcore.AsyncConnectionPool(
-            max_connections=max_connections,
-            max_keepalive_connections=0,
-            network_backend=CheckedNetwork(resolve, allow_private),
-        )
+        self._pool = checked_pool(resolve, allow_private, max_connections)
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         """POST `body` to `url`; what came of it, in words for the job's `last_error`."""
@@ -115,11 +62,8 @@ class WebhookSender:
             return Failed(f"connection failed: {exc!r}")
 
     async def _post(self, url: httpx.URL, body: bytes, headers: Mapping[str, str]) -> Answer:
-        # httpx parses the URL (IDNA, IPv6 brackets); httpcore sends it as it stands.
-        target = httpcore.URL(
-            scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-        )
-        all_headers = [("host", url.netloc.decode("ascii")), *headers.items()]
+        target, host = request_target(url)
+        all_headers = [host, *headers.items()]
         timeouts = dict.fromkeys(("connect", "read", "write", "pool"), self._timeout)
         async with self._pool.stream(
             "POST", target, headers=all_headers, content=body, extensions={"timeout": timeouts}

@@ -2,7 +2,7 @@
 
 A `callback_url` must be an absolute `https` URL (`http` too with WEBHOOK_ALLOW_PRIVATE) of at
 most 2048 characters, naming a host and no user name or password. Its host is resolved at
-submit, and every address it resolves to must be globally reachable (`producer_service.
+submit, and every address it resolves to must be globally reachable (`shared.
 addresses`: the IANA registries' special-purpose blocks, IPv4 inside IPv6 judged as the IPv4
 it carries).
 
@@ -12,67 +12,16 @@ between the check and the connect (DNS rebinding) cannot lead inside. TLS is sti
 against the URL's host name.
 """
 
-import re
-from dataclasses import dataclass
-from ipaddress import ip_address
-
-import httpx
-
-from producer_service.addresses import (
-    AddressRefused,
-    Resolver,
-    Unresolvable,
-    check_addresses,
-    resolve_host,
-)
 from producer_service.errors import (
     ApiProblem,
     CallbackTargetRefused,
     InvalidCallbackUrl,
     WebhooksNotConfigured,
 )
+from shared.addresses import AddressRefused, Resolver, Unresolvable, resolve_host
+from shared.url_targets import check_url
 
-MAX_URL_LENGTH = 2048
 FIELD = "callback_url"
-
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Target:
-    host: str
-    port: int
-
-
-def parse_target(url: str, *, allow_http: bool) -> Target:
-    """The host and port of a callback URL; `ValueError` saying what is wrong with it."""
-    if len(url) > MAX_URL_LENGTH:
-        raise ValueError(f"callback_url is longer than {MAX_URL_LENGTH} characters.")
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"callback_url is not a URL: {exc}.") from None
-    schemes = ("https", "http") if allow_http else ("https",)
-    if parsed.scheme not in schemes or not parsed.is_absolute_url:
-        raise ValueError(f"callback_url must be an absolute {' or '.join(schemes)} URL.")
-    if parsed.userinfo:
-        raise ValueError("callback_url must not hold a user name or password.")
-    host = parsed.raw_host.decode("ascii")
-    if not _is_host(host):
-        raise ValueError(f"callback_url names no valid host ({host[:64]!r}).")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    if not 1 <= port <= 65535:
-        raise ValueError(f"callback_url has an impossible port ({port}).")
-    return Target(host, port)
-
-
-def _is_host(host: str) -> bool:
-    try:
-        ip_address(host)
-    except ValueError:
-        labels = host.removesuffix(".").split(".")
-        return len(host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
-    return True
 
 
 def _refusal(error: type[ApiProblem], detail: str) -> ApiProblem:
@@ -91,20 +40,14 @@ async def check_callback_url(
             "submit without callback_url.",
         )
     try:
-        target = parse_target(url, allow_http=allow_private)
-        addresses = await resolve(target.host, target.port)
+        await check_url(url, allow_private=allow_private, field=FIELD, resolve=resolve)
     except ValueError as exc:
         raise _refusal(InvalidCallbackUrl, str(exc)) from None
-    except Unresolvable:
+    except Unresolvable as exc:
+        raise _refusal(InvalidCallbackUrl, f"callback_url's host {exc} does not resolve.") from None
+    except AddressRefused as exc:
         raise _refusal(
-            InvalidCallbackUrl, f"callback_url's host {target.host} does not resolve."
+            CallbackTargetRefused,
+            f"callback_url's host {exc}; webhooks go to public addresses only.",
         ) from None
-    if not allow_private:
-        try:
-            check_addresses(target.host, addresses)
-        except AddressRefused as exc:
-            raise _refusal(
-                CallbackTargetRefused,
-                f"callback_url's host {exc}; webhooks go to public addresses only.",
-            ) from None
     return url

@@ -13,16 +13,20 @@ from rich.console import Console
 
 from producer_service.cli.batch import Options, Result, progress_bar, run_batch
 from producer_service.cli.client import Unauthorized
-from producer_service.cli.files import collect, output_folders
+from producer_service.cli.files import as_input, collect, output_folders
 from producer_service.cli.report import summary
 
 API_KEY_VARIABLE = "IMAGE_RESIZE_API_KEY"
 
 SUBMIT_EPILOG = """\
+An http:// or https:// argument is not a file: the service fetches the image from that URL
+itself (it is sent as source_url), so the URL must be one the service can reach.
+
 Outputs are written to DIR/<stem>/<variant name>.<ext> (.jpg, .png, .webp or .avif), <stem>
-being the input's file name without its extension. Inputs whose stems match (ignoring case)
-are ordered by path: the first gets DIR/<stem>, the next DIR/<stem>-2, DIR/<stem>-3, and so
-on (a/x.jpg -> DIR/x, b/x.png -> DIR/x-2).
+being the input's file name without its extension (of a URL, its path's last part). Inputs
+whose stems match (ignoring case) are ordered by path, files before URLs: the first gets
+DIR/<stem>, the next DIR/<stem>-2, DIR/<stem>-3, and so on (a/x.jpg -> DIR/x, b/x.png ->
+DIR/x-2).
 
 Every request is retried, up to --retries times, when the API answers 429 or 503 (after its
 Retry-After) or does not answer; each file's submits carry one Idempotency-Key, so a retry
@@ -67,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     submit = commands.add_parser(
         "submit",
-        help="resize files or folders of images and download the results",
+        help="resize files, folders or URLs of images and download the results",
         description="Submit images through the API (with a progress bar on a terminal), wait\n"
         "for their jobs, download every output into DIR and print a summary.",
         epilog=SUBMIT_EPILOG,
@@ -76,9 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "paths",
         nargs="+",
-        type=Path,
+        type=as_input,
         metavar="PATH",
-        help="an image (always sent), or a folder: every file under it, hidden ones left out",
+        help="an image (always sent), a folder (every file under it, hidden ones left out), or "
+        "an http(s) URL the service fetches the image from",
     )
     chosen = submit.add_mutually_exclusive_group()
     chosen.add_argument(
@@ -124,7 +129,7 @@ def form_fields(args: argparse.Namespace) -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    missing = [str(path) for path in args.paths if not path.exists()]
+    missing = [str(path) for path in args.paths if isinstance(path, Path) and not path.exists()]
     if missing:
         parser.error(f"no such file or folder: {', '.join(missing)}")
     files = collect(args.paths)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from producer_service.cli.client import TIMEOUT, ApiError, Refused, ResizeApi, Unauthorized
-from producer_service.cli.files import output_file
+from producer_service.cli.files import Input, output_file
 from shared.schemas import JobStatus
 
 
@@ -26,7 +26,7 @@ class Result(StrEnum):
 
 @dataclass(frozen=True)
 class Outcome:
-    path: Path
+    path: Input
     folder: Path
     result: Result
     outputs: int = 0
@@ -44,8 +44,8 @@ class Options:
     # Names this run's idempotency keys: a retried submit reuses its key, a new run does not.
     run_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
-    def idempotency_key(self, path: Path) -> str:
-        return str(uuid.uuid5(self.run_id, str(path.resolve())))
+    def idempotency_key(self, path: Input) -> str:
+        return str(uuid.uuid5(self.run_id, str(path.resolve() if isinstance(path, Path) else path)))
 
 
 class Tracker:
@@ -54,10 +54,10 @@ class Tracker:
     def __init__(self, progress: Progress, total: int) -> None:
         self.progress = progress
         self.task = progress.add_task("files", total=total, states="")
-        self.states: dict[Path, str] = {}
+        self.states: dict[Input, str] = {}
         self.unsuccessful = 0
 
-    def update(self, path: Path, state: str) -> None:
+    def update(self, path: Input, state: str) -> None:
         self.states[path] = state
         self._show()
 
@@ -88,7 +88,7 @@ def progress_bar() -> Progress:
 
 
 async def run_batch(
-    files: Sequence[Path], folders: Sequence[Path], options: Options, progress: Progress
+    files: Sequence[Input], folders: Sequence[Path], options: Options, progress: Progress
 ) -> list[Outcome]:
     """Each file's outcome, in the order given; `options.concurrency` files in flight at once.
     Raises `Unauthorized` at the first 401, the files in flight cancelled and the rest not sent."""
@@ -101,7 +101,7 @@ async def run_batch(
     ) as http:
         api = ResizeApi(http, options.retries)
 
-        async def one(path: Path, folder: Path) -> Outcome:
+        async def one(path: Input, folder: Path) -> Outcome:
             async with slots:
                 outcome = await process(api, options, path, folder, tracker.update)
             tracker.done(outcome)
@@ -121,12 +121,12 @@ async def run_batch(
 async def process(
     api: ResizeApi,
     options: Options,
-    path: Path,
+    path: Input,
     folder: Path,
-    track: Callable[[Path, str], None],
+    track: Callable[[Input, str], None],
 ) -> Outcome:
-    """Submit one file, wait for its job, download its outputs into `folder`."""
-    track(path, "uploading")
+    """Submit one file (or URL), wait for its job, download its outputs into `folder`."""
+    track(path, "uploading" if isinstance(path, Path) else "submitting")
     try:
         job = await api.submit(path, options.form, options.idempotency_key(path))
     except Refused as exc:

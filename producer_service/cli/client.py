@@ -152,32 +152,39 @@ class ResizeApi:
 
     async def post_job(
         self,
-        image: FilePart,
+        image: FilePart | None,
         fields: Mapping[str, str],
         headers: Mapping[str, str] | None = None,
         *,
         part: str = "file",
     ) -> httpx.Response:
-        """One `POST /v1/jobs`, as a browser form sends it, whatever the answer."""
+        """One `POST /v1/jobs`, as a browser form sends it, whatever the answer. Without an
+        image (a `source_url` in `fields`), the fields alone, still as multipart."""
+        files: dict[str, tuple[str | None, bytes | str] | tuple[str, bytes, str]]
+        if image is None:
+            files = {name: (None, value) for name, value in fields.items()}
+            fields = {}
+        else:
+            files = {part: (image.name, image.content, image.media_type)}
         return await self.http.post(
-            "/v1/jobs",
-            files={part: (image.name, image.content, image.media_type)},
-            data=dict(fields),
-            headers=dict(headers or {}),
+            "/v1/jobs", files=files, data=dict(fields), headers=dict(headers or {})
         )
 
-    async def submit(self, path: Path, form: Mapping[str, str], key: str) -> Job:
-        """`POST /v1/jobs` with the file and `form`; the job once the API accepted it."""
-        content = await asyncio.to_thread(path.read_bytes)
+    async def submit(self, source: Path | str, form: Mapping[str, str], key: str) -> Job:
+        """`POST /v1/jobs` with the file (or a URL, sent as `source_url`) and `form`; the job
+        once the API accepted it."""
+        image = None
+        if isinstance(source, str):
+            form = {**form, "source_url": source}
+        else:
+            image = FilePart(source.name, await asyncio.to_thread(source.read_bytes))
         first, self.first_submit_sent = not self.first_submit_sent, True
         if not first:
             await self.first_submit_answered.wait()
         if self.key_refused is not None:
             raise Unauthorized(str(self.key_refused))
         try:
-            response = await self.send(
-                lambda: self.post_job(FilePart(path.name, content), form, {"Idempotency-Key": key})
-            )
+            response = await self.send(lambda: self.post_job(image, form, {"Idempotency-Key": key}))
         finally:
             # No answer says nothing about the key: the others then try for themselves. They
             # wake after this step, so they see `key_refused` when this answer is a 401.

@@ -39,6 +39,7 @@ def record_from_row(row: JobRow) -> JobRecord:
         callback_url=row.callback_url,
         webhook=_webhook_state(row),
         webhook_queued=row.webhook_queued,
+        source_url=row.source_url,
     )
 
 
@@ -71,6 +72,7 @@ def row_from_record(record: JobRecord) -> JobRow:
         webhook_attempts=0 if record.webhook is None else record.webhook.attempts,
         webhook_last_error=None if record.webhook is None else record.webhook.last_error,
         webhook_queued=record.webhook_queued,
+        source_url=record.source_url,
     )
 
 

@@ -77,6 +77,8 @@ class JobRow(Base):
     request_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     # False until the broker confirmed the task; see jobs.py.
     published: Mapped[bool] = mapped_column(default=False)
+    # Where the worker fetches the original from (docs/source-urls.md); None: an upload.
+    source_url: Mapped[str | None] = mapped_column(sa.String(2048))
     # Where the completion webhook goes; None: no webhook.
     callback_url: Mapped[str | None] = mapped_column(sa.String(2048))
     # None until the job ends with a callback_url; then pending, delivered or failed. Changing

@@ -67,10 +67,14 @@ export async function loadPresets() {
   return body.presets;
 }
 
-/** `POST /v1/jobs`: `choice` is {preset} or {variants}, or empty for the service's default. */
-export async function submitJob(file, choice) {
+/**
+ * `POST /v1/jobs` with a File, or an address ({url}) the service fetches the image from;
+ * `choice` is {preset} or {variants}, or empty for the service's default.
+ */
+export async function submitJob(source, choice) {
   const form = new FormData();
-  form.append("file", file, file.name);
+  if (source instanceof File) form.append("file", source, source.name);
+  else form.append("source_url", source.url);
   if (choice.preset) form.append("preset", choice.preset);
   if (choice.variants) form.append("variants", JSON.stringify(choice.variants));
   return (await request("/v1/jobs", { method: "POST", body: form })).json();

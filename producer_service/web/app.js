@@ -74,16 +74,28 @@ function tickedPresets() {
   return presets.filter((preset) => names.includes(preset.name));
 }
 
-// ---- files: the picker, the drop zone and the list of chosen files ----
+// ---- files: the picker, the drop zone, image addresses and the list of chosen images ----
 
 function addFiles(files) {
   chosen.push(...files);
   renderChosen();
 }
 
+/** The address typed in, as a chosen image ({name, url}); false when it is not a URL. */
+function addUrl() {
+  const input = $("source-url");
+  const url = input.value.trim();
+  if (!url) return true;
+  if (!input.reportValidity()) return false;
+  addFiles([{ name: url, url }]);
+  input.value = "";
+  return true;
+}
+
 function renderChosen() {
   const items = chosen.map((file, index) => {
-    const text = `${file.name} (${COUNT.format(file.size)} bytes)`;
+    const size = file.url ? "fetched by the service" : `${COUNT.format(file.size)} bytes`;
+    const text = `${file.name} (${size})`;
     const remove = element("button", { type: "button", className: "secondary" });
     remove.textContent = "Remove";
     remove.setAttribute("aria-label", `Remove ${file.name}`);
@@ -120,6 +132,12 @@ function wireFiles() {
     event.preventDefault();
     zone.classList.remove("dragging");
     addFiles(event.dataTransfer.files);
+  });
+  $("add-url").addEventListener("click", addUrl);
+  $("source-url").addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault(); // adds the address rather than submitting the form
+    addUrl();
   });
   // A file dropped beside the zone would make the browser leave the page to show it.
   for (const type of ["dragover", "drop"]) {
@@ -192,7 +210,7 @@ function show(card, job) {
 
 async function runJob(card, choice) {
   try {
-    setStatus(card, "uploading", "Uploading…");
+    setStatus(card, "uploading", card.file.url ? "Submitting…" : "Uploading…");
     const job = await submitJob(card.file, choice);
     show(card, job);
     const final = await followJob(job.id, (next) => show(card, next));
@@ -215,9 +233,9 @@ function submit(event) {
   event.preventDefault();
   showProblem("form-problem", "");
   const custom = customVariants();
-  if (custom === null) return;
+  if (custom === null || !addUrl()) return; // an address typed in but not added is sent too
   if (!chosen.length) {
-    showProblem("form-problem", "Choose at least one image first.");
+    showProblem("form-problem", "Choose at least one image, or give its address, first.");
     $("drop-zone").focus();
     return;
   }

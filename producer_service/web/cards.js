@@ -116,7 +116,8 @@ export class JobCard {
   }
 }
 
-function stem(filename) {
+function stem(name) {
+  const filename = name.slice(name.lastIndexOf("/") + 1); // an address's last part
   const dot = filename.lastIndexOf(".");
   return (dot > 0 ? filename.slice(0, dot) : filename) || "image";
 }

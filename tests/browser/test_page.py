@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from shared.settings import Settings
 from tests.browser.conftest import opened, screenshot, site
 from tests.images import jpeg_bytes, load, undecodable_png, write
+from tests.source_server import Answer, SourceServer
 from tests.support import expired_token, running_worker, wait_for
 
 DONE = 20_000  # ms: the longest a test waits for a job to finish in the page
@@ -109,6 +110,36 @@ async def test_a_photo_becomes_thumbnails_shown_with_their_size_and_downloadable
         image = load(data)
         assert (image.width, image.height) == (200, 150)
         assert len(data) == shown["small"]["size_bytes"]
+
+
+async def test_an_image_address_becomes_a_job_the_service_fetches(
+    broker_settings: Callable[..., Settings], browser: Browser
+) -> None:
+    settings = broker_settings(source_url_allow_private=True)
+    routes = {"/cms/pier.jpg": Answer(body=jpeg_bytes(640, 480))}
+    async with (
+        SourceServer.running(routes) as images,
+        site(settings) as url,
+        opened(browser, url) as page,
+    ):
+        await page.get_by_label("thumbnail", exact=True).check()
+        address = page.get_by_label("Image address")
+        await address.fill("not an address")
+        await page.get_by_role("button", name="Add address").click()
+        await expect(page.get_by_text("No image chosen.")).to_be_visible()  # the browser said why
+        await address.fill(images.url("/cms/pier.jpg"))
+        await address.press("Enter")  # adds it, does not submit
+        await expect(page.get_by_text("1 image chosen.")).to_be_visible()
+        await expect(page.get_by_text("(fetched by the service)")).to_be_visible()
+        await page.get_by_role("button", name="Resize").click()
+
+        card = page.locator(".card")
+        await expect(card.locator(".card-status")).to_have_text("Done: 1 image", timeout=DONE)
+        job = await job_of(page, card)
+        link = card.get_by_role("link", name=f"Download thumb of {images.url('/cms/pier.jpg')}")
+        assert await link.get_attribute("download") == "pier-thumb.webp"
+    assert job["source_url"] == images.url("/cms/pier.jpg")
+    assert images.hits == {"/cms/pier.jpg": 1}
 
 
 async def test_what_is_ticked_is_exactly_what_a_job_makes(

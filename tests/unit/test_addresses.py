@@ -5,7 +5,7 @@ from ipaddress import ip_address
 
 import pytest
 
-from producer_service.addresses import (
+from shared.addresses import (
     NOT_GLOBAL,
     AddressRefused,
     check_addresses,

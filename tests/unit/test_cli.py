@@ -18,7 +18,7 @@ from producer_service.api.examples import JOB_EXAMPLES
 from producer_service.cli import client
 from producer_service.cli.__main__ import build_parser, form_fields, main
 from producer_service.cli.client import Refused, ResizeApi, Unauthorized, retry_after
-from producer_service.cli.files import collect, output_folders
+from producer_service.cli.files import as_input, collect, output_folders
 from shared.schemas import JobStatus
 from tests.support import ROOT
 
@@ -61,6 +61,35 @@ def test_inputs_sharing_a_stem_get_numbered_folders_in_path_order(tmp_path: Path
     names = [folder.relative_to(tmp_path).as_posix() for folder in folders]
     # a/x.jpg sorts first; x-2 is a stem of its own, so the third x is x-3.
     assert names == ["x-3", "x", "x-4", "x-2", "y"]
+
+
+def test_http_and_https_arguments_are_urls_and_get_folders_from_their_path(
+    tmp_path: Path,
+) -> None:
+    photo = touch(tmp_path / "photo.jpg")
+    url = "https://images.example.com/cms/photo.jpg?size=large"
+    inputs = [as_input(str(photo)), as_input(url), as_input("HTTP://images.example.com/"), url]
+    assert inputs[1:3] == [url, "HTTP://images.example.com/"]
+    files = collect(inputs)
+    assert files == [photo, url, "HTTP://images.example.com/"]  # a URL given twice, sent once
+    names = [folder.name for folder in output_folders(files, tmp_path / "out")]
+    assert names == ["photo", "photo-2", "images.example.com"]
+
+
+async def test_a_url_is_submitted_as_source_url_without_a_file() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(202, json=JOB_EXAMPLES["queued"])
+
+    url = "https://images.example.com/photo.jpg"
+    await api_answering(handler).submit(url, {"preset": "avatar"}, "k")
+    [request] = sent
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    assert b'name="source_url"\r\n\r\n' + url.encode() in request.content
+    assert b'name="preset"' in request.content
+    assert b'name="file"' not in request.content
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:

@@ -47,7 +47,7 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
                     media_type,
                 )
     body = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]
-    assert body["schema"]["required"] == ["file"]
+    assert "required" not in body["schema"]  # `file` or `source_url`
     assert spec["components"]["schemas"]["Job"]["examples"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
@@ -55,8 +55,8 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
 async def test_swagger_ui_fills_the_submit_form_with_nothing_but_the_file(serve: Serve) -> None:
     """Swagger UI's Try it out fills each form field with its schema's `example` (or `examples`,
     or, with neither, a made-up "string"), unless its `default` says otherwise: with only a file
-    chosen, `variants`, `preset` and `callback_url` must go blank, or the submit is 422
-    (tests/browser/test_docs.py clicks through the real page). The examples are whole forms."""
+    chosen, `variants`, `preset`, `callback_url` and `source_url` must go blank, or the submit is
+    422 (tests/browser/test_docs.py clicks through the real page). The examples are whole forms."""
     async with serve() as served:
         spec = (await served.api.http.get("/openapi.json")).json()
     body = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]
@@ -66,7 +66,8 @@ async def test_swagger_ui_fills_the_submit_form_with_nothing_but_the_file(serve:
         assert fields[name]["default"] == "", name
         assert not fields[name].keys() & {"example", "examples"}, name
     examples = [example["value"] for example in body["examples"].values()]
-    assert all(example.keys() <= FORM_FIELDS and "file" in example for example in examples)
+    assert all(example.keys() <= FORM_FIELDS for example in examples)
+    assert all(len(example.keys() & {"file", "source_url"}) == 1 for example in examples)
     assert {name for example in examples for name in example} == FORM_FIELDS
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from producer_service.addresses import IPAddress
 from producer_service.callbacks.sender import Delivered, Failed, WebhookSender
 from producer_service.callbacks.signing import job_secret, owner_secret, signature, signed_headers
 from producer_service.callbacks.targets import check_callback_url
@@ -20,6 +19,7 @@ from producer_service.errors import CallbackTargetRefused, InvalidCallbackUrl
 from producer_service.metrics import ApiMetrics
 from producer_service.records import JobRecord
 from producer_service.webhooks import TryLater, Webhooks, next_try
+from shared.addresses import IPAddress
 from shared.messages import EventKind, FailureInfo, JobEvent, WebhookDelivery
 from shared.schemas import ErrorCode, WebhookState, WebhookStatus
 from shared.settle import Ack

@@ -27,6 +27,7 @@ from producer_service.errors import (
     IdempotencyKeyReused,
     InvalidCallbackUrl,
     InvalidRequest,
+    InvalidSourceUrl,
     JobNotFailed,
     JobNotFinished,
     JobNotFound,
@@ -34,6 +35,7 @@ from producer_service.errors import (
     OutputNotReady,
     PayloadTooLarge,
     QueueFull,
+    SourceUrlRefused,
     StorageUnavailable,
     StoreUnavailable,
     TokenNotAllowed,
@@ -67,8 +69,9 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         max_length=255,
         description="Send the same key again to get the first job back instead of a new one "
-        "(the same file and variants; anything else is 422). While the first request still "
-        "waits for the broker, a repeat waits with it, or gets 409 with Retry-After.",
+        "(the same file or source_url, and variants; anything else is 422). While the first "
+        "request still waits for the broker, a repeat waits with it, or gets 409 with "
+        "Retry-After.",
     ),
 ]
 
@@ -102,15 +105,31 @@ _SUBMIT_BODY: dict[str, Any] = {
         "required": True,
         "content": {
             "multipart/form-data": {
+                # `file` or `source_url`, one of them: said in words, not as `oneOf`, which
+                # Swagger UI's form does not render.
                 "schema": {
                     "type": "object",
-                    "required": ["file"],
                     "properties": {
                         "file": {
                             "type": "string",
                             "format": "binary",
                             "description": "The image: JPEG, PNG, WebP, GIF, TIFF or HEIF/AVIF. "
-                            "Its type is read from its bytes, not its name.",
+                            "Its type is read from its bytes, not its name. Send it or "
+                            "`source_url`, not both.",
+                        },
+                        "source_url": {
+                            "type": "string",
+                            "format": "uri",
+                            "maxLength": 2048,
+                            "default": "",
+                            "description": "Instead of `file`: an `https` URL the service "
+                            "fetches the image from after the `202`, for example "
+                            "`https://images.example.com/photo.jpg`. Its host must resolve to "
+                            "public addresses only (unless the deployment sets "
+                            "SOURCE_URL_ALLOW_PRIVATE, which also allows `http`); each redirect "
+                            "(at most 5) is checked again. A source that cannot be fetched, is "
+                            "larger than the upload limit or is not an image fails the job with "
+                            "a `source_*` or `unsupported_format` error code.",
                         },
                         "variants": {
                             "type": "string",
@@ -155,6 +174,13 @@ _SUBMIT_BODY: dict[str, Any] = {
                         "summary": "variants of your own",
                         "value": {"file": _IMAGE, "variants": _EXAMPLE_VARIANTS},
                     },
+                    "source_url": {
+                        "summary": "an image fetched from a URL",
+                        "value": {
+                            "source_url": "https://images.example.com/photo.jpg",
+                            "preset": "thumbnail",
+                        },
+                    },
                     "callback_url": {
                         "summary": "a webhook when the job ends",
                         "value": {
@@ -173,9 +199,10 @@ _SUBMIT_BODY: dict[str, Any] = {
     "/jobs",
     status_code=202,
     summary="Submit an image to resize",
-    description="Stores the upload, queues one resize task and answers `202` once the broker has "
-    "confirmed the task. Poll the job at `Location` until it has `succeeded` or `failed`, or "
-    "send a `callback_url` to have the ended job POSTed to you.",
+    description="Stores the upload (or, with `source_url`, notes where a worker fetches it "
+    "from), queues one resize task and answers `202` once the broker has confirmed the task. "
+    "Poll the job at `Location` until it has `succeeded` or `failed`, or send a `callback_url` "
+    "to have the ended job POSTed to you.",
     response_model=Job,
     responses={
         202: {
@@ -189,6 +216,8 @@ _SUBMIT_BODY: dict[str, Any] = {
             PayloadTooLarge,
             UnsupportedMediaType,
             InvalidRequest,
+            InvalidSourceUrl,
+            SourceUrlRefused,
             InvalidCallbackUrl,
             CallbackTargetRefused,
             WebhooksNotConfigured,
@@ -315,7 +344,7 @@ async def delete_job(job_id: JobId, jobs: JobsDep, caller: CallerDep) -> Respons
     summary="Read a job's status and outputs",
     response_model=Job,
     responses={
-        200: job_examples("The job.", "queued", "succeeded", "failed"),
+        200: job_examples("The job.", "queued", "succeeded", "failed", "failed_fetch"),
         **problem_responses(Unauthorized, JobNotFound, StoreUnavailable),
     },
 )
