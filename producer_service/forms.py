@@ -22,7 +22,7 @@ from shared.variants import SourceFormat
 FILE_FIELD = "file"
 # The text fields a submit reads (see `uploads`); any other part is 422 naming it, so a new
 # field is one more name here.
-TEXT_FIELDS = frozenset({"variants", "preset", "callback_url"})
+TEXT_FIELDS = frozenset({"variants", "preset", "callback_url", "priority"})
 FORM_FIELDS = TEXT_FIELDS | {FILE_FIELD}
 MAX_FIELD_BYTES = 64 * 1024
 # What the whole body may hold on top of MAX_UPLOAD_BYTES: the multipart framing, each part's

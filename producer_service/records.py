@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from shared.messages import FailureInfo, RenderedOutput, utc_now
-from shared.schemas import JobStatus, Placeholder, SourceImage, WebhookState
+from shared.schemas import JobStatus, Placeholder, Priority, SourceImage, WebhookState
 from shared.variants import Variant
 
 
@@ -38,6 +38,7 @@ class JobRecord:
     webhook: WebhookState | None = None
     # Whether the broker confirmed the first try of the webhook due (see webhooks/).
     webhook_queued: bool = False
+    priority: Priority = Priority.INTERACTIVE
 
     @classmethod
     def new(
@@ -52,6 +53,7 @@ class JobRecord:
         token_id: str = "",
         preset: str | None = None,
         callback_url: str | None = None,
+        priority: Priority = Priority.INTERACTIVE,
     ) -> "JobRecord":
         now = utc_now()
         return cls(
@@ -74,4 +76,5 @@ class JobRecord:
             created_at=now,
             updated_at=now,
             callback_url=callback_url,
+            priority=priority,
         )

@@ -27,13 +27,14 @@ from shared.images import (
     read_header,
 )
 from shared.job_memory import MIB
-from shared.schemas import Preset
+from shared.schemas import Preset, Priority
 from shared.settings import Settings
 from shared.variants import Variant, variant_list_adapter
 
 VARIANTS_FIELD = "variants"
 PRESET_FIELD = "preset"
 CALLBACK_FIELD = "callback_url"
+PRIORITY_FIELD = "priority"
 
 
 def parse_variants(raw: str) -> list[Variant]:
@@ -120,6 +121,7 @@ class Submission:
     fingerprint: str | None = None
     # Where the completion webhook goes; None: no webhook.
     callback_url: str | None = None
+    priority: Priority = Priority.INTERACTIVE
 
 
 def request_fingerprint(file_digest: bytes, chosen: Chosen, callback_url: str | None = None) -> str:
@@ -159,13 +161,16 @@ async def received_submission(
         )
         chosen = choose_variants(form.fields, presets, settings.presets_only, only_preset)
         callback_url = await read_callback_url(form.fields, settings, by_token)
+        priority = read_priority(form.fields)
         limits = Limits.of(settings)
         image = await asyncio.to_thread(probe, path, limits)
         check_variants_fit(chosen.variants, image, limits)
         digest = None
         if form.digest is not None:
             digest = request_fingerprint(form.digest, chosen, callback_url)
-        yield Submission(path, chosen.variants, image, chosen.preset, digest, callback_url)
+        yield Submission(
+            path, chosen.variants, image, chosen.preset, digest, callback_url, priority
+        )
     finally:
         await discard(path)
 
@@ -190,6 +195,20 @@ async def read_callback_url(
         secret_set=settings.webhook_secret is not None,
         allow_private=settings.webhook_allow_private,
     )
+
+
+def read_priority(fields: Mapping[str, str]) -> Priority:
+    """The `priority` field: `interactive` when absent or blank; 422 naming the two otherwise."""
+    raw = fields.get(PRIORITY_FIELD, "").strip()
+    if not raw:
+        return Priority.INTERACTIVE
+    try:
+        return Priority(raw)
+    except ValueError:
+        names = " or ".join(f"`{p.value}`" for p in Priority)
+        raise _field_error(
+            PRIORITY_FIELD, f"`priority` is {names}, not {raw[:64]!r}.", "enum"
+        ) from None
 
 
 def check_variants_fit(variants: list[Variant], image: ImageHeader, limits: Limits) -> None:

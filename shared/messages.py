@@ -9,9 +9,9 @@ from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
-from shared.schemas import ErrorCode, Placeholder, SourceImage
+from shared.schemas import ErrorCode, Placeholder, Priority, SourceImage
 from shared.variants import OutputFormat, Variant
 
 TASK_TYPE = "image_resize.task.v1"
@@ -50,6 +50,10 @@ class ResizeTask(BaseModel):
     attempt: PositiveInt = Field(default=1, description="Delivery number within the run.")
     source_key: str
     variants: list[Variant] = Field(min_length=1)
+    # Which queue the task waits in and which local lane a worker gives it; carried so every
+    # re-run and the outbox's republish keep it (`Topology.task_queue`).
+    priority: Priority = Priority.INTERACTIVE
+    lane: NonNegativeInt = Field(default=0, description="The bulk lane, from the job's owner.")
 
     def next_attempt(self) -> "ResizeTask":
         return self.model_copy(update={"attempt": self.attempt + 1})

@@ -5,7 +5,14 @@ from uuid import UUID
 from producer_service.db.tables import JobRow
 from producer_service.records import JobRecord
 from shared.messages import FailureInfo, RenderedOutput
-from shared.schemas import JobStatus, Placeholder, SourceImage, WebhookState, WebhookStatus
+from shared.schemas import (
+    JobStatus,
+    Placeholder,
+    Priority,
+    SourceImage,
+    WebhookState,
+    WebhookStatus,
+)
 from shared.variants import Variant
 
 
@@ -39,6 +46,7 @@ def record_from_row(row: JobRow) -> JobRecord:
         callback_url=row.callback_url,
         webhook=_webhook_state(row),
         webhook_queued=row.webhook_queued,
+        priority=Priority(row.priority),
     )
 
 
@@ -71,6 +79,7 @@ def row_from_record(record: JobRecord) -> JobRow:
         webhook_attempts=0 if record.webhook is None else record.webhook.attempts,
         webhook_last_error=None if record.webhook is None else record.webhook.last_error,
         webhook_queued=record.webhook_queued,
+        priority=record.priority.value,
     )
 
 

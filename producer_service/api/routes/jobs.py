@@ -140,6 +140,16 @@ _SUBMIT_BODY: dict[str, Any] = {
                             "WEBHOOK_ALLOW_PRIVATE, which also allows `http`); the service "
                             "needs WEBHOOK_SECRET to send webhooks at all.",
                         },
+                        "priority": {
+                            "type": "string",
+                            "enum": ["", "interactive", "bulk"],
+                            "default": "",
+                            "description": "`interactive` (also when absent or blank) or "
+                            "`bulk`. Bulk jobs use what interactive ones leave: an "
+                            "interactive job starts as soon as a worker slot frees, ahead of "
+                            "any bulk backlog. Send `bulk` for imports and batch work; each "
+                            "API key's bulk jobs take turns with other keys'.",
+                        },
                     },
                 },
                 "examples": {
@@ -154,6 +164,10 @@ _SUBMIT_BODY: dict[str, Any] = {
                     "variants": {
                         "summary": "variants of your own",
                         "value": {"file": _IMAGE, "variants": _EXAMPLE_VARIANTS},
+                    },
+                    "bulk": {
+                        "summary": "a bulk job, behind interactive ones",
+                        "value": {"file": _IMAGE, "preset": "thumbnail", "priority": "bulk"},
                     },
                     "callback_url": {
                         "summary": "a webhook when the job ends",
