@@ -41,7 +41,7 @@ HEARTBEAT_SECONDS = 900
 SUBMITTERS = 4
 # Interactive jobs are spread over this share of the backlog's drain (as long as it ran alone),
 # so the last still finds a backlog behind it.
-SPREAD = 0.8
+SPREAD = 0.6
 
 
 @dataclass(frozen=True)

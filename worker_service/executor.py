@@ -12,6 +12,7 @@ lines, libvips' warnings among them, carry the job they are about (`shared.log_c
 
 import asyncio
 import contextvars
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,9 @@ T = TypeVar("T")
 class ResizeExecutor:
     def __init__(self, concurrency: int, timeout_seconds: float) -> None:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="resize")
-        self._slots = LaneScheduler(concurrency, BULK_LANES)
+        # Bulk jobs get a slot a core; the rest wait free for interactive ones (`lanes`).
+        cores = len(os.sched_getaffinity(0))
+        self._slots = LaneScheduler(concurrency, BULK_LANES, bulk_slots=cores)
         self._timeout = timeout_seconds
 
     @asynccontextmanager

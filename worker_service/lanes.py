@@ -5,8 +5,11 @@ its own, so deliveries of several lanes wait here together. A freed slot goes to
 waiting interactive job; only when none waits and none runs does it go to a bulk job, taken
 from the lanes in round-robin, so one key's backlog never holds another's back.
 
-Bulk starts pause while an interactive job runs: the job that a person waits for then has the
-cores, rather than a quarter of them (docs/benchmarks.md, "Lanes", has what it costs bulk).
+Bulk jobs hold at most `bulk_slots` slots (the worker gives them one per core: from one job a
+core on, a worker's rate is flat, docs/benchmarks.md "Tuning"), so the rest are free the moment
+an interactive job arrives, and bulk starts pause while an interactive job runs: the job that a
+person waits for then starts at once and soon has the cores, rather than waiting for a slot and
+sharing them with three bulk jobs (docs/benchmarks.md, "Lanes", has what it costs bulk).
 
 A job still waiting when the worker stops gets `Draining` at once: it goes back unstarted, its
 attempt not counted (`Handler._run`).
@@ -25,8 +28,9 @@ class Draining(Exception):
 
 
 class LaneScheduler:
-    def __init__(self, concurrency: int, bulk_lanes: int) -> None:
+    def __init__(self, concurrency: int, bulk_lanes: int, bulk_slots: int | None = None) -> None:
         self._free = concurrency
+        self._bulk_free = concurrency if bulk_slots is None else min(bulk_slots, concurrency)
         self._interactive: deque[asyncio.Future[None]] = deque()
         self._bulk: list[deque[asyncio.Future[None]]] = [deque() for _ in range(bulk_lanes)]
         self._next_lane = 0
@@ -74,6 +78,8 @@ class LaneScheduler:
         self._free += 1
         if priority is Priority.INTERACTIVE:
             self._interactive_running -= 1
+        else:
+            self._bulk_free += 1
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -81,8 +87,10 @@ class LaneScheduler:
             turn = _first_live(self._interactive)
             if turn is not None:
                 self._interactive_running += 1
-            elif self._interactive_running == 0:
+            elif self._interactive_running == 0 and self._bulk_free > 0:
                 turn = self._next_bulk()
+                if turn is not None:
+                    self._bulk_free -= 1
             if turn is None:
                 return
             self._free -= 1

@@ -92,6 +92,22 @@ async def test_bulk_jobs_wait_while_an_interactive_job_runs_and_fill_the_slots_a
     assert sorted(jobs.started[1:]) == ["bulk-0", "bulk-1", "bulk-2"]
 
 
+async def test_bulk_jobs_hold_at_most_their_slots_and_an_interactive_job_starts_at_once() -> None:
+    jobs = Jobs(LaneScheduler(concurrency=4, bulk_lanes=4, bulk_slots=2))
+    for n in range(4):
+        jobs.submit(f"bulk-{n}", BULK, lane=n)
+    await settled()
+    assert jobs.started == ["bulk-0", "bulk-1"]
+
+    jobs.submit("person", INTERACTIVE)  # no slot to wait for
+    await settled()
+    assert jobs.started == ["bulk-0", "bulk-1", "person"]
+    await jobs.finish("bulk-0")
+    assert jobs.started == ["bulk-0", "bulk-1", "person"]  # bulk waits while it runs
+    await jobs.finish("person")
+    assert jobs.started == ["bulk-0", "bulk-1", "person", "bulk-2"]
+
+
 async def test_interactive_jobs_take_every_free_slot_at_once() -> None:
     jobs = Jobs(LaneScheduler(concurrency=2, bulk_lanes=4))
     jobs.submit("first", INTERACTIVE)
