@@ -7,9 +7,10 @@ from the lanes in round-robin, so one key's backlog never holds another's back.
 
 Bulk jobs hold at most `bulk_slots` slots (the worker gives them one per core: from one job a
 core on, a worker's rate is flat, docs/benchmarks.md "Tuning"), so the rest are free the moment
-an interactive job arrives, and bulk starts pause while an interactive job runs: the job that a
-person waits for then starts at once and soon has the cores, rather than waiting for a slot and
-sharing them with three bulk jobs (docs/benchmarks.md, "Lanes", has what it costs bulk).
+an interactive job arrives: it starts at once and shares the cores with one bulk job a core,
+rather than waiting for a slot and sharing them with three. Pausing bulk starts while an
+interactive job ran kept its time lower still, but left cores idle: bulk throughput fell to
+0.89 of its rate alone (docs/benchmarks.md, "Lanes").
 
 A job still waiting when the worker stops gets `Draining` at once: it goes back unstarted, its
 attempt not counted (`Handler._run`).
@@ -34,7 +35,6 @@ class LaneScheduler:
         self._interactive: deque[asyncio.Future[None]] = deque()
         self._bulk: list[deque[asyncio.Future[None]]] = [deque() for _ in range(bulk_lanes)]
         self._next_lane = 0
-        self._interactive_running = 0
         self._closing = False
 
     @asynccontextmanager
@@ -76,18 +76,14 @@ class LaneScheduler:
 
     def _release(self, priority: Priority) -> None:
         self._free += 1
-        if priority is Priority.INTERACTIVE:
-            self._interactive_running -= 1
-        else:
+        if priority is Priority.BULK:
             self._bulk_free += 1
         self._dispatch()
 
     def _dispatch(self) -> None:
         while self._free > 0:
             turn = _first_live(self._interactive)
-            if turn is not None:
-                self._interactive_running += 1
-            elif self._interactive_running == 0 and self._bulk_free > 0:
+            if turn is None and self._bulk_free > 0:
                 turn = self._next_bulk()
                 if turn is not None:
                     self._bulk_free -= 1
