@@ -29,11 +29,17 @@ SUBMIT_RETRIES = 4
 
 @dataclass(frozen=True)
 class Upload:
-    """One `POST /v1/jobs`: a file and the `variants` JSON."""
+    """One `POST /v1/jobs`: a file, the `variants` JSON and a `priority` (None: not sent)."""
 
     name: str
     data: bytes
     variants: str
+    priority: str | None = None
+
+    @property
+    def fields(self) -> dict[str, str]:
+        priority = {} if self.priority is None else {"priority": self.priority}
+        return {"variants": self.variants, **priority}
 
 
 class ServiceClient:
@@ -48,7 +54,7 @@ class ServiceClient:
         media_type = mimetypes.guess_type(upload.name)[0] or "application/octet-stream"
         image = FilePart(upload.name, upload.data, media_type)
         response = await self.api.send(
-            lambda: self.api.post_job(image, {"variants": upload.variants}), self._refused
+            lambda: self.api.post_job(image, upload.fields), self._refused
         )
         if response.status_code != 202:
             raise BenchError(f"POST /v1/jobs answered {response.status_code}: {response.text}")
@@ -77,7 +83,10 @@ class ServiceClient:
         return ids
 
     async def status(self, job_id: str) -> str:
-        return str((await self._get(f"/v1/jobs/{job_id}"))["status"])
+        return str((await self.job(job_id))["status"])
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        return await self._get(f"/v1/jobs/{job_id}")
 
     async def finished(self, job_id: str, within: float = 120) -> dict[str, Any]:
         """The job once it has succeeded or failed."""

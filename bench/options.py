@@ -20,6 +20,7 @@ SECTIONS = (
     "encoders",
     "api",
     "broker",
+    "lanes",
 )
 DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -35,6 +36,10 @@ SMOKE = {
     "steady_jobs": 4,
     "api_requests": 20,
     "broker_messages": 50,
+    "lanes_bulk": 12,
+    "lanes_interactive": 3,
+    "lanes_first": 10,
+    "lanes_second": 2,
 }
 
 
@@ -60,6 +65,12 @@ class Options:
     api_requests: int
     # Tasks published per queue type and publishes in flight, in `broker`.
     broker_messages: int
+    # In `lanes`: the bulk backlog, the interactive jobs alone and behind it, and the two
+    # keys' backlogs (the first queued first).
+    lanes_bulk: int
+    lanes_interactive: int
+    lanes_first: int
+    lanes_second: int
     sections: tuple[str, ...]
     amqp_url: str
     # The server `api` makes a job store database of its own on; None: SQLite, as elsewhere.
@@ -111,6 +122,10 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         encoder_pixels=args.encoder_pixels,
         api_requests=args.api_requests,
         broker_messages=args.broker_messages,
+        lanes_bulk=args.lanes_bulk,
+        lanes_interactive=args.lanes_interactive,
+        lanes_first=args.lanes_first,
+        lanes_second=args.lanes_second,
         sections=tuple(section for section in SECTIONS if section in chosen),
         amqp_url=args.amqp_url,
         postgres_url=args.postgres_url,
@@ -179,6 +194,25 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         default=5000,
         help="tasks per queue type and publishes in flight, in broker (default: %(default)s)",
+    )
+    add("--lanes-bulk", type=_positive, default=2000, help="bulk backlog (default: %(default)s)")
+    add(
+        "--lanes-interactive",
+        type=_positive,
+        default=50,
+        help="interactive jobs, idle and behind the backlog (default: %(default)s)",
+    )
+    add(
+        "--lanes-first",
+        type=_positive,
+        default=1000,
+        help="key A's bulk jobs, queued first (default: %(default)s)",
+    )
+    add(
+        "--lanes-second",
+        type=_positive,
+        default=100,
+        help="key B's bulk jobs, queued after A's (default: %(default)s)",
     )
     add(
         "--only",

@@ -19,6 +19,7 @@ from bench.client import ServiceClient
 from bench.corpus import Photo, load_corpus, nearest, smallest
 from bench.deployment import Deployment, deployed
 from bench.encoders import TOGETHER, costliest_mib, each_alone, side_for, together
+from bench.lanes import run_lanes
 from bench.latency import Latency, Schedule, busy_latency, idle_latency
 from bench.limits import naive_job, own_job, run_loop
 from bench.machine import machine_line
@@ -115,6 +116,8 @@ class ServiceRun:
             await run_api(self.options, self.report)
         if "broker" in self.options.sections:
             await run_broker(self.options, self.report)
+        if "lanes" in self.options.sections:
+            await run_lanes(self.options, self.photos, self.report)
 
     async def run_main(self) -> None:
         sections = self.options.sections

@@ -19,6 +19,11 @@ JOB_VARIANTS: tuple[Variant, ...] = (
         name="sq256", width=256, height=256, fit=Fit.COVER, format=OutputFormat.JPEG, quality=80
     ),
 )
+# Lane jobs (section lanes), bulk and interactive alike: a listing's or an avatar's images.
+LANE_VARIANTS = (
+    Variant(name="w480", width=480, height=480, format=OutputFormat.WEBP, quality=80),
+    Variant(name="sq160", width=160, height=160, fit=Fit.COVER, format=OutputFormat.JPEG),
+)
 # Latency jobs: the upload is what is measured, so the worker's share is kept small.
 LATENCY_VARIANTS = (Variant(name="tiny", width=64, height=64, format=OutputFormat.JPEG),)
 CEILING_VARIANTS = (Variant(name="tiny", width=32, height=32, format=OutputFormat.JPEG),)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from producer_service.errors import TokensNeedKeys, Unauthorized
 from producer_service.tokens import TOKEN_PREFIX, TokenClaims, TokenSigner, signing_secret
+from shared.topology import BULK_LANES
 
 OWNER_HEX_DIGITS = 16
 
@@ -70,7 +71,15 @@ class KeyRing:
 
     def __init__(self, keys: Sequence[str], clock: Callable[[], float] = time.time) -> None:
         self._keys = [(key.encode(), owner_id(key)) for key in keys]
+        # Each key's bulk lane is its place in API_KEYS: up to BULK_LANES keys share none.
+        self._lanes: dict[str, int] = {}
+        for position, key in enumerate(keys):
+            self._lanes.setdefault(owner_id(key), position % BULK_LANES)
         self._tokens = TokenSigner({owner_id(key): signing_secret(key) for key in keys}, clock)
+
+    def lane_of(self, owner: str) -> int:
+        """The bulk lane of `owner`'s jobs; 0 without keys, or for a key since removed."""
+        return self._lanes.get(owner, 0)
 
     def identify(self, authorization: str | None) -> Caller:
         if not self._keys:

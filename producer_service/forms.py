@@ -24,7 +24,7 @@ FILE_FIELD = "file"
 SOURCE_URL_FIELD = "source_url"
 # The text fields a submit reads (see `uploads`); any other part is 422 naming it, so a new
 # field is one more name here.
-TEXT_FIELDS = frozenset({"variants", "preset", "callback_url", SOURCE_URL_FIELD})
+TEXT_FIELDS = frozenset({"variants", "preset", "callback_url", SOURCE_URL_FIELD, "priority"})
 FORM_FIELDS = TEXT_FIELDS | {FILE_FIELD}
 MAX_FIELD_BYTES = 64 * 1024
 # What the whole body may hold on top of MAX_UPLOAD_BYTES: the multipart framing, each part's

@@ -5,7 +5,7 @@ import contextlib
 import hashlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -66,6 +66,8 @@ class Jobs:
         publisher: Publisher,
         replay_wait_seconds: float,
         max_active_jobs: int | None = None,
+        *,
+        lane_of: Callable[[str], int] = lambda _owner: 0,
     ) -> None:
         self._store = store
         self._storage = storage
@@ -73,6 +75,8 @@ class Jobs:
         self._replay_wait = replay_wait_seconds
         # Per owner (an API key, or everyone without keys); None: no limit.
         self._max_active = max_active_jobs
+        # An owner's bulk lane (`callers.KeyRing.lane_of`).
+        self._lane_of = lane_of
 
     async def submit(
         self, caller: Caller, submission: Submission, idempotency_key: str | None
@@ -140,6 +144,7 @@ class Jobs:
             preset=submission.preset,
             callback_url=submission.callback_url,
             source_url=submission.source_url,
+            priority=submission.priority,
         )
         try:
             await self._store.add(record, self._max_active)
@@ -259,6 +264,8 @@ class Jobs:
             source_key=record.source_key,
             variants=record.variants,
             source_url=record.source_url,
+            priority=record.priority,
+            lane=self._lane_of(record.owner),
         )
         await self._publisher.publish(task)
         try:

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from shared.messages import FailureInfo, RenderedOutput, utc_now
-from shared.schemas import JobStatus, Placeholder, SourceImage, WebhookState
+from shared.schemas import JobStatus, Placeholder, Priority, SourceImage, WebhookState
 from shared.variants import Variant
 
 
@@ -40,6 +40,7 @@ class JobRecord:
     webhook_queued: bool = False
     # Where the worker fetches the original from; None: it was uploaded.
     source_url: str | None = None
+    priority: Priority = Priority.INTERACTIVE
 
     @classmethod
     def new(
@@ -55,6 +56,7 @@ class JobRecord:
         preset: str | None = None,
         callback_url: str | None = None,
         source_url: str | None = None,
+        priority: Priority = Priority.INTERACTIVE,
     ) -> "JobRecord":
         now = utc_now()
         return cls(
@@ -78,4 +80,5 @@ class JobRecord:
             updated_at=now,
             callback_url=callback_url,
             source_url=source_url,
+            priority=priority,
         )

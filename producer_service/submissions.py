@@ -29,13 +29,14 @@ from shared.images import (
     read_header,
 )
 from shared.job_memory import MIB
-from shared.schemas import Preset
+from shared.schemas import Preset, Priority
 from shared.settings import Settings
 from shared.variants import Variant, variant_list_adapter
 
 VARIANTS_FIELD = "variants"
 PRESET_FIELD = "preset"
 CALLBACK_FIELD = "callback_url"
+PRIORITY_FIELD = "priority"
 
 
 def parse_variants(raw: str) -> list[Variant]:
@@ -125,6 +126,7 @@ class Submission:
     callback_url: str | None = None
     # Where the worker fetches the original from; None: it was uploaded.
     source_url: str | None = None
+    priority: Priority = Priority.INTERACTIVE
 
 
 def request_fingerprint(file_digest: bytes, chosen: Chosen, callback_url: str | None = None) -> str:
@@ -179,6 +181,7 @@ async def received_submission(
             digest,
             callback_url,
             source_url,
+            read_priority(form.fields),
         )
     finally:
         await discard(path)
@@ -229,6 +232,20 @@ async def read_callback_url(
         secret_set=settings.webhook_secret is not None,
         allow_private=settings.webhook_allow_private,
     )
+
+
+def read_priority(fields: Mapping[str, str]) -> Priority:
+    """The `priority` field: `interactive` when absent or blank; 422 naming the two otherwise."""
+    raw = fields.get(PRIORITY_FIELD, "").strip()
+    if not raw:
+        return Priority.INTERACTIVE
+    try:
+        return Priority(raw)
+    except ValueError:
+        names = " or ".join(f"`{p.value}`" for p in Priority)
+        raise _field_error(
+            PRIORITY_FIELD, f"`priority` is {names}, not {raw[:64]!r}.", "enum"
+        ) from None
 
 
 def check_variants_fit(variants: list[Variant], image: ImageHeader, limits: Limits) -> None:

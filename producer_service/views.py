@@ -32,6 +32,7 @@ def job_view(record: JobRecord) -> Job:
         attempts=record.attempts,
         created_at=record.created_at,
         updated_at=record.updated_at,
+        priority=record.priority,
         error=error,
         variants=record.variants,
         preset=record.preset,

@@ -76,19 +76,22 @@ async def open_edges(
             settings, store, topology, metrics, tracing
         )
         edges.push_async_callback(webhooks.close)
+        keys = KeyRing(settings.api_key_list)
         jobs = Jobs(
             store,
             storage,
             tasks,
             replay_wait,
             settings.max_active_jobs_per_key,
+            lane_of=keys.lane_of,
         )
         background = [outbox_relay(jobs, tasks), webhook_relay(webhooks)]
         if settings.job_retention_hours is not None:
             background.append(retention_sweep(jobs, settings.job_retention_hours))
-        keys = KeyRing(settings.api_key_list)
         feed = ChangeFeed(topology)
-        queues = QueueInspector(topology.work_queue, settings.publish_timeout_seconds)
+        queues = QueueInspector(
+            topology.work_queue, settings.publish_timeout_seconds, topology.bulk_queues
+        )
         opened = Edges(
             settings=settings,
             jobs=jobs,

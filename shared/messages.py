@@ -9,9 +9,9 @@ from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
-from shared.schemas import ErrorCode, Placeholder, SourceImage
+from shared.schemas import ErrorCode, Placeholder, Priority, SourceImage
 from shared.tracing import context_headers
 from shared.variants import OutputFormat, Variant
 
@@ -56,6 +56,10 @@ class ResizeTask(BaseModel):
     # Where the worker fetches the original from, into `source_key`, when it is not there yet
     # (the first attempt); None: the original was uploaded.
     source_url: str | None = None
+    # Which queue the task waits in and which local lane a worker gives it; carried so every
+    # re-run and the outbox's republish keep it (`Topology.task_queue`).
+    priority: Priority = Priority.INTERACTIVE
+    lane: NonNegativeInt = Field(default=0, description="The bulk lane, from the job's owner.")
 
     def next_attempt(self) -> "ResizeTask":
         return self.model_copy(update={"attempt": self.attempt + 1})

@@ -27,6 +27,13 @@ class PresetList(BaseModel):
     presets: list[Preset] = Field(description="Every preset, by name.")
 
 
+class Priority(StrEnum):
+    """A job's lane: `bulk` jobs use what `interactive` ones leave (docs/scaling.md, "Lanes")."""
+
+    INTERACTIVE = "interactive"
+    BULK = "bulk"
+
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -128,6 +135,10 @@ class Job(BaseModel):
     attempts: int = Field(description="Deliveries of the job to a worker so far.")
     created_at: datetime
     updated_at: datetime
+    priority: Priority = Field(
+        default=Priority.INTERACTIVE,
+        description="`interactive` jobs start before any waiting `bulk` job.",
+    )
     error: JobError | None = Field(description="Why the job failed; null unless `failed`.")
     variants: list[Variant]
     preset: str | None = Field(
@@ -188,6 +199,16 @@ class QueueStats(BaseModel):
     consumers: int = Field(description="Worker channels consuming the queue now.")
 
 
+class LaneStats(BaseModel):
+    ready: int = Field(description="Tasks of this priority waiting for a worker.")
+    unacked: int = Field(description="Jobs of this priority `processing` now.")
+
+
+class Lanes(BaseModel):
+    interactive: LaneStats = Field(description="The work queue, `queue` above.")
+    bulk: LaneStats = Field(description="Every bulk lane queue, summed.")
+
+
 class JobCounts(BaseModel):
     queued: int
     processing: int
@@ -199,6 +220,7 @@ class Stats(BaseModel):
     """What an operator or an autoscaler reads: read afresh from the broker and store."""
 
     queue: QueueStats
+    lanes: Lanes = Field(description="The figures by priority (`queue` is the interactive lane).")
     jobs: JobCounts = Field(description="Jobs in the store by status (every key's).")
     oldest_queued_seconds: float = Field(
         description="How long the oldest queued job has waited; 0 when none is queued."

@@ -2,7 +2,10 @@
 
 Every name derives from `QUEUE_NAME`, so two deployments with different names never meet:
 
-    producer ──task──▶ {q}                 work queue, capped at MAX_QUEUED_JOBS (reject-publish)
+    producer ──task──▶ {q}                 work queue, capped at MAX_QUEUED_JOBS (reject-publish):
+                                           the interactive lane
+                       {q}.bulk.{n}        the bulk lanes, n in 0..BULK_LANES-1, each capped
+                                           like {q}; a job's lane is fixed by its owner
                        {q}.retry           re-runs: redeliveries, drained jobs, expired backoffs
                        {q}.delay.{ms}ms    backoff tiers; a message waits out its TTL, then is
                                            dead-lettered into {q}.retry
@@ -29,6 +32,11 @@ The one exception is each API replica's `{q}.changes` queue: it is exclusive (go
 connection, so a quorum queue, always durable and shared, cannot be one) and re-declared by
 the replica on whichever node it reconnects to.
 
+Priorities are separate queues, not `x-max-priority`: quorum queues (RabbitMQ 3.10 to 3.13)
+have no message priorities, and a single priority queue would still serve one key's bulk
+backlog before another's. A worker consumes every lane with a small prefetch each and picks
+what starts next (`worker_service/lanes.py`): interactive first, then the bulk lanes in turn.
+
 Re-runs have their own uncapped queue because a full work queue would silently drop a message
 dead-lettered into it; only new submissions meet the cap, and they get a 503 instead.
 Only plain AMQP 0-9-1 features are used: no plugins, no delayed-message exchange.
@@ -46,9 +54,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.backoff import WEBHOOK_BACKOFF_FACTOR, backoff_tiers, tier_after
+from shared.schemas import Priority
 from shared.settings import Settings
 
 DEFAULT_EXCHANGE = ""
+# Bulk queues: up to this many API keys never share one (a key's lane is its position in
+# API_KEYS, modulo this); beyond it keys share lanes.
+BULK_LANES = 16
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,17 @@ class Topology:
     def work_queue(self) -> str:
         return self.queue_name
 
+    def bulk_queue(self, lane: int) -> str:
+        return f"{self.queue_name}.bulk.{lane % BULK_LANES}"
+
+    @property
+    def bulk_queues(self) -> list[str]:
+        return [self.bulk_queue(lane) for lane in range(BULK_LANES)]
+
+    def task_queue(self, priority: Priority, lane: int) -> str:
+        """Where a new task of `priority` goes (`lane`: its owner's bulk lane)."""
+        return self.work_queue if priority is Priority.INTERACTIVE else self.bulk_queue(lane)
+
     @property
     def retry_queue(self) -> str:
         return f"{self.queue_name}.retry"
@@ -155,12 +178,11 @@ class Topology:
     def queues(self) -> list[QueueSpec]:
         """Every durable queue, in an order where dead-letter targets come first."""
         to_dead = {**self._dead_letter_to(self.dead_letter_queue), **self._typed(limited=True)}
+        capped = {**to_dead, "x-max-length": self.max_queued_jobs, "x-overflow": "reject-publish"}
         return [
             QueueSpec(self.dead_letter_queue, self._typed(limited=False)),
-            QueueSpec(
-                self.work_queue,
-                {**to_dead, "x-max-length": self.max_queued_jobs, "x-overflow": "reject-publish"},
-            ),
+            QueueSpec(self.work_queue, capped),
+            *(QueueSpec(name, capped) for name in self.bulk_queues),
             QueueSpec(self.retry_queue, to_dead),
             *(
                 QueueSpec(self.delay_queue(delay), self._tier(delay, self.retry_queue))

@@ -1,6 +1,7 @@
 """Bounded threads for libvips, so CPU work never runs on the event loop (and heartbeats flow).
 
 A job holds one of `concurrency` slots while it runs; its deadline starts once it has the slot.
+Which waiting job gets a freed slot is `lanes.LaneScheduler`'s choice.
 At the deadline, or when the worker cancels it, libvips is told to stop (eval/kill) and the
 thread is awaited, so no abandoned work keeps a core busy. Once the worker is stopping, a job
 still waiting for a slot is refused with `Draining` and goes back to the queue unstarted.
@@ -11,6 +12,7 @@ lines, libvips' warnings among them, carry the job they are about (`shared.log_c
 
 import asyncio
 import contextvars
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,28 +20,28 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from shared.log_context import in_worker_thread
-from shared.schemas import ErrorCode
+from shared.schemas import ErrorCode, Priority
+from shared.topology import BULK_LANES
 from worker_service.errors import TransientFailure
+from worker_service.lanes import LaneScheduler
 
 T = TypeVar("T")
-
-
-class Draining(Exception):
-    """The worker is stopping and this job has not started."""
 
 
 class ResizeExecutor:
     def __init__(self, concurrency: int, timeout_seconds: float) -> None:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="resize")
-        self._slots = asyncio.Semaphore(concurrency)
+        # Bulk jobs get a slot a core; the rest wait free for interactive ones (`lanes`).
+        cores = len(os.sched_getaffinity(0))
+        self._slots = LaneScheduler(concurrency, BULK_LANES, bulk_slots=cores)
         self._timeout = timeout_seconds
-        self._closing = False
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._slots:
-            if self._closing:
-                raise Draining
+    async def slot(
+        self, priority: Priority = Priority.INTERACTIVE, lane: int = 0
+    ) -> AsyncIterator[None]:
+        """A slot, when the scheduler gives one to a job of this `priority` and `lane`."""
+        async with self._slots.slot(priority, lane):
             yield
 
     async def run(self, work: Callable[[threading.Event], T]) -> T:
@@ -71,7 +73,7 @@ class ResizeExecutor:
 
     def close(self) -> None:
         """Start no more jobs; running ones go on."""
-        self._closing = True
+        self._slots.close()
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

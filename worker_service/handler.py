@@ -43,9 +43,10 @@ from shared.settle import BROKER_ERRORS, Ack, DeadLetter, Forward, Outcome, Repu
 from shared.storage import Storage
 from shared.topology import Topology
 from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
-from worker_service.executor import Draining, ResizeExecutor
+from worker_service.executor import ResizeExecutor
 from worker_service.fetch import SourceFetcher
 from worker_service.job_files import read_manifest, source_exists, source_file, store_outputs
+from worker_service.lanes import Draining
 from worker_service.memory import MemoryBudget
 from worker_service.metrics import JobOutcome, WorkerMetrics
 from worker_service.pipeline import inspect_task, memory_needed, render_task
@@ -146,7 +147,7 @@ class Handler:
 
     async def _run(self, task: ResizeTask) -> Outcome:
         try:
-            async with self._executor.slot(), self._metrics.attempt():
+            async with self._executor.slot(task.priority, task.lane), self._metrics.attempt():
                 result = await self._attempt(task)
         except Draining:
             return Forward(task, self._topology.retry_queue)

@@ -78,9 +78,10 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat(connection), name="heartbeat")
         try:
             logger.info(
-                "%s consuming %s with concurrency %d",
+                "%s consuming %s and its %d bulk lanes with concurrency %d",
                 self.name,
                 self.topology.work_queue,
+                len(self.topology.bulk_queues),
                 self.settings.worker_concurrency,
             )
             await stop.wait()
@@ -114,12 +115,20 @@ class Worker:
             storage,
             metrics=self.metrics,
         )
-        consume_channel = await connection.channel()
-        await consume_channel.set_qos(prefetch_count=self.settings.worker_concurrency)
+        concurrency = self.settings.worker_concurrency
         consumers: list[tuple[AbstractQueue, str]] = []
-        for name in (self.topology.work_queue, self.topology.retry_queue):
-            queue = await consume_channel.get_queue(name)  # declared above; checked here
-            consumers.append((queue, await queue.consume(self._on_message)))
+        # A channel per prefetch: a robust channel restores one qos for all its consumers.
+        # Interactive tasks can fill every slot; each bulk lane holds one task more than that,
+        # so a slot its lane frees finds the next task here, not a broker round trip away.
+        for prefetch, names in (
+            (concurrency, [self.topology.work_queue, self.topology.retry_queue]),
+            (concurrency + 1, self.topology.bulk_queues),
+        ):
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=prefetch)
+            for name in names:
+                queue = await channel.get_queue(name)  # declared above; checked here
+                consumers.append((queue, await queue.consume(self._on_message)))
         return consumers
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:

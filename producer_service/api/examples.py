@@ -25,6 +25,7 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "attempts": 0,
         "created_at": "2026-11-23T10:00:00Z",
         "updated_at": "2026-11-23T10:00:00Z",
+        "priority": "interactive",
         "error": None,
         "variants": _EXAMPLE_VARIANTS,
         "preset": None,
@@ -41,6 +42,7 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "attempts": 1,
         "created_at": "2026-11-23T10:00:00Z",
         "updated_at": "2026-11-23T10:00:01Z",
+        "priority": "interactive",
         "error": None,
         "variants": _EXAMPLE_VARIANTS,
         "preset": None,
@@ -66,6 +68,7 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "attempts": 1,
         "created_at": "2026-11-23T10:00:00Z",
         "updated_at": "2026-11-23T10:00:01Z",
+        "priority": "interactive",
         "error": {
             "code": "undecodable_image",
             "message": "libvips could not read the image: vipspng: libpng read error",
@@ -102,8 +105,12 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
 
 
 STATS_EXAMPLE: dict[str, Any] = {
-    "queue": {"name": "image_resize", "ready": 42, "unacked": 8, "consumers": 2},
-    "jobs": {"queued": 50, "processing": 8, "succeeded": 1204, "failed": 3},
+    "queue": {"name": "image_resize", "ready": 2, "unacked": 1, "consumers": 2},
+    "lanes": {
+        "interactive": {"ready": 2, "unacked": 1},
+        "bulk": {"ready": 1840, "unacked": 7},
+    },
+    "jobs": {"queued": 1842, "processing": 8, "succeeded": 1204, "failed": 3},
     "oldest_queued_seconds": 12.5,
 }
 

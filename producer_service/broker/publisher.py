@@ -89,7 +89,8 @@ class TaskPublisher:
         """Return once the broker has confirmed the task; raise a 503 error otherwise."""
         channel = self._ready_channel()
         try:
-            await channel.publish(DEFAULT_EXCHANGE, task_message(task), self._topology.work_queue)
+            queue = self._topology.task_queue(task.priority, task.lane)
+            await channel.publish(DEFAULT_EXCHANGE, task_message(task), queue)
         except PublishError as exc:
             logger.error("task unroutable: %s", exc)
             raise BrokerUnavailable("The work queue is missing; try again shortly.") from exc

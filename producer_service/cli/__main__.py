@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     chosen.add_argument("--preset", metavar="NAME", help="a preset of the service instead")
     submit.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to save")
     submit.add_argument(
+        "--priority",
+        choices=["interactive", "bulk"],
+        default="bulk",
+        help="bulk jobs use what interactive ones leave, so a batch never holds up a person "
+        "waiting for one image (default: %(default)s)",
+    )
+    submit.add_argument(
         "--url", default="http://127.0.0.1:8000", help="the API (default: %(default)s)"
     )
     submit.add_argument(
@@ -121,9 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def form_fields(args: argparse.Namespace) -> dict[str, str]:
+    fields = {"priority": args.priority}
     if args.variants is not None:
-        return {"variants": args.variants}
-    return {} if args.preset is None else {"preset": args.preset}
+        fields["variants"] = args.variants
+    elif args.preset is not None:
+        fields["preset"] = args.preset
+    return fields
 
 
 def main(argv: Sequence[str] | None = None) -> int:

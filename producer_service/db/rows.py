@@ -5,7 +5,14 @@ from uuid import UUID
 from producer_service.db.tables import JobRow
 from producer_service.records import JobRecord
 from shared.messages import FailureInfo, RenderedOutput
-from shared.schemas import JobStatus, Placeholder, SourceImage, WebhookState, WebhookStatus
+from shared.schemas import (
+    JobStatus,
+    Placeholder,
+    Priority,
+    SourceImage,
+    WebhookState,
+    WebhookStatus,
+)
 from shared.variants import Variant
 
 
@@ -40,6 +47,7 @@ def record_from_row(row: JobRow) -> JobRecord:
         webhook=_webhook_state(row),
         webhook_queued=row.webhook_queued,
         source_url=row.source_url,
+        priority=Priority(row.priority),
     )
 
 
@@ -73,6 +81,7 @@ def row_from_record(record: JobRecord) -> JobRow:
         webhook_last_error=None if record.webhook is None else record.webhook.last_error,
         webhook_queued=record.webhook_queued,
         source_url=record.source_url,
+        priority=record.priority.value,
     )
 
 

@@ -28,7 +28,7 @@ from producer_service.errors import StoreUnavailable, TooManyActiveJobs
 from producer_service.records import JobRecord
 from producer_service.transitions import FINAL_STATUSES, Transition, transition_for
 from shared.messages import JobEvent, utc_now
-from shared.schemas import JobStatus, WebhookStatus
+from shared.schemas import JobStatus, Priority, WebhookStatus
 from shared.settings import Settings
 
 ACTIVE_STATUSES = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
@@ -55,6 +55,8 @@ def expired_jobs(cutoff: datetime, limit: int) -> sa.Select[str]:
 class JobTally:
     by_status: dict[JobStatus, int]
     oldest_queued_at: datetime | None
+    # Of the `processing` jobs, those of priority bulk.
+    processing_bulk: int = 0
 
     def oldest_queued_seconds(self) -> float:
         """How long the oldest queued job has waited, in ms-rounded seconds; 0 when none."""
@@ -278,11 +280,17 @@ class JobStore:
         oldest = sa.select(sa.func.min(JobRow.created_at)).where(
             JobRow.status == JobStatus.QUEUED.value
         )
+        bulk = sa.select(sa.func.count()).where(
+            JobRow.status == JobStatus.PROCESSING.value, JobRow.priority == Priority.BULK.value
+        )
 
         def read(session: Session) -> JobTally:
             by_status = {status: int(count) for status, count in session.execute(counts)}
             first = session.execute(oldest).scalar_one_or_none()
-            return JobTally({s: by_status.get(s.value, 0) for s in JobStatus}, first)
+            processing_bulk = int(session.execute(bulk).scalar_one())
+            return JobTally(
+                {s: by_status.get(s.value, 0) for s in JobStatus}, first, processing_bulk
+            )
 
         return await self._run(read)
 

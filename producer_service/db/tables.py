@@ -88,5 +88,9 @@ class JobRow(Base):
     webhook_last_error: Mapped[str | None] = mapped_column(sa.Text)
     # False until the broker confirmed the first try of a due webhook; see webhooks/.
     webhook_queued: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # `interactive` or `bulk`: which queue its tasks go to (shared/topology.py).
+    priority: Mapped[str] = mapped_column(
+        sa.String(16), default="interactive", server_default="interactive"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -54,6 +54,14 @@ EXPECTED = [
         for queue_type in ("classic", "quorum")
         for in_flight in (1, 32)
     ),
+    *(
+        ("lanes", f"interactive {p}, {state}")
+        for p in ("p50", "p95")
+        for state in ("idle", "behind")
+    ),
+    ("lanes", "interactive p95 behind bulk / idle"),
+    *(("lanes", f"bulk throughput {run}") for run in ("alone", "with interactive", "with / alone")),
+    ("lanes", "key A's jobs done before key B's last"),
 ]
 ROW = re.compile(r"^\| (?P<section>\w+) \| (?P<measure>[^|]+?) \| (?P<value>[^|]+?) \|")
 

@@ -27,10 +27,15 @@ async def test_stats_follow_the_queue_and_the_jobs_as_they_change(broker: Settin
 
     assert empty == {
         "queue": {"name": broker.queue_name, "ready": 0, "unacked": 0, "consumers": 0},
+        "lanes": {
+            "interactive": {"ready": 0, "unacked": 0},
+            "bulk": {"ready": 0, "unacked": 0},
+        },
         "jobs": {"queued": 0, "processing": 0, "succeeded": 0, "failed": 0},
         "oldest_queued_seconds": 0.0,
     }
     assert waiting["queue"]["ready"] == 3
+    assert waiting["lanes"]["interactive"]["ready"] == 3
     assert waiting["jobs"]["queued"] == 3
     assert waiting["oldest_queued_seconds"] > 0
     assert drained["queue"] == {

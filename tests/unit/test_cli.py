@@ -251,15 +251,18 @@ def test_usage_errors_exit_with_status_2(arguments: list[str], tmp_path: Path) -
     assert exited.value.code == 2
 
 
-def test_variants_or_a_preset_become_the_submits_form_fields() -> None:
+def test_variants_a_preset_and_the_priority_become_the_submits_form_fields() -> None:
     def fields(*options: str) -> dict[str, str]:
         return form_fields(build_parser().parse_args(["submit", "a.jpg", "--out", "o", *options]))
 
     assert fields("--variants", '[{"name": "a", "width": 9}]') == {
-        "variants": '[{"name": "a", "width": 9}]'
+        "variants": '[{"name": "a", "width": 9}]',
+        "priority": "bulk",
     }
-    assert fields("--preset", "avatar") == {"preset": "avatar"}
-    assert fields() == {}  # the service's default variants
+    assert fields("--preset", "avatar") == {"preset": "avatar", "priority": "bulk"}
+    # The service's default variants; a batch is bulk unless told otherwise.
+    assert fields() == {"priority": "bulk"}
+    assert fields("--priority", "interactive") == {"priority": "interactive"}
 
 
 async def test_an_event_stream_is_read_event_by_event_skipping_keep_alives() -> None:

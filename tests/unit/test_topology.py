@@ -55,6 +55,8 @@ def test_quorum_makes_every_durable_queue_a_quorum_queue(tmp_path: Path) -> None
     }
     assert typed.pop(topology.work_queue) == ("quorum", 4)
     assert typed.pop(topology.retry_queue) == ("quorum", 4)
+    for lane in topology.bulk_queues:
+        assert typed.pop(lane) == ("quorum", 4)
     # The dead letters, the delay tiers, the events queue, the webhook queue and its tiers:
     # none of them may live on one node of a cluster.
     assert set(typed.values()) == {("quorum", None)}

@@ -159,6 +159,16 @@ _SUBMIT_BODY: dict[str, Any] = {
                             "WEBHOOK_ALLOW_PRIVATE, which also allows `http`); the service "
                             "needs WEBHOOK_SECRET to send webhooks at all.",
                         },
+                        "priority": {
+                            "type": "string",
+                            "enum": ["", "interactive", "bulk"],
+                            "default": "",
+                            "description": "`interactive` (also when absent or blank) or "
+                            "`bulk`. Bulk jobs use what interactive ones leave: an "
+                            "interactive job starts as soon as a worker slot frees, ahead of "
+                            "any bulk backlog. Send `bulk` for imports and batch work; each "
+                            "API key's bulk jobs take turns with other keys'.",
+                        },
                     },
                 },
                 "examples": {
@@ -180,6 +190,10 @@ _SUBMIT_BODY: dict[str, Any] = {
                             "source_url": "https://images.example.com/photo.jpg",
                             "preset": "thumbnail",
                         },
+                    },
+                    "bulk": {
+                        "summary": "a bulk job, behind interactive ones",
+                        "value": {"file": _IMAGE, "preset": "thumbnail", "priority": "bulk"},
                     },
                     "callback_url": {
                         "summary": "a webhook when the job ends",

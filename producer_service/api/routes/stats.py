@@ -11,7 +11,7 @@ from producer_service.errors import (
     TokenNotAllowed,
     Unauthorized,
 )
-from shared.schemas import JobCounts, JobStatus, QueueStats, Stats
+from shared.schemas import JobCounts, JobStatus, Lanes, LaneStats, QueueStats, Stats
 
 router = APIRouter(prefix="/v1", tags=["operations"])
 
@@ -19,11 +19,12 @@ router = APIRouter(prefix="/v1", tags=["operations"])
 @router.get(
     "/stats",
     summary="Queue depth, consumers and jobs by status",
-    description="Read afresh from the broker (a passive declare of the work queue) and the job "
-    "store on every call. An autoscaler should scale on queued + processing jobs, not on "
-    "`queue.ready` (0 while workers are still busy with what they took); `/metrics` exports "
-    "them as `resize_jobs_current`. Figures are service-wide: with API keys, any key sees the "
-    "same counts, and no job ids.",
+    description="Read afresh from the broker (a passive declare of the work queue and of each "
+    "bulk lane) and the job store on every call. `queue` is the work queue, where interactive "
+    "jobs wait; `lanes` has the figures by priority. An autoscaler should scale on queued + "
+    "processing jobs (bulk ones too), not on `queue.ready` (0 while workers are still busy "
+    "with what they took); `/metrics` exports them as `resize_jobs_current`. Figures are "
+    "service-wide: with API keys, any key sees the same counts, and no job ids.",
     response_model=Stats,
     responses={
         200: {
@@ -39,12 +40,17 @@ async def read_stats(
     queue = await queues.read()
     tally = await store.tally()
     counts = tally.by_status
+    processing = counts[JobStatus.PROCESSING]
     return Stats(
         queue=QueueStats(
             name=settings.queue_name,
             ready=queue.ready,
-            unacked=counts[JobStatus.PROCESSING],
+            unacked=processing,
             consumers=queue.consumers,
+        ),
+        lanes=Lanes(
+            interactive=LaneStats(ready=queue.ready, unacked=processing - tally.processing_bulk),
+            bulk=LaneStats(ready=queue.bulk_ready, unacked=tally.processing_bulk),
         ),
         jobs=JobCounts(**{status.value: count for status, count in counts.items()}),
         oldest_queued_seconds=tally.oldest_queued_seconds(),
