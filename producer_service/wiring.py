@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from producer_service.background.outbox import outbox_relay, webhook_relay
 from producer_service.background.retention import retention_sweep
+from producer_service.broker.cancels import CancelNoticePublisher
 from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.link import BrokerLink, InProcessBroker, Link
 from producer_service.broker.publisher import Publisher, TaskPublisher
@@ -18,6 +19,7 @@ from producer_service.broker.queue_stats import QueueInspector
 from producer_service.broker.webhooks import WebhookPublisher
 from producer_service.callbacks.sender import WebhookSender
 from producer_service.callers import KeyRing
+from producer_service.cancels import Cancels
 from producer_service.consumers.events import EventConsumer
 from producer_service.consumers.webhooks import WebhookConsumer
 from producer_service.db.store import JobStore
@@ -36,6 +38,7 @@ from shared.topology import Topology
 class Edges:
     settings: Settings
     jobs: Jobs
+    cancels: Cancels
     store: JobStore
     storage: Storage
     uploads: UploadArea
@@ -83,10 +86,16 @@ async def open_edges(
             background.append(retention_sweep(jobs, settings.job_retention_hours))
         keys = KeyRing(settings.api_key_list)
         feed = ChangeFeed(topology)
+        # What follows a change, wired once: live streams hear of it, a webhook it made due
+        # gets its first try (after a worker's event, or a cancel).
+        followers = [feed.follow, webhooks.follow]
+        notices = CancelNoticePublisher(topology, settings.publish_timeout_seconds)
+        cancels = Cancels(jobs, store, storage, notices, followers)
         queues = QueueInspector(topology.work_queue, settings.publish_timeout_seconds)
         opened = Edges(
             settings=settings,
             jobs=jobs,
+            cancels=cancels,
             store=store,
             storage=storage,
             uploads=uploads,
@@ -97,15 +106,14 @@ async def open_edges(
             queues=queues,
             metrics=metrics,
         )
-        # What follows a change, wired once: live streams hear of it, a webhook it made due
-        # gets its first try.
-        consumer = EventConsumer(topology, jobs.apply_event, [feed.follow, webhooks.follow])
+        consumer = EventConsumer(topology, cancels.apply_event, followers)
         # The stats reader first: once the publisher is ready (/readyz 200), the queue figures
         # answer too; webhooks can be queued before events arrive.
         hooks = [
             queues.attach,
             broker.attach,
             feed.attach,
+            notices.attach,
             deliveries.attach,
             consumer.attach,
             webhook_consumer.attach,

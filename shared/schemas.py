@@ -32,10 +32,11 @@ class JobStatus(StrEnum):
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def is_final(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class ErrorCode(StrEnum):
@@ -181,6 +182,7 @@ class JobCounts(BaseModel):
     processing: int
     succeeded: int
     failed: int
+    cancelled: int = 0
 
 
 class Stats(BaseModel):

@@ -76,12 +76,27 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "callback_url": None,
         "webhook": None,
     },
+    "cancelled": {
+        "id": EXAMPLE_ID,
+        "status": "cancelled",
+        "attempts": 1,
+        "created_at": "2026-11-23T10:00:00Z",
+        "updated_at": "2026-11-23T10:00:01Z",
+        "error": None,
+        "variants": _EXAMPLE_VARIANTS,
+        "preset": None,
+        "source": {"format": "jpeg", "width": 4032, "height": 3024},
+        "placeholder": None,
+        "outputs": [],
+        "callback_url": None,
+        "webhook": None,
+    },
 }
 
 
 STATS_EXAMPLE: dict[str, Any] = {
     "queue": {"name": "image_resize", "ready": 42, "unacked": 8, "consumers": 2},
-    "jobs": {"queued": 50, "processing": 8, "succeeded": 1204, "failed": 3},
+    "jobs": {"queued": 50, "processing": 8, "succeeded": 1204, "failed": 3, "cancelled": 2},
     "oldest_queued_seconds": 12.5,
 }
 

@@ -26,7 +26,12 @@ from producer_service.db.rows import record_from_row, row_from_record
 from producer_service.db.tables import JobRow
 from producer_service.errors import StoreUnavailable, TooManyActiveJobs
 from producer_service.records import JobRecord
-from producer_service.transitions import FINAL_STATUSES, Transition, transition_for
+from producer_service.transitions import (
+    CANCELLING,
+    FINAL_STATUSES,
+    Transition,
+    transition_for,
+)
 from shared.messages import JobEvent, utc_now
 from shared.schemas import JobStatus, WebhookStatus
 from shared.settings import Settings
@@ -297,11 +302,11 @@ class JobStore:
         return await self._all(statement)
 
     async def restart(self, record: JobRecord, max_active: int | None = None) -> bool:
-        """Put a failed job back to `queued` in a new run; False if it changed meanwhile.
-        With `max_active`, capped as `add` is (`TooManyActiveJobs`)."""
+        """Put a failed or cancelled job back to `queued` in a new run; False if it changed
+        meanwhile. With `max_active`, capped as `add` is (`TooManyActiveJobs`)."""
         statement = _replace_state(
             record.id,
-            (JobStatus.FAILED, record.run),
+            (record.status, record.run),
             {
                 "status": JobStatus.QUEUED.value,
                 "run": record.run + 1,
@@ -341,6 +346,10 @@ class JobStore:
     async def apply_event(self, event: JobEvent) -> JobChanged | None:
         """Apply a worker's event if it is newer than the job's state; None when it was not."""
         return await self._apply(event.job_id, event.run, transition_for(event))
+
+    async def cancel(self, job_id: UUID, run: int) -> JobChanged | None:
+        """End run `run` of the job `cancelled` if it has not ended; None when it had."""
+        return await self._apply(job_id, run, CANCELLING)
 
     async def _apply(self, job_id: UUID, run: int, change: Transition) -> JobChanged | None:
         statement = (
