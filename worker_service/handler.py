@@ -175,12 +175,12 @@ class Handler:
                 rendered = await self._in_thread(
                     functools.partial(render_task, task, path, source, self._metrics), attempt
                 )
-        if attempt.cancelled:
-            raise JobCancelled
-        result = await store_outputs(self._storage, task, source, rendered, self._metrics)
-        await self._revocations.check(task, attempt)
-        await write_manifest(self._storage, task, result)
-        return result
+                if attempt.cancelled:
+                    raise JobCancelled
+                result = await store_outputs(self._storage, task, source, rendered, self._metrics)
+                await self._revocations.check(task, attempt)  # the last look: then it is done
+                await write_manifest(self._storage, task, result)
+                return result
 
     async def _in_thread(self, work: Callable[[threading.Event], T], attempt: Attempt) -> T:
         """`work` in an executor thread, stopped by the attempt's cancel; anything else it
