@@ -39,8 +39,6 @@ logger = logging.getLogger(__name__)
 REPLAY_POLL_SECONDS = 0.05
 # The attempt a published task starts at: what the API's lines about publishing it carry.
 FIRST_ATTEMPT = 1
-# What a manual retry starts again.
-RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -167,9 +165,7 @@ class Jobs:
         (a cancel's marker names its run, so it does not stop the new one); it counts against
         the owner's active jobs as a submit does."""
         record = await self.get(caller, job_id)
-        if record.status not in RETRYABLE or not await self._store.restart(
-            record, self._max_active
-        ):
+        if not await self._store.restart(record, self._max_active):
             raise JobNotFailed(
                 f"Only a failed or cancelled job can be retried; this one is {record.status}."
             )

@@ -37,6 +37,8 @@ from shared.schemas import JobStatus, WebhookStatus
 from shared.settings import Settings
 
 ACTIVE_STATUSES = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
+# What a manual retry may start again.
+RESTARTABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
 _FINISHED = JobRow.status.in_([status.value for status in FINAL_STATUSES])
 # A webhook still being tried needs its job: it is what the retries send.
 _WEBHOOK_SETTLED = sa.or_(
@@ -304,6 +306,8 @@ class JobStore:
     async def restart(self, record: JobRecord, max_active: int | None = None) -> bool:
         """Put a failed or cancelled job back to `queued` in a new run; False if it changed
         meanwhile. With `max_active`, capped as `add` is (`TooManyActiveJobs`)."""
+        if record.status not in RESTARTABLE:
+            return False
         statement = _replace_state(
             record.id,
             (record.status, record.run),
