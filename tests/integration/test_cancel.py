@@ -14,6 +14,7 @@ from shared.settings import Settings
 from shared.storage import open_storage
 from tests.client import ApiClient, Event, assert_problem
 from tests.images import jpeg_bytes
+from tests.queue_types import each_queue_type  # noqa: F401 - each test on both queue types
 from tests.receiver import Receiver, hooked
 from tests.s3 import Bucket, storage_settings
 from tests.support import BrokerProbe, running_api, running_worker, stored_keys, wait_for
