@@ -36,7 +36,8 @@ async def test_a_notice_stops_the_running_attempt_of_its_run_only() -> None:
     first, second = task(), task()
     with watch.running(first) as cancelled, watch.running(second) as other:
         watch.hear((first.job_id, first.run))
-        assert cancelled.stop.is_set() and cancelled.cancelled
+        assert cancelled.stop.is_set()
+        assert cancelled.cancelled
         assert not other.stop.is_set()
         with pytest.raises(JobCancelled):
             await watch.check(first, cancelled)
