@@ -93,7 +93,7 @@ class ServiceClient:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             job = await self._get(f"/v1/jobs/{job_id}")
-            if job["status"] in ("succeeded", "failed"):
+            if job["status"] in ("succeeded", "failed", "cancelled"):
                 return job
             await asyncio.sleep(POLL_SECONDS)
         raise BenchError(f"job {job_id} did not finish in {within:.0f} s")

@@ -21,6 +21,7 @@ from producer_service.api.problems import (
 from producer_service.api.query_params import V1_RULES
 from producer_service.api.request_metrics import RequestMetrics
 from producer_service.api.routes import health
+from producer_service.api.routes.cancel import router as cancel_router
 from producer_service.api.routes.events import router as events_router
 from producer_service.api.routes.jobs import router as jobs_router
 from producer_service.api.routes.metrics import router as metrics_router
@@ -74,6 +75,7 @@ def _unused_answers(settings: Settings) -> list[Amendment]:
 
 ROUTERS = [
     jobs_router,
+    cancel_router,
     events_router,
     presets_router,
     tokens_router,

@@ -13,8 +13,10 @@
     ├── JobNotFound              404
     ├── OutputNotFound           404
     ├── OutputNotReady           409
-    ├── JobNotFailed             409  a manual retry of a job that has not failed
+    ├── JobNotFailed             409  a manual retry of a job that has not failed (or been
+    │                                 cancelled)
     ├── JobNotFinished           409  a delete of a job still queued or processing
+    ├── JobAlreadyFinished       409  a cancel of a job that has already ended
     ├── IdempotencyKeyReused     422  the key came with a different file or variants
     ├── InvalidCallbackUrl       422  `callback_url` is not a usable https URL, or names no host
     ├── CallbackTargetRefused    422  `callback_url`'s host resolves to a non-global address
@@ -168,7 +170,8 @@ class OutputNotReady(ApiProblem):
 
 
 class JobNotFailed(ApiProblem):
-    """Only a `failed` job can be retried; this one is queued, processing or has succeeded."""
+    """Only a `failed` or `cancelled` job can be retried; this one is queued, processing or
+    has succeeded."""
 
     status = 409
     slug = "job-not-failed"
@@ -176,12 +179,22 @@ class JobNotFailed(ApiProblem):
 
 
 class JobNotFinished(ApiProblem):
-    """Only a finished job (`succeeded` or `failed`) can be deleted; this one is still queued or
-    processing. Wait for it to finish (follow its events), then delete it."""
+    """Only a finished job (`succeeded`, `failed` or `cancelled`) can be deleted; this one is
+    still queued or processing. Cancel it first (`POST /v1/jobs/{id}/cancel`), or wait for it
+    to finish (follow its events), then delete it."""
 
     status = 409
     slug = "job-not-finished"
     title = "Job not finished"
+
+
+class JobAlreadyFinished(ApiProblem):
+    """Only a `queued` or `processing` job can be cancelled; this one has already ended
+    (`succeeded`, `failed` or `cancelled`). Delete it if you no longer want it."""
+
+    status = 409
+    slug = "job-already-finished"
+    title = "Job already finished"
 
 
 class IdempotencyKeyReused(ApiProblem):

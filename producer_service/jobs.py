@@ -169,13 +169,14 @@ class Jobs:
             await self._store.delete(record.id)
 
     async def retry(self, caller: Caller, job_id: UUID) -> JobRecord:
-        """Queue a failed job again, as a new run with a fresh attempt budget; it counts
-        against the owner's active jobs as a submit does."""
+        """Queue a failed or cancelled job again, as a new run with a fresh attempt budget
+        (a cancel's marker names its run, so it does not stop the new one); it counts against
+        the owner's active jobs as a submit does."""
         record = await self.get(caller, job_id)
-        if record.status is not JobStatus.FAILED or not await self._store.restart(
-            record, self._max_active
-        ):
-            raise JobNotFailed(f"Only a failed job can be retried; this one is {record.status}.")
+        if not await self._store.restart(record, self._max_active):
+            raise JobNotFailed(
+                f"Only a failed or cancelled job can be retried; this one is {record.status}."
+            )
         restarted = await self.get(caller, job_id)
         with about_job(job_id, FIRST_ATTEMPT):
             try:
@@ -192,7 +193,8 @@ class Jobs:
         if not await self._remove(job_id, caller.scope):
             current = await self.get(caller, job_id)  # JobNotFound when there is no such job
             raise JobNotFinished(
-                f"The job is {current.status}; only a finished job can be deleted."
+                f"The job is {current.status}; only a finished job can be deleted, "
+                "so cancel it first."
             )
         logger.info("job %s deleted", job_id)
 
@@ -221,6 +223,7 @@ class Jobs:
             return False
         with storage_errors():
             await self._storage.delete_prefix(layout.outputs_prefix(job_id))
+            await self._storage.delete_prefix(layout.cancels_prefix(job_id))
         await self._forget(layout.original_key(job_id))
         return True
 

@@ -6,6 +6,8 @@
     resize_publish_confirm_seconds{outcome}           a task's publish until the broker's confirm
     webhook_deliveries_total{outcome}                 webhook tries: delivered, retried, failed
                                                       (for good), dropped (no longer due)
+    resize_cancels_total{was}                         jobs cancelled, by what they were then:
+                                                      queued or processing
     resize_jobs_current{queue, status}                jobs in the store by status, read at each
                                                       scrape: the same on every replica, so a
                                                       query takes the max across them (KEDA)
@@ -87,6 +89,13 @@ class ApiMetrics:
             registry=own,
         )
 
+        self.cancels = Counter(
+            "resize_cancels_total",
+            "Jobs cancelled, by their status when the cancel came: queued or processing.",
+            ["was"],
+            registry=own,
+        )
+
         # Store-wide figures, read for each scrape: yielded by a collector of their own, in
         # multiprocess mode too, since they are no process's own values.
         self._jobs = JobFigures()
@@ -104,6 +113,9 @@ class ApiMetrics:
 
     def count_webhook(self, outcome: str) -> None:
         self.webhook_deliveries.labels(outcome).inc()
+
+    def count_cancel(self, was: str) -> None:
+        self.cancels.labels(was).inc()
 
     def count_submit(self, outcome: str, status: int) -> None:
         self.submits.labels(outcome, str(status)).inc()

@@ -2,9 +2,11 @@
 
 Within a run, non-final events are ordered by `progress` = 2 * attempt (+1 once that attempt
 is waiting to be retried), so a late `processing` of attempt 1 cannot undo `retrying` of
-attempt 1 or `processing` of attempt 2. `succeeded` and `failed` are final: the first one to
-arrive wins and nothing later moves the job. A manual retry starts a new run, and events of
-an older run are ignored.
+attempt 1 or `processing` of attempt 2. `succeeded`, `failed` and `cancelled` are final: the
+first one to arrive wins and nothing later moves the job. A cancel is usually applied by the
+API itself (`CANCELLING`) before any worker hears of it; the worker's `cancelled` event then
+changes nothing, and only ends the job if the API stopped between its marker and its UPDATE.
+A manual retry starts a new run, and events of an older run are ignored.
 """
 
 from dataclasses import dataclass
@@ -25,6 +27,10 @@ class Transition:
     source: SourceImage | None = None
     placeholder: Placeholder | None = None
     error: FailureInfo | None = None
+
+
+# The API's own cancel of a run: final, and it leaves `attempts` as the workers left it.
+CANCELLING = Transition(JobStatus.CANCELLED, attempt=0)
 
 
 def transition_for(event: JobEvent) -> Transition:
@@ -49,3 +55,5 @@ def transition_for(event: JobEvent) -> Transition:
                 code=ErrorCode.INTERNAL_ERROR, message="The worker gave no reason."
             )
             return Transition(JobStatus.FAILED, attempt, error=error)
+        case EventKind.CANCELLED:
+            return Transition(JobStatus.CANCELLED, attempt)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from producer_service.background.outbox import outbox_relay, webhook_relay
 from producer_service.background.retention import retention_sweep
+from producer_service.broker.cancels import CancelNoticePublisher
 from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.link import BrokerLink, InProcessBroker, Link
 from producer_service.broker.publisher import Publisher, TaskPublisher
@@ -19,6 +20,7 @@ from producer_service.broker.traced_publisher import TracedPublisher
 from producer_service.broker.webhooks import WebhookPublisher
 from producer_service.callbacks.sender import WebhookSender
 from producer_service.callers import KeyRing
+from producer_service.cancels import Cancels
 from producer_service.consumers.events import EventConsumer
 from producer_service.consumers.webhooks import WebhookConsumer
 from producer_service.db.store import JobStore
@@ -38,6 +40,7 @@ from shared.tracing import Tracing
 class Edges:
     settings: Settings
     jobs: Jobs
+    cancels: Cancels
     store: JobStore
     storage: Storage
     uploads: UploadArea
@@ -92,9 +95,15 @@ async def open_edges(
         queues = QueueInspector(
             topology.work_queue, settings.publish_timeout_seconds, topology.bulk_queues
         )
+        # What follows a change, wired once: live streams hear of it, a webhook it made due
+        # gets its first try (after a worker's event, or a cancel).
+        followers = [feed.follow, webhooks.follow]
+        notices = CancelNoticePublisher(topology, settings.publish_timeout_seconds)
+        cancels = Cancels(jobs, store, storage, notices, followers)
         opened = Edges(
             settings=settings,
             jobs=jobs,
+            cancels=cancels,
             store=store,
             storage=storage,
             uploads=uploads,
@@ -105,17 +114,14 @@ async def open_edges(
             queues=queues,
             metrics=metrics,
         )
-        # What follows a change, wired once: live streams hear of it, a webhook it made due
-        # gets its first try.
-        consumer = EventConsumer(
-            topology, jobs.apply_event, [feed.follow, webhooks.follow], tracing
-        )
+        consumer = EventConsumer(topology, cancels.apply_event, followers, tracing)
         # The stats reader first: once the publisher is ready (/readyz 200), the queue figures
         # answer too; webhooks can be queued before events arrive.
         hooks = [
             queues.attach,
             broker.attach,
             feed.attach,
+            notices.attach,
             deliveries.attach,
             consumer.attach,
             webhook_consumer.attach,

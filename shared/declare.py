@@ -24,6 +24,8 @@ async def declare_topology(
     """
     for exchange in topology.topic_exchanges():
         await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+    for exchange in topology.fanout_exchanges():
+        await channel.declare_exchange(exchange, aio_pika.ExchangeType.FANOUT, durable=True)
     await declare_queues(connection, channel, topology.queues())
     for binding in topology.bindings():
         queue = await channel.get_queue(binding.queue, ensure=False)
@@ -47,7 +49,7 @@ async def delete_topology(channel: AbstractChannel, topology: Topology) -> None:
     and the benchmark clean up."""
     for spec in [*topology.queues(), *topology.webhook_queues()]:
         await channel.queue_delete(spec.name)
-    for exchange in topology.topic_exchanges():
+    for exchange in [*topology.topic_exchanges(), *topology.fanout_exchanges()]:
         await channel.exchange_delete(exchange)
 
 

@@ -3,6 +3,7 @@
 originals/{job}                the upload, byte for byte
 outputs/{job}/{name}.{ext}     one file per variant; a rerun overwrites, never duplicates
 outputs/{job}/manifest.json    written last: its presence means the job succeeded
+cancels/{job}/{run}            empty: run `run` of the job was cancelled, so no worker runs it
 tmp/                           uploads being received (the API's, on local disk)
 """
 
@@ -41,3 +42,11 @@ def check_key(key: str) -> PurePosixPath:
 def path_of(root: Path, key: str) -> Path:
     """The file behind a key in a local folder."""
     return root / check_key(key)
+
+
+def cancel_key(job_id: UUID, run: int) -> str:
+    return f"cancels/{job_id}/{run}"
+
+
+def cancels_prefix(job_id: UUID) -> str:
+    return f"cancels/{job_id}/"

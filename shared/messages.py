@@ -18,6 +18,7 @@ from shared.variants import OutputFormat, Variant
 TASK_TYPE = "image_resize.task.v1"
 EVENT_TYPE = "image_resize.event.v1"
 WEBHOOK_TYPE = "image_resize.webhook.v1"
+CANCEL_TYPE = "image_resize.cancel.v1"
 PERSISTENT_DELIVERY_MODE = 2
 
 
@@ -93,6 +94,8 @@ class EventKind(StrEnum):
     RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    # The attempt stopped, or never started, because the job was cancelled.
+    CANCELLED = "cancelled"
 
 
 class FailureInfo(BaseModel):
@@ -144,3 +147,15 @@ class WebhookDelivery(BaseModel):
 
     def next_attempt(self) -> "WebhookDelivery":
         return self.model_copy(update={"attempt": self.attempt + 1})
+
+
+class CancelNotice(BaseModel):
+    """ "Stop run `run` of this job": the API's fast word to every worker that a job was
+    cancelled. The marker in storage (`shared.layout.cancel_key`) is what holds; this only
+    spares the worker holding the job a wait for its next look at it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    version: Literal[1] = 1
+    job_id: UUID
+    run: PositiveInt

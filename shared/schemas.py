@@ -39,10 +39,11 @@ class JobStatus(StrEnum):
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def is_final(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class ErrorCode(StrEnum):
@@ -214,6 +215,7 @@ class JobCounts(BaseModel):
     processing: int
     succeeded: int
     failed: int
+    cancelled: int = 0
 
 
 class Stats(BaseModel):

@@ -13,6 +13,8 @@ Every name derives from `QUEUE_NAME`, so two deployments with different names ne
     worker ──event───▶ {q}.events (topic) ─▶ {q}.events.store   status updates the API applies
     API ──notice────▶ {q}.changes (topic) ─▶ one exclusive queue per API replica: "job X
                                            changed in the store", for its live event streams
+    API ──cancel────▶ {q}.cancels (fanout) ─▶ one exclusive queue per worker: "stop run R of
+                                           job X", so whichever worker holds X stops it at once
     API ──webhook───▶ {q}.webhooks         completion webhooks due, consumed by every API replica
                       {q}.webhooks.delay.{ms}ms   their backoff tiers, dead-lettered back into
                                            {q}.webhooks
@@ -28,7 +30,8 @@ next attempt, and the default, at most once, may drop it when a node goes at tha
 `{q}` and `{q}.retry` keep the default: what they dead-letter into `{q}.dead` is a job already
 failed in the store, a copy kept for people to inspect.
 
-The one exception is each API replica's `{q}.changes` queue: it is exclusive (gone with its
+The exceptions are each API replica's `{q}.changes` queue and each worker's `{q}.cancels`
+queue: they are exclusive (gone with its
 connection, so a quorum queue, always durable and shared, cannot be one) and re-declared by
 the replica on whichever node it reconnects to.
 
@@ -151,6 +154,13 @@ class Topology:
         return f"{self.queue_name}.changes"
 
     @property
+    def cancels_exchange(self) -> str:
+        # Fanout: every worker hears every cancel. Its per-worker queue is exclusive, so
+        # classic whatever QUEUE_TYPE (module docstring); the exchange itself is durable
+        # cluster metadata, on every node.
+        return f"{self.queue_name}.cancels"
+
+    @property
     def readiness_probe_key(self) -> str:
         """A routing key no queue is bound to: the API's readiness probe is dropped on it."""
         return f"{self.queue_name}.readiness-probe"
@@ -193,6 +203,9 @@ class Topology:
 
     def topic_exchanges(self) -> list[str]:
         return [self.events_exchange, self.changes_exchange]
+
+    def fanout_exchanges(self) -> list[str]:
+        return [self.cancels_exchange]
 
     def bindings(self) -> list[BindingSpec]:
         return [BindingSpec(self.events_queue, self.events_exchange, "#")]

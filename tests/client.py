@@ -13,7 +13,7 @@ import httpx
 from producer_service.cli.client import FilePart, ResizeApi, server_events
 from tests.support.waiting import polled, wait_for
 
-FINAL = ("succeeded", "failed")
+FINAL = ("succeeded", "failed", "cancelled")
 Json = dict[str, Any]
 
 
@@ -34,6 +34,7 @@ class Tally:
     succeeded: int
     failed: int
     lost: int
+    cancelled: int = 0
 
 
 class ApiClient:
@@ -88,6 +89,13 @@ class ApiClient:
         assert response.status_code == 202, response.text
         return str(response.json()["id"])
 
+    async def cancel(self, job_id: str) -> Json:
+        """`POST /v1/jobs/{id}/cancel`, insisting on a 202; the job it answers with."""
+        response = await self.http.post(f"/v1/jobs/{job_id}/cancel")
+        assert response.status_code == 202, response.text
+        body: Json = response.json()
+        return body
+
     async def job(self, job_id: str) -> Json:
         response = await self.http.get(f"/v1/jobs/{job_id}")
         assert response.status_code == 200, response.text
@@ -122,7 +130,7 @@ class ApiClient:
             return False
 
     async def finished(self, job_id: str, within: float = 30) -> Json:
-        """The job once it has succeeded or failed."""
+        """The job once it has ended: succeeded, failed or cancelled."""
         (status,) = await self.wait_for_status(FINAL, [job_id], 1, within)
         return await self.job(status)
 
@@ -136,7 +144,9 @@ class ApiClient:
 
         await polled(all_finished, within)
         succeeded, failed = states.count("succeeded"), states.count("failed")
-        return Tally(len(ids), succeeded, failed, len(ids) - succeeded - failed)
+        cancelled = states.count("cancelled")
+        lost = len(ids) - succeeded - failed - cancelled
+        return Tally(len(ids), succeeded, failed, lost, cancelled)
 
     async def wait_for_status(
         self, status: str | Sequence[str], ids: Sequence[str], count: int, within: float = 60

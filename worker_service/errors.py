@@ -3,6 +3,8 @@
 JobFailure                  carries a stable `ErrorCode` and a message for people
 ├── PermanentFailure        the input is bad: fail the job now, dead-letter the delivery
 └── TransientFailure        the moment was bad: retry with backoff, up to MAX_ATTEMPTS
+
+JobCancelled                not a failure: the job was cancelled; ack, report `cancelled`
 """
 
 from shared.messages import FailureInfo
@@ -25,3 +27,7 @@ class PermanentFailure(JobFailure):
 
 class TransientFailure(JobFailure):
     pass
+
+
+class JobCancelled(Exception):
+    """The job was cancelled (its marker, or a notice): stop, keep nothing, never retry."""

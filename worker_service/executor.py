@@ -44,9 +44,13 @@ class ResizeExecutor:
         async with self._slots.slot(priority, lane):
             yield
 
-    async def run(self, work: Callable[[threading.Event], T]) -> T:
-        """Run `work(cancel)` in a thread within the deadline; `work` must watch `cancel`."""
-        cancel = threading.Event()
+    async def run(
+        self, work: Callable[[threading.Event], T], cancel: threading.Event | None = None
+    ) -> T:
+        """Run `work(cancel)` in a thread within the deadline; `work` must watch `cancel`,
+        which the caller may set too (a cancelled job: `worker_service.revocations`)."""
+        if cancel is None:
+            cancel = threading.Event()
         context = contextvars.copy_context()
         future = asyncio.get_running_loop().run_in_executor(
             self._pool, context.run, _noted, work, cancel

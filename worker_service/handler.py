@@ -20,6 +20,10 @@ all (the API removed its original).
 A delivery with `redelivered` set was held by a consumer that vanished (crash, lost connection)
 before settling it. It is forwarded with its attempt counted, before any work, so a job that
 kills its worker every time still reaches MAX_ATTEMPTS instead of looping forever.
+
+A cancelled job (`worker_service.revocations`) is looked for before a delivery takes a slot,
+once it has one, and before the manifest; a notice stops libvips mid-job. Either way the
+delivery is acked with a `cancelled` event, and a stopped attempt's outputs are deleted.
 """
 
 import contextlib
@@ -42,16 +46,24 @@ from shared.settings import Settings
 from shared.settle import BROKER_ERRORS, Ack, DeadLetter, Forward, Outcome, Republish, Requeue
 from shared.storage import Storage
 from shared.topology import Topology
-from worker_service.errors import JobFailure, PermanentFailure, TransientFailure
+from worker_service.errors import JobCancelled, JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import ResizeExecutor
 from worker_service.fetch import SourceFetcher
-from worker_service.job_files import read_manifest, source_exists, source_file, store_outputs
+from worker_service.job_files import (
+    discard_outputs,
+    read_manifest,
+    source_exists,
+    source_file,
+    store_outputs,
+    write_manifest,
+)
 from worker_service.lanes import Draining
 from worker_service.memory import MemoryBudget
 from worker_service.metrics import JobOutcome, WorkerMetrics
 from worker_service.pipeline import inspect_task, memory_needed, render_task
 from worker_service.reporter import Reporter
 from worker_service.retry import Ended, GiveUp, TryAgain, after_attempt
+from worker_service.revocations import Attempt, Revocations
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,6 +86,7 @@ class Handler:
         executor: ResizeExecutor,
         storage: Storage,
         *,
+        revocations: Revocations,
         metrics: WorkerMetrics,
     ) -> None:
         self._settings = settings
@@ -81,6 +94,7 @@ class Handler:
         self._reporter = reporter
         self._executor = executor
         self._storage = storage
+        self._revocations = revocations
         self._metrics = metrics
         self._limits = Limits.of(settings)
         self._memory = MemoryBudget(self._limits.memory_bytes)
@@ -116,16 +130,22 @@ class Handler:
             return await self._retry_or_fail(task, failure)
         if not source_there and task.source_url is None:
             return await self._fail(task, SOURCE_GONE)
+        try:
+            await self._revocations.check(task)
+        except JobCancelled:
+            return await self._cancelled(task, started=False)
+        except TransientFailure as failure:
+            return await self._retry_or_fail(task, failure)
         if redelivered:
             return await self._count_lost_delivery(task)
-        if not source_there and task.source_url is not None:
-            return await self._fetch_and_run(task, task.source_url)
-        return await self._run(task)
+        # Without its original only a URL job gets this far: it is fetched first.
+        return await (self._run(task) if source_there else self._fetch_and_run(task))
 
-    async def _fetch_and_run(self, task: ResizeTask, url: str) -> Outcome:
+    async def _fetch_and_run(self, task: ResizeTask) -> Outcome:
+        assert task.source_url is not None
         logger.info("fetching the original from its source_url")
         try:
-            await self._fetcher.fetch(url, task.source_key)
+            await self._fetcher.fetch(task.source_url, task.source_key)
         except PermanentFailure as failure:
             return await self._fail(task, failure.info())
         except TransientFailure as failure:
@@ -147,10 +167,15 @@ class Handler:
 
     async def _run(self, task: ResizeTask) -> Outcome:
         try:
-            async with self._executor.slot(task.priority, task.lane), self._metrics.attempt():
-                result = await self._attempt(task)
+            async with self._executor.slot(task.priority, task.lane):
+                with self._revocations.running(task) as attempt:
+                    await self._revocations.check(task)  # again: the wait may have been long
+                    async with self._metrics.attempt():
+                        result = await self._attempt(task, attempt)
         except Draining:
             return Forward(task, self._topology.retry_queue)
+        except JobCancelled:
+            return await self._cancelled(task, started=True)
         except PermanentFailure as failure:
             return await self._fail(task, failure.info())
         except TransientFailure as failure:
@@ -160,27 +185,48 @@ class Handler:
         self._metrics.count(JobOutcome.SUCCEEDED)
         return Ack()
 
-    async def _attempt(self, task: ResizeTask) -> JobResult:
+    async def _attempt(self, task: ResizeTask, attempt: Attempt) -> JobResult:
         async with source_file(self._storage, task.source_key) as path:
-            source = await self._in_thread(lambda _: inspect_task(task, path, self._limits))
+            source = await self._in_thread(
+                lambda _: inspect_task(task, path, self._limits), attempt
+            )
             async with self._memory.reserve(memory_needed(task, source)):
                 await self._reporter.report(task, EventKind.PROCESSING, source=source.as_source())
                 logger.info("processing")
                 rendered = await self._in_thread(
-                    functools.partial(render_task, task, path, source, self._metrics)
+                    functools.partial(render_task, task, path, source, self._metrics), attempt
                 )
-                return await store_outputs(self._storage, task, source, rendered, self._metrics)
+                if attempt.cancelled:
+                    raise JobCancelled
+                result = await store_outputs(self._storage, task, source, rendered, self._metrics)
+                await self._revocations.check(task, attempt)  # the last look: then it is done
+                await write_manifest(self._storage, task, result)
+                return result
 
-    async def _in_thread(self, work: Callable[[threading.Event], T]) -> T:
-        """`work` in an executor thread; anything it raises that is not a `JobFailure` is a
-        bug or an environment problem, retried as an internal error."""
+    async def _in_thread(self, work: Callable[[threading.Event], T], attempt: Attempt) -> T:
+        """`work` in an executor thread, stopped by the attempt's cancel; anything else it
+        raises that is not a `JobFailure` is a bug or an environment problem, retried as an
+        internal error."""
         try:
-            return await self._executor.run(work)
-        except JobFailure:
-            raise
+            return await self._executor.run(work, attempt.stop)
         except Exception as exc:
+            if attempt.cancelled:
+                raise JobCancelled from exc
+            if isinstance(exc, JobFailure):
+                raise
             logger.exception("unexpected error")
             raise TransientFailure(ErrorCode.INTERNAL_ERROR, f"Unexpected error: {exc!r}") from exc
+
+    async def _cancelled(self, task: ResizeTask, *, started: bool) -> Outcome:
+        """Ack a cancelled job with a `cancelled` event; an attempt that had started deletes
+        what it wrote. (One that never started deletes nothing: its job may have been retried
+        since, and the outputs be the new run's.)"""
+        if started:
+            await discard_outputs(self._storage, task.job_id)
+        logger.info("cancelled: %s", "stopped" if started else "not run")
+        await self._reporter.report(task, EventKind.CANCELLED)
+        self._metrics.count(JobOutcome.CANCELLED)
+        return Ack()
 
     def _decide(self, task: ResizeTask, ended: Ended) -> TryAgain | GiveUp:
         return after_attempt(

@@ -7,6 +7,7 @@ that atomic); the job's `manifest.json` goes last and is what marks the job as d
 before it means the job runs again. Storage that fails is a `TransientFailure`: retried.
 """
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from shared.storage import NotFound, Storage
 from worker_service.errors import TransientFailure
 from worker_service.metrics import WorkerMetrics
 from worker_service.render import RenderedJob
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -68,7 +71,7 @@ async def store_outputs(
     rendered: RenderedJob,
     metrics: WorkerMetrics,
 ) -> JobResult:
-    """Put every output, then the manifest that says the job is done."""
+    """Put every output; `write_manifest` then says the job is done."""
     outputs = []
     with storage_errors():
         for output in rendered.outputs:
@@ -85,8 +88,19 @@ async def store_outputs(
                     key=key,
                 )
             )
-        result = JobResult(
-            outputs=outputs, source=source.as_source(), placeholder=rendered.placeholder
-        )
+    return JobResult(outputs=outputs, source=source.as_source(), placeholder=rendered.placeholder)
+
+
+async def write_manifest(storage: Storage, task: ResizeTask, result: JobResult) -> None:
+    """Written last: from here on the job is done, and a new delivery of it does no work."""
+    with storage_errors():
         await storage.put(layout.manifest_key(task.job_id), result.model_dump_json().encode())
-    return result
+
+
+async def discard_outputs(storage: Storage, job_id: UUID) -> None:
+    """Remove whatever a stopped attempt wrote; storage that refuses is logged, not raised:
+    the job is over, and its outputs go with it when it is deleted or expires."""
+    try:
+        await storage.delete_prefix(layout.outputs_prefix(job_id))
+    except (OSError, NotFound) as exc:
+        logger.warning("outputs of a cancelled attempt left in storage: %r", exc)

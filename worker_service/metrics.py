@@ -47,6 +47,8 @@ class JobOutcome(StrEnum):
     FAILED = "failed"
     RETRIED = "retried"
     SKIPPED = "skipped"
+    # Cancelled before it started, or stopped mid-job (POST /v1/jobs/{id}/cancel).
+    CANCELLED = "cancelled"
 
 
 class WorkerMetrics:

@@ -30,6 +30,7 @@ from worker_service.handler import Handler
 from worker_service.metrics import WorkerMetrics
 from worker_service.render import prepare_libvips
 from worker_service.reporter import Reporter
+from worker_service.revocations import Revocations
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +108,15 @@ class Worker:
         )
         await declare_topology(connection, publish_channel.channel, self.topology)
         reporter = Reporter(publish_channel, self.topology, self.name)
+        revocations = Revocations(storage, self.topology)
+        await revocations.attach(connection)  # before the first task: none misses its notice
         self._handler = Handler(
             self.settings,
             self.topology,
             reporter,
             executor,
             storage,
+            revocations=revocations,
             metrics=self.metrics,
         )
         concurrency = self.settings.worker_concurrency

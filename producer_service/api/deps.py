@@ -11,6 +11,7 @@ from producer_service.broker.feed import ChangeFeed
 from producer_service.broker.publisher import Publisher
 from producer_service.broker.queue_stats import QueueInspector
 from producer_service.callers import Caller, KeyRing
+from producer_service.cancels import Cancels
 from producer_service.db.store import JobStore
 from producer_service.errors import TokenNotAllowed
 from producer_service.jobs import Jobs
@@ -37,6 +38,10 @@ def _storage(request: Request) -> Storage:
 
 def _jobs(request: Request) -> Jobs:
     return _edges(request).jobs
+
+
+def _cancels(request: Request) -> Cancels:
+    return _edges(request).cancels
 
 
 def _store(request: Request) -> JobStore:
@@ -73,6 +78,7 @@ def _metrics(request: Request) -> ApiMetrics:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 JobsDep = Annotated[Jobs, Depends(_jobs)]
+CancelsDep = Annotated[Cancels, Depends(_cancels)]
 StorageDep = Annotated[Storage, Depends(_storage)]
 StoreDep = Annotated[JobStore, Depends(_store)]
 UploadsDep = Annotated[UploadArea, Depends(_uploads)]

@@ -101,6 +101,21 @@ JOB_EXAMPLES: dict[str, dict[str, Any]] = {
         "callback_url": None,
         "webhook": None,
     },
+    "cancelled": {
+        "id": EXAMPLE_ID,
+        "status": "cancelled",
+        "attempts": 1,
+        "created_at": "2026-11-23T10:00:00Z",
+        "updated_at": "2026-11-23T10:00:01Z",
+        "error": None,
+        "variants": _EXAMPLE_VARIANTS,
+        "preset": None,
+        "source": {"format": "jpeg", "width": 4032, "height": 3024},
+        "placeholder": None,
+        "outputs": [],
+        "callback_url": None,
+        "webhook": None,
+    },
 }
 
 
@@ -110,7 +125,7 @@ STATS_EXAMPLE: dict[str, Any] = {
         "interactive": {"ready": 2, "unacked": 1},
         "bulk": {"ready": 1840, "unacked": 7},
     },
-    "jobs": {"queued": 1842, "processing": 8, "succeeded": 1204, "failed": 3},
+    "jobs": {"queued": 1842, "processing": 8, "succeeded": 1204, "failed": 3, "cancelled": 2},
     "oldest_queued_seconds": 12.5,
 }
 

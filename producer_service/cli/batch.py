@@ -20,6 +20,7 @@ from shared.schemas import JobStatus
 class Result(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # the job ran and failed
+    CANCELLED = "cancelled"  # someone cancelled the job (POST /v1/jobs/{id}/cancel)
     REFUSED = "refused"  # the API did not take the file
     ERROR = "error"  # no answer, an unreadable file, a download that did not work
 
@@ -138,6 +139,8 @@ async def process(
         if job.status is JobStatus.FAILED:
             reason = f"{job.error.code}: {job.error.message}" if job.error else "failed"
             return Outcome(path, folder, Result.FAILED, reason=reason)
+        if job.status is JobStatus.CANCELLED:
+            return Outcome(path, folder, Result.CANCELLED, reason="cancelled before it ended")
         track(path, "downloading")
         for output in job.outputs:
             await api.download(output, output_file(folder, output.name, output.format))

@@ -11,6 +11,7 @@ from producer_service.cli.batch import Outcome, Result
 STYLES = {
     Result.SUCCEEDED: "green",
     Result.FAILED: "red",
+    Result.CANCELLED: "yellow",
     Result.REFUSED: "red",
     Result.ERROR: "yellow",
 }

@@ -26,12 +26,19 @@ from producer_service.db.rows import record_from_row, row_from_record
 from producer_service.db.tables import JobRow
 from producer_service.errors import StoreUnavailable, TooManyActiveJobs
 from producer_service.records import JobRecord
-from producer_service.transitions import FINAL_STATUSES, Transition, transition_for
+from producer_service.transitions import (
+    CANCELLING,
+    FINAL_STATUSES,
+    Transition,
+    transition_for,
+)
 from shared.messages import JobEvent, utc_now
 from shared.schemas import JobStatus, Priority, WebhookStatus
 from shared.settings import Settings
 
 ACTIVE_STATUSES = [JobStatus.QUEUED.value, JobStatus.PROCESSING.value]
+# What a manual retry may start again.
+RESTARTABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
 _FINISHED = JobRow.status.in_([status.value for status in FINAL_STATUSES])
 # A webhook still being tried needs its job: it is what the retries send.
 _WEBHOOK_SETTLED = sa.or_(
@@ -305,11 +312,13 @@ class JobStore:
         return await self._all(statement)
 
     async def restart(self, record: JobRecord, max_active: int | None = None) -> bool:
-        """Put a failed job back to `queued` in a new run; False if it changed meanwhile.
-        With `max_active`, capped as `add` is (`TooManyActiveJobs`)."""
+        """Put a failed or cancelled job back to `queued` in a new run; False if it changed
+        meanwhile. With `max_active`, capped as `add` is (`TooManyActiveJobs`)."""
+        if record.status not in RESTARTABLE:
+            return False
         statement = _replace_state(
             record.id,
-            (JobStatus.FAILED, record.run),
+            (record.status, record.run),
             {
                 "status": JobStatus.QUEUED.value,
                 "run": record.run + 1,
@@ -349,6 +358,10 @@ class JobStore:
     async def apply_event(self, event: JobEvent) -> JobChanged | None:
         """Apply a worker's event if it is newer than the job's state; None when it was not."""
         return await self._apply(event.job_id, event.run, transition_for(event))
+
+    async def cancel(self, job_id: UUID, run: int) -> JobChanged | None:
+        """End run `run` of the job `cancelled` if it has not ended; None when it had."""
+        return await self._apply(job_id, run, CANCELLING)
 
     async def _apply(self, job_id: UUID, run: int, change: Transition) -> JobChanged | None:
         statement = (

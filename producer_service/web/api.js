@@ -84,6 +84,11 @@ export async function getJob(id, signal) {
   return (await request(`/v1/jobs/${id}`, { signal })).json();
 }
 
+/** `POST /v1/jobs/{id}/cancel`: the job, cancelled. */
+export async function cancelJob(id) {
+  return (await request(`/v1/jobs/${id}/cancel`, { method: "POST" })).json();
+}
+
 /** An output's bytes, fetched with the key (an <img src> could not send it). */
 export async function fetchOutput(url) {
   return (await request(url)).blob();

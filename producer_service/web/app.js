@@ -4,6 +4,7 @@
 import {
   ApiError,
   apiKey,
+  cancelJob,
   describeError,
   loadPresets,
   setApiKey,
@@ -19,7 +20,7 @@ import { chooseVariants, customVariant, describeVariant } from "./variants.js";
 const CONCURRENT_JOBS = 3;
 // A refusal that may pass (a key typed in, capacity back) offers "Try again".
 const RETRYABLE = new Set([0, 401, 429, 503]);
-const FINAL = new Set(["succeeded", "failed", "refused"]);
+const FINAL = new Set(["succeeded", "failed", "cancelled", "refused"]);
 const COUNT = new Intl.NumberFormat("en");
 
 const $ = (id) => document.getElementById(id);
@@ -224,6 +225,17 @@ async function runJob(card, choice) {
   }
 }
 
+/** Cancels the card's job; its event stream then ends with the cancelled job. */
+async function cancel(card) {
+  card.part(".cancel").hidden = true;
+  try {
+    show(card, await cancelJob(card.element.dataset.jobId));
+  } catch (error) {
+    // 409: it ended meanwhile, and its event stream shows how.
+    if (!(error instanceof ApiError && error.status === 409)) card.showProblem(describeError(error));
+  }
+}
+
 function startJob(card, choice) {
   card.reset();
   enqueue(() => runJob(card, choice));
@@ -244,6 +256,7 @@ function submit(event) {
     const card = new JobCard(file);
     cards.push(card);
     card.part(".retry").addEventListener("click", () => startJob(card, choice));
+    card.part(".cancel").addEventListener("click", () => cancel(card));
     $("cards").append(card.element);
     startJob(card, choice);
   }

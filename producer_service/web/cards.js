@@ -9,7 +9,10 @@ const STATUS_TEXT = {
   processing: (job) => (job.attempts > 1 ? `Processing (attempt ${job.attempts})` : "Processing"),
   succeeded: (job) => `Done: ${job.outputs.length} ${job.outputs.length === 1 ? "image" : "images"}`,
   failed: () => "Failed",
+  cancelled: () => "Cancelled",
 };
+// A job a person may still stop.
+const CANCELLABLE = new Set(["queued", "processing"]);
 const EXTENSIONS = { jpeg: "jpg", png: "png", webp: "webp", avif: "avif" };
 const BYTES = new Intl.NumberFormat("en");
 
@@ -42,6 +45,7 @@ export class JobCard {
     id.querySelector("code").textContent = job.id;
     this.element.dataset.jobId = job.id;
     this.showPreview(job);
+    this.part(".cancel").hidden = !CANCELLABLE.has(job.status);
     if (job.status === "failed") this.showProblem(job.error?.message ?? "The job failed.");
   }
 
@@ -72,6 +76,7 @@ export class JobCard {
   reset() {
     this.part(".problem").hidden = true;
     this.part(".retry").hidden = true;
+    this.part(".cancel").hidden = true;
     this.part(".preview").hidden = false;
     this.setStatus("waiting", "Waiting to upload");
   }

@@ -5,7 +5,7 @@
 
 import { ApiError, getJob, request } from "./api.js";
 
-const FINAL = new Set(["succeeded", "failed"]);
+const FINAL = new Set(["succeeded", "failed", "cancelled"]);
 const STREAM_TRIES = 3;
 const RETRY_MS = 500;
 const POLL_MS = 1000;

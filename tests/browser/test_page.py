@@ -186,6 +186,24 @@ async def test_a_text_file_is_refused_and_a_broken_image_fails_in_plain_words(
         await screenshot(page, "text-file-refused")
 
 
+async def test_a_queued_job_is_cancelled_from_its_card(
+    broker_settings: Callable[..., Settings], browser: Browser, tmp_path: Path
+) -> None:
+    photo = write(tmp_path / "wrong.jpg", jpeg_bytes(640, 480))
+    # No worker: the job stays queued until the person cancels it.
+    async with site(broker_settings(), worker=False) as url, opened(browser, url) as page:
+        await choose_files(page, photo)
+        await page.get_by_role("button", name="Resize").click()
+        card = page.locator(".card")
+        await expect(card.locator(".card-status")).to_have_text("Queued")
+        await card.get_by_role("button", name="Cancel").click()
+        await expect(card.locator(".card-status")).to_have_text("Cancelled")
+        await expect(card.get_by_role("button", name="Cancel")).to_be_hidden()
+        await expect(page.locator("#announcer")).to_have_text("wrong.jpg: Cancelled")
+        job = await job_of(page, card)
+    assert job["status"] == "cancelled"
+
+
 async def test_with_api_keys_the_page_asks_for_the_key_then_follows_the_job_with_it(
     broker_settings: Callable[..., Settings], browser: Browser, tmp_path: Path
 ) -> None:

@@ -31,7 +31,7 @@ async def test_stats_follow_the_queue_and_the_jobs_as_they_change(broker: Settin
             "interactive": {"ready": 0, "unacked": 0},
             "bulk": {"ready": 0, "unacked": 0},
         },
-        "jobs": {"queued": 0, "processing": 0, "succeeded": 0, "failed": 0},
+        "jobs": {"queued": 0, "processing": 0, "succeeded": 0, "failed": 0, "cancelled": 0},
         "oldest_queued_seconds": 0.0,
     }
     assert waiting["queue"]["ready"] == 3
@@ -44,7 +44,13 @@ async def test_stats_follow_the_queue_and_the_jobs_as_they_change(broker: Settin
         "unacked": 0,
         "consumers": 1,
     }
-    assert drained["jobs"] == {"queued": 0, "processing": 0, "succeeded": 3, "failed": 0}
+    assert drained["jobs"] == {
+        "queued": 0,
+        "processing": 0,
+        "succeeded": 3,
+        "failed": 0,
+        "cancelled": 0,
+    }
     assert drained["oldest_queued_seconds"] == 0.0
 
 

@@ -16,7 +16,7 @@ from shared.settings import Settings
 from shared.topology import Topology
 from shared.variants import Variant
 
-FINAL_EVENTS = (EventKind.SUCCEEDED, EventKind.FAILED)
+FINAL_EVENTS = (EventKind.SUCCEEDED, EventKind.FAILED, EventKind.CANCELLED)
 
 
 class BrokerProbe:

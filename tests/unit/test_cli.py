@@ -17,6 +17,7 @@ import pytest
 from producer_service.api.examples import JOB_EXAMPLES
 from producer_service.cli import client
 from producer_service.cli.__main__ import build_parser, form_fields, main
+from producer_service.cli.batch import Options, Result, process
 from producer_service.cli.client import Refused, ResizeApi, Unauthorized, retry_after
 from producer_service.cli.files import as_input, collect, output_folders
 from shared.schemas import JobStatus
@@ -277,3 +278,25 @@ async def test_an_event_stream_is_read_event_by_event_skipping_keep_alives() -> 
         client.ServerEvent("1", "status", '{\n"a": 1}'),
         client.ServerEvent("", "message", "plain"),
     ]
+
+
+async def test_a_job_cancelled_while_the_cli_waits_is_reported_cancelled_not_downloaded(
+    tmp_path: Path,
+) -> None:
+    queued = JOB_EXAMPLES["queued"]
+    cancelled = JOB_EXAMPLES["cancelled"]
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.method == "POST":
+            return httpx.Response(202, json=queued)
+        return httpx.Response(200, content=sse(queued, cancelled))
+
+    options = Options("http://api", None, {}, concurrency=1, retries=0)
+    photo = touch(tmp_path / "a.jpg")
+    outcome = await process(
+        api_answering(handler), options, photo, tmp_path / "out", lambda *_: None
+    )
+    assert outcome.result is Result.CANCELLED
+    assert paths == ["/v1/jobs", f"/v1/jobs/{JOB_ID}/events"]  # no download

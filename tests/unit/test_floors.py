@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).parents[2] / "producer_service"
 FLOORS = {
     **dict.fromkeys(["api", "consumers", "background", "cli"], 2),
     **dict.fromkeys(["app", "asgi", "__main__", "wiring"], 2),
-    **dict.fromkeys(["jobs", "webhooks", "views", "submissions"], 1),
+    **dict.fromkeys(["jobs", "webhooks", "views", "submissions", "cancels"], 1),
     **dict.fromkeys(["db", "broker", "callbacks", "staging", "metrics", "records"], 0),
     **dict.fromkeys(["callers", "errors", "tokens", "presets", "transitions", "forms"], 0),
     **dict.fromkeys(["source_urls"], 0),

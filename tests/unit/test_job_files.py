@@ -18,7 +18,14 @@ from shared.storage import LocalStorage, Storage
 from shared.storage.memory import MemoryStorage
 from shared.variants import OutputFormat, SourceFormat, Variant
 from worker_service.errors import TransientFailure
-from worker_service.job_files import read_manifest, source_exists, source_file, store_outputs
+from worker_service.job_files import (
+    discard_outputs,
+    read_manifest,
+    source_exists,
+    source_file,
+    store_outputs,
+    write_manifest,
+)
 from worker_service.metrics import WorkerMetrics
 from worker_service.render import Rendered, RenderedJob
 
@@ -78,15 +85,27 @@ def rendered_job() -> tuple[ResizeTask, RenderedJob]:
 async def test_stored_outputs_with_their_manifest_read_back_as_done(storage: Storage) -> None:
     task, rendered = rendered_job()
     result = await store_outputs(storage, task, rendered.source, rendered, WorkerMetrics(int))
+    assert await read_manifest(storage, task.job_id) is None  # not done before its manifest
+    await write_manifest(storage, task, result)
     assert await read_manifest(storage, task.job_id) == result
     assert await storage.read(result.outputs[0].key) == b"img"
+
+
+async def test_discarded_outputs_of_a_stopped_attempt_leave_nothing(storage: Storage) -> None:
+    task, rendered = rendered_job()
+    result = await store_outputs(storage, task, rendered.source, rendered, WorkerMetrics(int))
+    await write_manifest(storage, task, result)
+    await discard_outputs(storage, task.job_id)
+    assert await read_manifest(storage, task.job_id) is None
+    assert not await storage.exists(result.outputs[0].key)
 
 
 async def test_storage_failing_before_the_manifest_is_a_retry_and_not_done() -> None:
     storage = FullStorage()
     task, rendered = rendered_job()
+    result = await store_outputs(storage, task, rendered.source, rendered, WorkerMetrics(int))
     with pytest.raises(TransientFailure) as failure:
-        await store_outputs(storage, task, rendered.source, rendered, WorkerMetrics(int))
+        await write_manifest(storage, task, result)
     assert failure.value.code is ErrorCode.STORAGE_ERROR
     assert await read_manifest(storage, task.job_id) is None
 

@@ -24,6 +24,7 @@ async def test_the_openapi_document_describes_every_route_with_examples(serve: S
         ("/v1/jobs/{job_id}/outputs/{name}", "head"): {"200", "304", "404", "409", "422", "503"},
         ("/v1/jobs", "get"): {"200", "422", "503"},
         ("/v1/jobs/{job_id}/retry", "post"): {"202", "404", "409", "422", "503"},
+        ("/v1/jobs/{job_id}/cancel", "post"): {"202", "404", "409", "422", "503"},
         ("/v1/jobs/{job_id}/events", "get"): {"200", "204", "404", "422", "503"},
         ("/v1/presets", "get"): {"200", "422"},
         ("/v1/stats", "get"): {"200", "422", "503"},
@@ -94,6 +95,7 @@ async def test_with_keys_the_routes_a_browser_token_may_not_use_list_403(serve: 
         ("/v1/tokens", "post"),
         ("/v1/jobs/{job_id}", "delete"),
         ("/v1/jobs/{job_id}/retry", "post"),
+        ("/v1/jobs/{job_id}/cancel", "post"),
         ("/v1/stats", "get"),
         ("/v1/webhook-secret", "get"),
     }

@@ -310,9 +310,10 @@ async def list_jobs(
 @router.post(
     "/jobs/{job_id}/retry",
     status_code=202,
-    summary="Retry a failed job",
-    description="Queues a failed job again with a fresh attempt budget, once the broker has "
-    "confirmed its task; outputs and status then follow as for a new job. The job counts "
+    summary="Retry a failed or cancelled job",
+    description="Queues a failed or cancelled job again as a new run with a fresh attempt "
+    "budget, once the broker has confirmed its task; outputs and status then follow as for a "
+    "new job. The job counts "
     "against `MAX_ACTIVE_JOBS_PER_KEY` again, as a submit does.",
     response_model=Job,
     responses={
@@ -338,8 +339,8 @@ async def retry_job(job_id: JobId, jobs: JobsDep, caller: CallerDep) -> JSONResp
     "/jobs/{job_id}",
     status_code=204,
     summary="Delete a finished job, its original and its outputs",
-    description="The job is `404` from then on. A job still `queued` or `processing` is not "
-    "cancelled: it is `409` until it has finished.",
+    description="The job is `404` from then on. A job still `queued` or `processing` is `409`: "
+    "cancel it first (`POST /v1/jobs/{job_id}/cancel`).",
     response_class=Response,
     responses={
         204: {"description": "Deleted: the job, its original and every output are gone."},
