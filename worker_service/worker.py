@@ -45,6 +45,9 @@ class Worker:
         self._inflight: set[asyncio.Task[object]] = set()
         self.metrics = WorkerMetrics(in_flight=lambda: len(self._inflight))
         self._handler: Handler | None = None
+        # Set once start-up is over: a task delivered before waits for it, so a stop during
+        # start-up (which cuts it short and closes the connection) never cuts a running job.
+        self._serving = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then drain and close."""
@@ -77,6 +80,7 @@ class Worker:
         stop: asyncio.Event,
     ) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(connection), name="heartbeat")
+        self._serving.set()
         try:
             logger.info(
                 "%s consuming %s and its %d bulk lanes with concurrency %d",
@@ -124,9 +128,10 @@ class Worker:
         # A channel per prefetch: a robust channel restores one qos for all its consumers.
         # Interactive tasks can fill every slot; each bulk lane holds one task more than that,
         # so a slot its lane frees finds the next task here, not a broker round trip away.
+        # The retry queue last: once it has a consumer, start-up is over.
         for prefetch, names in (
-            (concurrency, [self.topology.work_queue, self.topology.retry_queue]),
             (concurrency + 1, self.topology.bulk_queues),
+            (concurrency, [self.topology.work_queue, self.topology.retry_queue]),
         ):
             channel = await connection.channel()
             await channel.set_qos(prefetch_count=prefetch)
@@ -139,6 +144,7 @@ class Worker:
         # aiormq interrupts consumer callbacks when their channel closes. The job runs in a task
         # of its own, so a lost connection does not throw work away: the job finishes, writes
         # its outputs, and the broker's redelivery then finds it done.
+        await self._serving.wait()
         job = asyncio.create_task(self._process(message))
         self._inflight.add(job)
         job.add_done_callback(self._inflight.discard)
