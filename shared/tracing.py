@@ -11,7 +11,7 @@ Context crosses the broker in W3C `traceparent`/`tracestate` message headers (`i
 `extract`): the propagator is the globally configured one (`OTEL_PROPAGATORS`, W3C by default).
 """
 
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -71,11 +71,6 @@ def context_headers() -> dict[str, str]:
     headers: dict[str, str] = {}
     propagate.inject(headers)
     return headers
-
-
-def inject(headers: MutableMapping[str, Any], context: Context | None = None) -> None:
-    """Put the current span's context (or `context`'s) into message `headers`."""
-    propagate.inject(headers, context=context)
 
 
 def extract(headers: Mapping[str, Any] | None) -> Context:
