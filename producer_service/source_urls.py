@@ -7,31 +7,23 @@ for each connection of the fetch and each redirect (`worker_service.fetch`): wha
 to a public address now may not later.
 """
 
-from producer_service.errors import ApiProblem, InvalidSourceUrl, SourceUrlRefused
-from shared.addresses import AddressRefused, Resolver, Unresolvable, resolve_host
-from shared.url_targets import check_url
+from producer_service.errors import InvalidSourceUrl, SourceUrlRefused
+from producer_service.url_fields import checked_url_field
+from shared.addresses import Resolver, resolve_host
 
 FIELD = "source_url"
-
-
-def _refusal(error: type[ApiProblem], detail: str) -> ApiProblem:
-    return error(detail, errors=[{"loc": ["body", FIELD], "msg": detail, "type": error.slug}])
 
 
 async def check_source_url(
     raw: str, *, allow_private: bool, resolve: Resolver = resolve_host
 ) -> str:
     """The source URL of a submit, checked; a 422 problem when it cannot be fetched from."""
-    url = raw.strip()
-    try:
-        await check_url(url, allow_private=allow_private, field=FIELD, resolve=resolve)
-    except ValueError as exc:
-        raise _refusal(InvalidSourceUrl, str(exc)) from None
-    except Unresolvable as exc:
-        raise _refusal(InvalidSourceUrl, f"source_url's host {exc} does not resolve.") from None
-    except AddressRefused as exc:
-        raise _refusal(
-            SourceUrlRefused,
-            f"source_url's host {exc}; images are fetched from public addresses only.",
-        ) from None
-    return url
+    return await checked_url_field(
+        raw.strip(),
+        field=FIELD,
+        allow_private=allow_private,
+        resolve=resolve,
+        invalid=InvalidSourceUrl,
+        refused=SourceUrlRefused,
+        public_only="images are fetched from public addresses only.",
+    )

@@ -13,19 +13,14 @@ against the URL's host name.
 """
 
 from producer_service.errors import (
-    ApiProblem,
     CallbackTargetRefused,
     InvalidCallbackUrl,
     WebhooksNotConfigured,
 )
-from shared.addresses import AddressRefused, Resolver, Unresolvable, resolve_host
-from shared.url_targets import check_url
+from producer_service.url_fields import checked_url_field, refusal
+from shared.addresses import Resolver, resolve_host
 
 FIELD = "callback_url"
-
-
-def _refusal(error: type[ApiProblem], detail: str) -> ApiProblem:
-    return error(detail, errors=[{"loc": ["body", FIELD], "msg": detail, "type": error.slug}])
 
 
 async def check_callback_url(
@@ -34,20 +29,18 @@ async def check_callback_url(
     """The callback URL of a submit, checked; a 422 problem when it cannot be used."""
     url = raw.strip()
     if not secret_set:
-        raise _refusal(
+        raise refusal(
             WebhooksNotConfigured,
+            FIELD,
             "This service sends no webhooks (its operator has not set WEBHOOK_SECRET); "
             "submit without callback_url.",
         )
-    try:
-        await check_url(url, allow_private=allow_private, field=FIELD, resolve=resolve)
-    except ValueError as exc:
-        raise _refusal(InvalidCallbackUrl, str(exc)) from None
-    except Unresolvable as exc:
-        raise _refusal(InvalidCallbackUrl, f"callback_url's host {exc} does not resolve.") from None
-    except AddressRefused as exc:
-        raise _refusal(
-            CallbackTargetRefused,
-            f"callback_url's host {exc}; webhooks go to public addresses only.",
-        ) from None
-    return url
+    return await checked_url_field(
+        url,
+        field=FIELD,
+        allow_private=allow_private,
+        resolve=resolve,
+        invalid=InvalidCallbackUrl,
+        refused=CallbackTargetRefused,
+        public_only="webhooks go to public addresses only.",
+    )

@@ -16,7 +16,7 @@ FLOORS = {
     **dict.fromkeys(["jobs", "webhooks", "views", "submissions", "cancels"], 1),
     **dict.fromkeys(["db", "broker", "callbacks", "staging", "metrics", "records"], 0),
     **dict.fromkeys(["callers", "errors", "tokens", "presets", "transitions", "forms"], 0),
-    **dict.fromkeys(["source_urls"], 0),
+    **dict.fromkeys(["source_urls", "url_fields"], 0),
 }
 EDGE_LIBRARIES = ("fastapi", "starlette", "aio_pika", "aiormq", "sqlalchemy")
 
