@@ -32,6 +32,7 @@ from shared.log_context import about_job
 from shared.messages import JobEvent, ResizeTask, utc_now
 from shared.schemas import JobStatus
 from shared.storage import NotFound, Storage
+from shared.tracing import context_headers, in_trace
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ class Jobs:
             callback_url=submission.callback_url,
             source_url=submission.source_url,
             priority=submission.priority,
+            trace_context=context_headers() or None,
         )
         try:
             await self._store.add(record, self._max_active)
@@ -270,7 +272,8 @@ class Jobs:
             priority=record.priority,
             lane=self._lane_of(record.owner),
         )
-        await self._publisher.publish(task)
+        with in_trace(record.trace_context):
+            await self._publisher.publish(task)
         try:
             await self._store.mark_published(record.id)
         except StoreUnavailable:

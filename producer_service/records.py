@@ -41,6 +41,8 @@ class JobRecord:
     # Where the worker fetches the original from; None: it was uploaded.
     source_url: str | None = None
     priority: Priority = Priority.INTERACTIVE
+    # The submit's trace context as message headers; None when tracing was off.
+    trace_context: dict[str, str] | None = None
 
     @classmethod
     def new(
@@ -57,6 +59,7 @@ class JobRecord:
         callback_url: str | None = None,
         source_url: str | None = None,
         priority: Priority = Priority.INTERACTIVE,
+        trace_context: dict[str, str] | None = None,
     ) -> "JobRecord":
         now = utc_now()
         return cls(
@@ -81,4 +84,5 @@ class JobRecord:
             callback_url=callback_url,
             source_url=source_url,
             priority=priority,
+            trace_context=trace_context,
         )

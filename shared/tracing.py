@@ -7,20 +7,26 @@ SDK reads the other standard variables itself (`OTEL_SERVICE_NAME`, `OTEL_RESOUR
 `OTEL_TRACES_SAMPLER`, `OTEL_EXPORTER_OTLP_HEADERS`, ...). The provider is the service's own,
 not the process-wide one, so tests can run an API and a worker side by side in one process.
 
-Context crosses the broker in W3C `traceparent`/`tracestate` message headers (`inject`,
-`extract`): the propagator is the globally configured one (`OTEL_PROPAGATORS`, W3C by default).
+Context crosses the broker in W3C `traceparent`/`tracestate` message headers
+(`context_headers`, `extract`): the propagator is the globally configured one
+(`OTEL_PROPAGATORS`, W3C by default). A job keeps its submit's headers, so what is published for
+it later (the outbox, a manual retry) joins the job's trace (`in_trace`).
 """
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 TRACES_PATH = "/v1/traces"
 INSTRUMENTATION = "image-resize"
+# The span a block run `in_trace` of a job left, for the spans started in it to link to.
+_LEFT = otel_context.create_key("image-resize.left-span")
 
 
 class Tracing:
@@ -77,6 +83,38 @@ def extract(headers: Mapping[str, Any] | None) -> Context:
     """The span context a message's `headers` carry (an empty one when they carry none)."""
     carried = {name: str(value) for name, value in (headers or {}).items()}
     return propagate.extract(carried)
+
+
+@contextmanager
+def in_trace(headers: Mapping[str, Any] | None) -> Iterator[None]:
+    """Spans started in the block continue the trace whose context `headers` carry (a job's,
+    kept since its submit) instead of the current one; when the current span is in another
+    trace (a manual retry's request), they link to it (`links`). Without a context in
+    `headers` nothing changes."""
+    resumed = extract(headers)
+    into = trace.get_current_span(resumed).get_span_context()
+    if not into.is_valid:
+        yield
+        return
+    current = trace.get_current_span().get_span_context()
+    if current.is_valid and current.trace_id != into.trace_id:
+        resumed = otel_context.set_value(_LEFT, current, resumed)
+    token = otel_context.attach(resumed)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def links() -> list[Link]:
+    """A link to the span an enclosing `in_trace` left, if it left one."""
+    left = otel_context.get_value(_LEFT)
+    return [Link(left)] if isinstance(left, SpanContext) else []
+
+
+def annotate(attributes: Mapping[str, AttributeValue]) -> None:
+    """Add `attributes` to the current span (known only once its message was read)."""
+    trace.get_current_span().set_attributes(attributes)
 
 
 def failed(message: str, error: BaseException | None = None) -> None:

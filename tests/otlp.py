@@ -22,9 +22,13 @@ class Span:
     trace_id: str
     span_id: str
     parent_id: str  # "" for a root
+    links: tuple[str, ...]  # the span ids it links to
     attributes: dict[str, Any]
     failed: bool  # status ERROR
-    exceptions: list[str]  # the types of the exceptions recorded on it
+    exceptions: tuple[str, ...]  # the types of the exceptions recorded on it
+
+    def __hash__(self) -> int:  # a span id names one span
+        return hash(self.span_id)
 
 
 def collector_url(receiver: Receiver) -> str:
@@ -53,13 +57,14 @@ def _span(service: str, message: SpanMessage) -> Span:
         trace_id=message.trace_id.hex(),
         span_id=message.span_id.hex(),
         parent_id=message.parent_span_id.hex(),
+        links=tuple(link.span_id.hex() for link in message.links),
         attributes=_attributes(message.attributes),
         failed=message.status.code == Status.STATUS_CODE_ERROR,
-        exceptions=[
+        exceptions=tuple(
             str(_attributes(event.attributes).get("exception.type"))
             for event in message.events
             if event.name == "exception"
-        ],
+        ),
     )
 
 

@@ -1,11 +1,12 @@
 """An image host for tests of `source_url`: a real HTTP server on loopback whose paths each
-answer as scripted (an image, a status, a redirect, a body that never ends or trickles), and
-that counts the requests each path got."""
+answer as scripted (an image, a status, a redirect, a body that never ends or trickles; or a
+list of those, one a request in turn and the last one from then on), and that counts the
+requests each path got."""
 
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -28,8 +29,11 @@ def redirect(location: str, status: int = 302) -> Answer:
     return Answer(status, headers={"location": location})
 
 
+Script = Answer | Sequence[Answer]
+
+
 class SourceServer:
-    def __init__(self, routes: Mapping[str, Answer]) -> None:
+    def __init__(self, routes: Mapping[str, Script]) -> None:
         self.routes = dict(routes)
         self.hits: Counter[str] = Counter()
         self.port = 0
@@ -40,7 +44,7 @@ class SourceServer:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def running(cls, routes: Mapping[str, Answer]) -> AsyncIterator["SourceServer"]:
+    async def running(cls, routes: Mapping[str, Script]) -> AsyncIterator["SourceServer"]:
         server = cls(routes)
         listener = await asyncio.start_server(server._serve, "127.0.0.1", 0)
         server.port = listener.sockets[0].getsockname()[1]
@@ -56,8 +60,10 @@ class SourceServer:
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
             path = head.split(" ", 2)[1]
             self.hits[path] += 1
-            answer = self.routes.get(path, Answer(404, b"not here"))
-            await self._answer(answer, writer)
+            script = self.routes.get(path, Answer(404, b"not here"))
+            if not isinstance(script, Answer):
+                script = script[min(self.hits[path], len(script)) - 1]
+            await self._answer(script, writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

@@ -35,6 +35,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from aio_pika.abc import AbstractIncomingMessage
+from opentelemetry.trace import Tracer
 from pydantic import ValidationError
 
 from shared.backoff import jittered
@@ -46,6 +47,7 @@ from shared.settings import Settings
 from shared.settle import BROKER_ERRORS, Ack, DeadLetter, Forward, Outcome, Republish, Requeue
 from shared.storage import Storage
 from shared.topology import Topology
+from shared.tracing import annotate, failed
 from worker_service.errors import JobCancelled, JobFailure, PermanentFailure, TransientFailure
 from worker_service.executor import ResizeExecutor
 from worker_service.fetch import SourceFetcher
@@ -88,6 +90,7 @@ class Handler:
         *,
         revocations: Revocations,
         metrics: WorkerMetrics,
+        tracer: Tracer,
     ) -> None:
         self._settings = settings
         self._topology = topology
@@ -96,6 +99,7 @@ class Handler:
         self._storage = storage
         self._revocations = revocations
         self._metrics = metrics
+        self._tracer = tracer
         self._limits = Limits.of(settings)
         self._memory = MemoryBudget(self._limits.memory_bytes)
         self._fetcher = SourceFetcher(settings, storage)
@@ -108,6 +112,7 @@ class Handler:
         except ValidationError as exc:
             return await self._refuse(message, exc)
         bind_job(task.job_id, task.attempt)
+        annotate({"job.id": str(task.job_id), "job.run": task.run, "job.attempt": task.attempt})
         try:
             done = await read_manifest(self._storage, task.job_id)
             if done is not None:
@@ -147,7 +152,7 @@ class Handler:
         try:
             await self._fetcher.fetch(task.source_url, task.source_key)
         except PermanentFailure as failure:
-            return await self._fail(task, failure.info())
+            return await self._fail(task, failure.info(), failure)
         except TransientFailure as failure:
             return await self._retry_or_fail(task, failure)
         return await self._run(task)
@@ -177,7 +182,7 @@ class Handler:
         except JobCancelled:
             return await self._cancelled(task, started=True)
         except PermanentFailure as failure:
-            return await self._fail(task, failure.info())
+            return await self._fail(task, failure.info(), failure)
         except TransientFailure as failure:
             return await self._retry_or_fail(task, failure)
         await self._reporter.report(task, EventKind.SUCCEEDED, result=result)
@@ -194,7 +199,10 @@ class Handler:
                 await self._reporter.report(task, EventKind.PROCESSING, source=source.as_source())
                 logger.info("processing")
                 rendered = await self._in_thread(
-                    functools.partial(render_task, task, path, source, self._metrics), attempt
+                    functools.partial(
+                        render_task, task, path, source, metrics=self._metrics, tracer=self._tracer
+                    ),
+                    attempt,
                 )
                 if attempt.cancelled:
                     raise JobCancelled
@@ -236,6 +244,7 @@ class Handler:
     async def _retry_or_fail(self, task: ResizeTask, failure: JobFailure) -> Outcome:
         match self._decide(task, Ended.FAILED):
             case TryAgain(_, int(delay_ms)):
+                failed(f"{failure.code}: {failure.message}", failure)
                 logger.warning(
                     "%s (%s); retrying in up to %d ms", failure.code, failure.message, delay_ms
                 )
@@ -247,7 +256,9 @@ class Handler:
             case _:
                 attempts = self._settings.max_attempts
                 message = f"Attempt {task.attempt} of {attempts} failed: {failure.message}"
-                return await self._fail(task, FailureInfo(code=failure.code, message=message))
+                return await self._fail(
+                    task, FailureInfo(code=failure.code, message=message), failure
+                )
 
     async def _count_lost_delivery(self, task: ResizeTask) -> Outcome:
         match self._decide(task, Ended.LOST):
@@ -264,8 +275,12 @@ class Handler:
                     task, FailureInfo(code=ErrorCode.ATTEMPTS_EXHAUSTED, message=message)
                 )
 
-    async def _fail(self, task: ResizeTask, error: FailureInfo) -> Outcome:
+    async def _fail(
+        self, task: ResizeTask, error: FailureInfo, cause: JobFailure | None = None
+    ) -> Outcome:
+        """Fail the job for good; `cause` is the failure that ended it, when it raised one."""
         logger.error("failed: %s (%s)", error.code, error.message)
+        failed(f"{error.code}: {error.message}", cause)
         await self._reporter.report(task, EventKind.FAILED, error=error)
         self._metrics.failed(error.code)
         # Without its original a task can never run, so keeping it in {q}.dead helps nobody.

@@ -5,6 +5,8 @@ made is `job_files.store_outputs`, back on the event loop."""
 import threading
 from pathlib import Path
 
+from opentelemetry.trace import Tracer
+
 from shared.images import ImageHeader, Limits
 from shared.job_memory import job_bytes
 from shared.messages import ResizeTask
@@ -29,12 +31,14 @@ def render_task(
     task: ResizeTask,
     source_file: Path,
     source: ImageHeader,
-    metrics: WorkerMetrics,
     cancel: threading.Event,
+    *,
+    metrics: WorkerMetrics,
+    tracer: Tracer,
 ) -> RenderedJob:
     with storage_errors():
         metrics.read_source(source_file.stat().st_size)
-        rendered = render(source_file, source, task.variants, cancel)
+        rendered = render(source_file, source, task.variants, cancel, tracer)
     if cancel.is_set():
         # Too late for an encoder libvips cannot interrupt (AVIF): drop what it made, so
         # a job past its deadline leaves no outputs and no manifest behind.

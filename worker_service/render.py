@@ -3,6 +3,9 @@
 The source is decoded once, at the size its largest variant needs (see `decode`); every variant
 is resized from that image in memory and encoded with no metadata at all. Output sizes come
 from `geometry`, computed on the source's own size, so they do not depend on the decode size.
+
+With a tracer, the decode and each variant get a span of their own, children of the span
+current in the calling thread (the attempt's: the executor runs the work in its context).
 """
 
 import logging
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyvips
+from opentelemetry.trace import NoOpTracer, Tracer
 
 from shared.geometry import Size, decode_size, output_size, resized_size
 from shared.images import ImageHeader, Limits, restrict_libvips
@@ -26,6 +30,8 @@ from worker_service.heif import HeifDecodeError
 from worker_service.placeholder import placeholder_of
 
 logger = logging.getLogger(__name__)
+
+NO_TRACER = NoOpTracer()
 
 # What a client reads of an image libvips could not decode (its own words stay in the logs).
 UNDECODABLE = "The image could not be decoded: it is truncated, corrupt or not what it claims."
@@ -75,16 +81,37 @@ def render(
     source: ImageHeader,
     variants: Sequence[Variant],
     cancel: threading.Event | None = None,
+    tracer: Tracer = NO_TRACER,
 ) -> RenderedJob:
     """`render_job` for a source whose header was already read and checked."""
     size = Size(source.width, source.height)
     try:
-        base = decode(path, source, decode_size(list(variants), size), cancel)
+        with tracer.start_as_current_span(
+            "resize.decode",
+            attributes={
+                "image.format": str(source.format),
+                "image.width": source.width,
+                "image.height": source.height,
+            },
+        ):
+            base = decode(path, source, decode_size(list(variants), size), cancel)
         outputs = []
         for variant in variants:
             if cancel is not None and cancel.is_set():
                 raise RenderCancelled
-            outputs.append(render_variant(base, variant, size, cancel))
+            with tracer.start_as_current_span(
+                "resize.variant",
+                attributes={"variant.name": variant.name, "variant.format": str(variant.format)},
+            ) as span:
+                rendered = render_variant(base, variant, size, cancel)
+                span.set_attributes(
+                    {
+                        "variant.width": rendered.width,
+                        "variant.height": rendered.height,
+                        "variant.bytes": len(rendered.data),
+                    }
+                )
+            outputs.append(rendered)
         placeholder = placeholder_of(base)
     except (pyvips.Error, HeifDecodeError) as exc:
         if cancel is not None and cancel.is_set():

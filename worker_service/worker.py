@@ -25,6 +25,7 @@ from shared.settings import Settings
 from shared.settle import Outcome, Requeue, settle
 from shared.storage import Storage, open_storage
 from shared.topology import Topology
+from shared.tracing import Tracing
 from worker_service.executor import ResizeExecutor
 from worker_service.handler import Handler
 from worker_service.metrics import WorkerMetrics
@@ -35,6 +36,8 @@ from worker_service.revocations import Revocations
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_SECONDS = 5.0
+# `service.name` of the worker's spans, unless OTEL_SERVICE_NAME says otherwise.
+SERVICE_NAME = "resize-worker"
 
 
 class Worker:
@@ -44,6 +47,7 @@ class Worker:
         self.topology = Topology.from_settings(settings)
         self._inflight: set[asyncio.Task[object]] = set()
         self.metrics = WorkerMetrics(in_flight=lambda: len(self._inflight))
+        self.tracing = Tracing.start(settings.otel_exporter_otlp_endpoint, SERVICE_NAME)
         self._handler: Handler | None = None
         # Set once start-up is over: a task delivered before waits for it, so a stop during
         # start-up (which cuts it short and closes the connection) never cuts a running job.
@@ -70,6 +74,7 @@ class Worker:
                     await self._serve(*started, executor, stop)
         finally:
             executor.shutdown()
+            await asyncio.to_thread(self.tracing.shutdown)  # exports what is still buffered
             logger.info("%s stopped: %s", self.name, self.metrics.summary() or "no jobs")
 
     async def _serve(
@@ -122,6 +127,7 @@ class Worker:
             storage,
             revocations=revocations,
             metrics=self.metrics,
+            tracer=self.tracing.tracer,
         )
         concurrency = self.settings.worker_concurrency
         consumers: list[tuple[AbstractQueue, str]] = []
@@ -151,6 +157,19 @@ class Worker:
         await asyncio.shield(job)
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
+        """One delivery in a CONSUMER span, the child of the span that published it: what the
+        handler publishes (events, the next attempt) carries this span's context on."""
+        with self.tracing.consuming(
+            "resize.attempt",
+            message.headers,
+            **{
+                "messaging.system": "rabbitmq",
+                "messaging.destination.name": message.routing_key or "",
+            },
+        ):
+            await self._settle(message)
+
+    async def _settle(self, message: AbstractIncomingMessage) -> None:
         assert self._handler is not None
         try:
             outcome: Outcome = await self._handler.handle(message)

@@ -1,11 +1,13 @@
 """A `Publisher` that sends each task in a PRODUCER span of its own, so the task's message
-carries that span's context to the worker (`shared.messages.message_properties`)."""
+carries that span's context to the worker (`shared.messages.message_properties`). Its parent is
+the job's trace (`Jobs` publishes `in_trace` of the job), with a link to the request that
+published it when that is another trace (a manual retry)."""
 
 from opentelemetry.trace import SpanKind
 
 from producer_service.broker.publisher import Publisher
 from shared.messages import ResizeTask
-from shared.tracing import Tracing
+from shared.tracing import Tracing, links
 
 
 class TracedPublisher:
@@ -25,6 +27,7 @@ class TracedPublisher:
         with self._tracing.tracer.start_as_current_span(
             "resize.publish",
             kind=SpanKind.PRODUCER,
+            links=links(),
             attributes={
                 "job.id": str(task.job_id),
                 "job.run": task.run,

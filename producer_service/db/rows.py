@@ -48,6 +48,7 @@ def record_from_row(row: JobRow) -> JobRecord:
         webhook_queued=row.webhook_queued,
         source_url=row.source_url,
         priority=Priority(row.priority),
+        trace_context=row.trace_context,
     )
 
 
@@ -82,6 +83,7 @@ def row_from_record(record: JobRecord) -> JobRow:
         webhook_queued=record.webhook_queued,
         source_url=record.source_url,
         priority=record.priority.value,
+        trace_context=record.trace_context,
     )
 
 

@@ -92,5 +92,8 @@ class JobRow(Base):
     priority: Mapped[str] = mapped_column(
         sa.String(16), default="interactive", server_default="interactive"
     )
+    # The submit's trace context (W3C `traceparent`, ...), which its later publishes continue;
+    # null when tracing was off.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
