@@ -35,7 +35,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from aio_pika.abc import AbstractIncomingMessage
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 
 from shared.backoff import jittered
@@ -150,7 +150,9 @@ class Handler:
         assert task.source_url is not None
         logger.info("fetching the original from its source_url")
         try:
-            await self._fetcher.fetch(task.source_url, task.source_key)
+            # A span of our own: the fetch drives an httpcore pool, which no library traces.
+            with self._tracer.start_as_current_span("resize.fetch", kind=SpanKind.CLIENT):
+                await self._fetcher.fetch(task.source_url, task.source_key)
         except PermanentFailure as failure:
             return await self._fail(task, failure.info(), failure)
         except TransientFailure as failure:

@@ -206,6 +206,13 @@ def retried_tree(run: Run) -> None:
     assert one.exceptions == ("worker_service.errors.TransientFailure",)
     assert retried.parent(two) == one
     assert retried.parent(one).name == "resize.publish"
+    fetches = sorted(
+        retried.named("resize.fetch"), key=lambda s: retried.parent(s).attributes["job.attempt"]
+    )
+    assert [(f.kind, f.failed, retried.parent(f)) for f in fetches] == [
+        ("CLIENT", True, one),
+        ("CLIENT", False, two),
+    ]
     assert {retried.root(span).name for span in retried.spans} == {"POST /v1/jobs"}
 
 
