@@ -33,12 +33,11 @@ from bench.corpus import Photo
 from bench.deployment import Deployment, deployed
 from bench.options import Options
 from bench.report import Report
-from bench.throughput import Rate
+from bench.throughput import SUBMITTERS, Rate
 from bench.workloads import LANE_VARIANTS, upload_of
 
 KEY_A, KEY_B = "bench-key-a", "bench-key-b"
 HEARTBEAT_SECONDS = 900
-SUBMITTERS = 4
 # Interactive jobs are spread over this share of the backlog's drain (as long as it ran alone),
 # so the last still finds a backlog behind it.
 SPREAD = 0.6

@@ -9,6 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.client import ServiceClient, Upload
+from bench.corpus import Photo, nearest
+from bench.workloads import LATENCY_VARIANTS, upload_of
+
+LATENCY_UPLOAD_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,12 @@ class Schedule:
     def upload(self) -> Upload:
         """The first upload (the only one, in the latency runs)."""
         return self.uploads[0]
+
+
+def latency_schedule(corpus: Sequence[Photo], rate: float, count: int) -> Schedule:
+    """The latency requests: the corpus file nearest 1 MB, with a tiny variant."""
+    upload = upload_of(nearest(list(corpus), LATENCY_UPLOAD_BYTES), LATENCY_VARIANTS)
+    return Schedule((upload,), rate, count)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ SECTIONS = (
     "api",
     "broker",
     "lanes",
+    "tracing",
 )
 DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -40,6 +41,7 @@ SMOKE = {
     "lanes_interactive": 3,
     "lanes_first": 10,
     "lanes_second": 2,
+    "tracing_rounds": 1,
 }
 
 
@@ -71,6 +73,8 @@ class Options:
     lanes_interactive: int
     lanes_first: int
     lanes_second: int
+    # Rounds of `tracing`, each deploying with tracing off and on.
+    tracing_rounds: int
     sections: tuple[str, ...]
     amqp_url: str
     # The server `api` makes a job store database of its own on; None: SQLite, as elsewhere.
@@ -126,6 +130,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         lanes_interactive=args.lanes_interactive,
         lanes_first=args.lanes_first,
         lanes_second=args.lanes_second,
+        tracing_rounds=args.tracing_rounds,
         sections=tuple(section for section in SECTIONS if section in chosen),
         amqp_url=args.amqp_url,
         postgres_url=args.postgres_url,
@@ -213,6 +218,12 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         default=100,
         help="key B's bulk jobs, queued after A's (default: %(default)s)",
+    )
+    add(
+        "--tracing-rounds",
+        type=_positive,
+        default=3,
+        help="rounds of tracing, each with it off and on (default: %(default)s)",
     )
     add(
         "--only",

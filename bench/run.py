@@ -16,11 +16,11 @@ from bench.api import run_api
 from bench.bombs import OPEN_API, decoded_whole, detonate, make_bombs, salvo
 from bench.broker import run_broker
 from bench.client import ServiceClient
-from bench.corpus import Photo, load_corpus, nearest, smallest
+from bench.corpus import Photo, load_corpus, smallest
 from bench.deployment import Deployment, deployed
 from bench.encoders import TOGETHER, costliest_mib, each_alone, side_for, together
 from bench.lanes import run_lanes
-from bench.latency import Latency, Schedule, busy_latency, idle_latency
+from bench.latency import Latency, Schedule, busy_latency, idle_latency, latency_schedule
 from bench.limits import naive_job, own_job, run_loop
 from bench.machine import machine_line
 from bench.memory import measure_memory
@@ -29,7 +29,8 @@ from bench.proc import CpuMeter, status_mib
 from bench.report import Report
 from bench.settings import default_settings
 from bench.steady import measure_steady
-from bench.throughput import Rate, ServiceRate, measure_throughput
+from bench.throughput import SUBMITTERS, Rate, ServiceRate, measure_throughput
+from bench.tracing import run_tracing
 from bench.workloads import (
     CEILING_SIDE,
     CEILING_VARIANTS,
@@ -43,11 +44,8 @@ from shared.images import Limits
 
 logger = logging.getLogger(__name__)
 
-# Concurrent submitters of corpus jobs: a few clients uploading at once.
-SUBMITTERS = 4
 # Many at once, so the API, not the client, sets the ceiling.
 CEILING_SUBMITTERS = 32
-LATENCY_UPLOAD_BYTES = 1_000_000
 # The busy backlog outlasts its own upload and the latency run by this factor, at the rates
 # the service run measured.
 BACKLOG_MARGIN = 1.5
@@ -118,6 +116,8 @@ class ServiceRun:
             await run_broker(self.options, self.report)
         if "lanes" in self.options.sections:
             await run_lanes(self.options, self.photos, self.report)
+        if "tracing" in self.options.sections:
+            await run_tracing(self.options, self.corpus, self.photos, self.report)
 
     async def run_main(self) -> None:
         sections = self.options.sections
@@ -374,10 +374,7 @@ class ServiceRun:
             client.refusals.clear()
 
     def _schedule(self) -> Schedule:
-        """The latency requests: the corpus file nearest 1 MB, with a tiny variant."""
-        photo = nearest(self.corpus, LATENCY_UPLOAD_BYTES)
-        upload = upload_of(photo, LATENCY_VARIANTS)
-        return Schedule((upload,), self.options.rate, self.options.latency_requests)
+        return latency_schedule(self.corpus, self.options.rate, self.options.latency_requests)
 
     def _latency_rows(self, label: str, latency: Latency, detail: str) -> None:
         schedule = self._schedule()

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from bench.client import ServiceClient, Upload
 
+# Concurrent submitters of corpus jobs: a few clients uploading at once.
+SUBMITTERS = 4
+
 
 @dataclass(frozen=True)
 class Rate:
