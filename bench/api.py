@@ -105,7 +105,9 @@ def _per_request(add: Callable[..., None], phase: Phase, what: str, count: int, 
 
 async def measure_api(options: Options) -> ApiRun:
     store: AbstractAsyncContextManager[PrivateDatabase | None] = (
-        private_database(options.postgres_url) if options.postgres_url else nullcontext(None)
+        private_database(options.postgres_url, options.postgres_report_wait)
+        if options.postgres_url
+        else nullcontext(None)
     )
     async with store as database:
         store_url = {"database_url": database.url} if database else {}

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.postgres import REPORTED_WITHIN_SECONDS
 from bench.settings import default_settings
 from shared.settings import SERVICE_VARIABLES
 
@@ -42,6 +43,7 @@ SMOKE = {
     "lanes_first": 10,
     "lanes_second": 2,
     "tracing_rounds": 1,
+    "postgres_report_wait": 0.5,
 }
 
 
@@ -79,6 +81,8 @@ class Options:
     amqp_url: str
     # The server `api` makes a job store database of its own on; None: SQLite, as elsewhere.
     postgres_url: str | None
+    # Seconds `api` waits for PostgreSQL's statistics after each phase (bench/postgres.py).
+    postgres_report_wait: float
     output: Path | None
     # --set NAME=VALUE: the service's settings and environment variables that differ from its
     # defaults (WORKER_CONCURRENCY=2, VIPS_CONCURRENCY=1, MALLOC_ARENA_MAX=4).
@@ -134,6 +138,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         sections=tuple(section for section in SECTIONS if section in chosen),
         amqp_url=args.amqp_url,
         postgres_url=args.postgres_url,
+        postgres_report_wait=args.postgres_report_wait,
         output=args.output,
         service_env=service_env,
     )
@@ -247,6 +252,14 @@ def _parser() -> argparse.ArgumentParser:
         "--postgres-url",
         help="a PostgreSQL server (SQLAlchemy URL of any database on it) where api makes a job "
         "store of its own and counts its writes (default: SQLite)",
+    )
+    add(
+        "--postgres-report-wait",
+        type=_positive_float,
+        default=REPORTED_WITHIN_SECONDS,
+        metavar="SECONDS",
+        help="how long api waits for PostgreSQL's statistics after each phase; less than "
+        "its 10 s idle report may miss writes (default: %(default)s)",
     )
     add(
         "--set",

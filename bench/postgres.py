@@ -5,7 +5,8 @@ The counts are read over a connection to the database the URL names, never to th
 so reading them adds nothing to them. A server process reports what it did when it goes idle,
 but at most once a second; what it could not report then, it reports when it has been idle for
 10 s (PGSTAT_IDLE_INTERVAL, PostgreSQL 15 and later). Nothing announces that report, so
-`counts()` waits those 10 s: `api` with PostgreSQL takes 4 of them more than without.
+`counts()` waits those 10 s (`--postgres-report-wait`): `api` with PostgreSQL takes 4 of them more
+than without. A smoke run waits half a second: its counts may miss work, its code paths do not.
 """
 
 import asyncio
@@ -46,10 +47,12 @@ class PrivateDatabase:
     url: str
     name: str
     admin: AsyncEngine
+    # How long `counts` waits for every server process's report.
+    report_wait: float
 
     async def counts(self) -> StoreCounts:
         """The counts, once every server process has reported what it did until now."""
-        await asyncio.sleep(REPORTED_WITHIN_SECONDS)
+        await asyncio.sleep(self.report_wait)
         # Autocommit: each read is a transaction of its own, so no stale statistics snapshot.
         async with self.admin.connect() as connection:
             row = (await connection.execute(_COUNTS, {"name": self.name})).one()
@@ -57,7 +60,7 @@ class PrivateDatabase:
 
 
 @asynccontextmanager
-async def private_database(server_url: str) -> AsyncIterator[PrivateDatabase]:
+async def private_database(server_url: str, report_wait: float) -> AsyncIterator[PrivateDatabase]:
     """A new, empty database on the server of `server_url`, dropped afterwards."""
     url = driver_url(server_url)
     name = f"bench_{secrets.token_hex(6)}"
@@ -67,7 +70,7 @@ async def private_database(server_url: str) -> AsyncIterator[PrivateDatabase]:
             await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
         try:
             own = sa.make_url(url).set(database=name).render_as_string(hide_password=False)
-            yield PrivateDatabase(own, name, admin)
+            yield PrivateDatabase(own, name, admin, report_wait)
         finally:
             async with admin.connect() as connection:
                 await connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))

@@ -37,6 +37,7 @@ from shared.messages import WebhookDelivery, utc_now
 from shared.schemas import WebhookStatus
 from shared.settle import Ack, Forward
 from shared.topology import Topology
+from shared.tracing import failed
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,7 @@ class Webhooks:
 
     async def _after_failure(self, delivery: WebhookDelivery, answer: Failed) -> TryOutcome:
         reason = answer.reason
+        failed(f"webhook try {delivery.attempt} failed: {reason}")
         later = next_try(delivery, answer, self._max_attempts, self._topology)
         if later is None:
             await self._record(delivery, WebhookStatus.FAILED, reason)

@@ -8,6 +8,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 
 from shared.settle import DeadLetter, Requeue, settle
+from shared.tracing import failed
 
 logger = logging.getLogger(__name__)
 
@@ -32,4 +33,5 @@ def store_down(doing: str) -> Requeue:
     """The job store failed while `doing` what a message asks: hand the message back to be
     delivered again, after a moment."""
     logger.warning("%s failed: the job store is not answering; retrying", doing)
+    failed(f"{doing}: the job store is not answering")
     return Requeue(STORE_FAILURE_PAUSE_SECONDS)

@@ -72,7 +72,7 @@ def traced(broker_settings: Callable[..., Settings], collector: Receiver) -> dic
 @dataclass(frozen=True)
 class Run:
     received: list[Span]
-    ok: str  # succeeded at once, with a webhook, in the caller's trace
+    ok: str  # succeeded at once, in the caller's trace; its webhook's first try failed
     broken: str  # failed for good, then retried by hand and failed again
     fetched: str  # a source_url answered 503 first: retried, then succeeded
     worker_log: Path
@@ -95,7 +95,7 @@ async def three_jobs(broker_settings: Callable[..., Settings], tmp_path: Path) -
     """Run the three jobs through both services as processes; every span they exported."""
     async with (
         Receiver.running() as collector,
-        Receiver.running() as webhooks,
+        Receiver.running(script=[500]) as webhooks,
         SourceServer.running(
             {"/photo.jpg": [Answer(503), Answer(200, jpeg_bytes(), {"content-type": "image/jpeg"})]}
         ) as host,
@@ -131,7 +131,7 @@ async def three_jobs(broker_settings: Callable[..., Settings], tmp_path: Path) -
 
                 async def all_exported() -> bool:
                     names = [span.name for span in spans(collector)]
-                    return names.count("resize.attempt") == 5 and "webhook.try" in names
+                    return names.count("resize.attempt") == 5 and names.count("webhook.try") == 2
 
                 await wait_for(all_exported, within=20, what="every span to be exported")
             stop(api, api_log)
@@ -140,7 +140,8 @@ async def three_jobs(broker_settings: Callable[..., Settings], tmp_path: Path) -
 
 
 def succeeded_tree(run: Run) -> None:
-    """The caller's trace: submit > publish > attempt > decode, variants, events > webhook."""
+    """The caller's trace: submit > publish > attempt > decode, variants, events > webhook
+    tries, the second the child of the first, which failed."""
     job = Trace(run.received, CALLER_TRACE)
     submit = job.one("POST /v1/jobs")
     assert (submit.service, submit.kind, submit.parent_id) == ("resize-api", "SERVER", CALLER_SPAN)
@@ -176,8 +177,13 @@ def succeeded_tree(run: Run) -> None:
     assert set(applied) == {"processing", "succeeded"}
     assert {job.parent(span) for span in applied.values()} == {attempt}
     assert {span.service for span in applied.values()} == {"resize-api"}
-    webhook = job.one("webhook.try")
-    assert (webhook.service, job.parent(webhook)) == ("resize-api", applied["succeeded"])
+    first, second = sorted(job.named("webhook.try"), key=lambda s: s.attributes["webhook.attempt"])
+    assert (first.service, job.parent(first), first.failed) == (
+        "resize-api",
+        applied["succeeded"],
+        True,
+    )
+    assert (job.parent(second), second.failed) == (first, False)
     assert {job.root(span) for span in job.spans} == {submit}
 
 
