@@ -136,4 +136,4 @@ async def _publisher(
             channel = await connection.channel()
             yield publisher, await channel.get_queue(topology.work_queue, ensure=False)
         finally:
-            await delete_topology(await connection.channel(), topology)
+            await delete_topology(connection, topology)

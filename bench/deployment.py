@@ -160,7 +160,7 @@ async def _delete_topology(url: str, topology: Topology) -> None:
     try:
         connection = await aio_pika.connect(url, timeout=5)
         async with connection:
-            await delete_topology(await connection.channel(), topology)
+            await delete_topology(connection, topology)
     except (AMQPError, OSError) as exc:
         logger.warning("could not delete the queues of %s: %r", topology.queue_name, exc)
 

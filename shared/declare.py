@@ -1,6 +1,7 @@
 """Declaring `shared.topology` on the broker: both services call `declare_topology` on connect,
 so whichever starts first creates everything and neither can drift from the other."""
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -11,6 +12,8 @@ from aio_pika.exceptions import ChannelPreconditionFailed
 from shared.topology import QueueSpec, Topology
 
 logger = logging.getLogger(__name__)
+
+DELETING_CHANNELS = 4
 
 
 async def declare_topology(
@@ -36,32 +39,62 @@ async def declare_queues(
     connection: AbstractConnection, channel: AbstractChannel, specs: Iterable[QueueSpec]
 ) -> None:
     """Declare each durable queue, keeping one that exists with other arguments and holds
-    messages (see `declare_topology`)."""
-    for spec in specs:
-        if await _arguments_apply(connection, spec):
+    messages (see `declare_topology`). Each is first declared on a probe channel of its own, all
+    at once (a start-up then waits for about one round trip, not one per queue), then on
+    `channel`, whose robust side declares it again after an outage."""
+    specs = list(specs)
+    # Every probe channel is open before any declare, and one more (`guard`) until the
+    # re-creations are done: a refused declare closes its channel, and aiormq numbers a new
+    # channel from the highest open one, so a channel opened meanwhile could get a number the
+    # broker is still closing (which ends the whole connection).
+    probes: list[AbstractChannel] = []
+    try:
+        for _ in specs:
+            probes.append(await connection.channel())
+        probes.append(await connection.channel())  # the guard
+        declared = await asyncio.gather(
+            *(_declared(probe, spec) for probe, spec in zip(probes, specs, strict=False))
+        )
+        applies = [
+            done or await _recreated(connection, spec)
+            for spec, done in zip(specs, declared, strict=True)
+        ]
+    finally:
+        for probe in probes:
+            await probe.close()
+    for spec, applied in zip(specs, applies, strict=True):
+        if applied:
             await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
         else:
             await channel.declare_queue(spec.name, passive=True)
 
 
-async def delete_topology(channel: AbstractChannel, topology: Topology) -> None:
+async def delete_topology(connection: AbstractConnection, topology: Topology) -> None:
     """Remove every queue and exchange of `topology`, the API's webhook queues too: how tests
-    and the benchmark clean up."""
-    for spec in [*topology.queues(), *topology.webhook_queues()]:
-        await channel.queue_delete(spec.name)
-    for exchange in [*topology.topic_exchanges(), *topology.fanout_exchanges()]:
-        await channel.exchange_delete(exchange)
+    and the benchmark clean up. Deletes never refuse, so they share a few channels at once."""
+    channels = [await connection.channel() for _ in range(DELETING_CHANNELS)]
+    queues = [spec.name for spec in [*topology.queues(), *topology.webhook_queues()]]
+    exchanges = [*topology.topic_exchanges(), *topology.fanout_exchanges()]
+    await asyncio.gather(
+        *(channels[i % len(channels)].queue_delete(name) for i, name in enumerate(queues)),
+        *(channels[i % len(channels)].exchange_delete(name) for i, name in enumerate(exchanges)),
+    )
+    for channel in channels:
+        await channel.close()
 
 
-async def _arguments_apply(connection: AbstractConnection, spec: QueueSpec) -> bool:
-    """True once `spec.name` exists with `spec.arguments`; a refused declare closes the channel
-    it was made on, so each try gets a channel of its own."""
+async def _declared(probe: AbstractChannel, spec: QueueSpec) -> bool:
+    """Whether `spec.name` now exists with `spec.arguments` (False: with other ones)."""
     try:
-        async with connection.channel() as probe:
-            await probe.declare_queue(spec.name, durable=True, arguments=spec.arguments)
-        return True
+        await probe.declare_queue(spec.name, durable=True, arguments=spec.arguments)
     except ChannelPreconditionFailed:
-        pass
+        return False
+    return True
+
+
+async def _recreated(connection: AbstractConnection, spec: QueueSpec) -> bool:
+    """Delete a queue that has other arguments if it is empty and unused (True: it can be
+    declared anew); otherwise keep it, with a warning."""
     try:
         async with connection.channel() as probe:
             await probe.queue_delete(spec.name, if_unused=True, if_empty=True)

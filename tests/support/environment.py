@@ -40,7 +40,7 @@ async def delete_queues(url: str, topology: Topology) -> None:
     """Remove every broker object a test's queue name produced, on a connection of its own."""
     connection = await aio_pika.connect(url, timeout=5)
     async with connection:
-        await delete_topology(await connection.channel(), topology)
+        await delete_topology(connection, topology)
 
 
 async def require_broker(url: str) -> None:
