@@ -3,6 +3,7 @@ over OTLP/HTTP to a receiver in this process, which decodes them as a collector 
 job's spans form one tree under the submit's server span, across the API, the broker, the
 worker and back."""
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,8 +135,9 @@ async def three_jobs(broker_settings: Callable[..., Settings], tmp_path: Path) -
                     return names.count("resize.attempt") == 5 and names.count("webhook.try") == 2
 
                 await wait_for(all_exported, within=20, what="every span to be exported")
-            stop(api, api_log)
-            stop(worker, worker_log)
+            # In a thread: the collector on this loop must take the exports their stops flush.
+            await asyncio.to_thread(stop, api, api_log)
+            await asyncio.to_thread(stop, worker, worker_log)
         return Run(spans(collector), ok, broken, fetched, worker_log)
 
 
