@@ -133,6 +133,7 @@ async def _publisher(
         publisher = TaskPublisher(topology, settings.publish_timeout_seconds)
         try:
             await publisher.attach(connection)
+            await publisher.serve(connection)
             channel = await connection.channel()
             yield publisher, await channel.get_queue(topology.work_queue, ensure=False)
         finally:

@@ -115,8 +115,8 @@ async def open_edges(
             metrics=metrics,
         )
         consumer = EventConsumer(topology, cancels.apply_event, followers, tracing)
-        # The stats reader first: once the publisher is ready (/readyz 200), the queue figures
-        # answer too; webhooks can be queued before events arrive.
+        # The publisher declares the topology the others use; webhooks can be queued before
+        # events arrive; the API is ready (/readyz 200) once every step is done.
         hooks = [
             queues.attach,
             broker.attach,
@@ -125,6 +125,7 @@ async def open_edges(
             deliveries.attach,
             consumer.attach,
             webhook_consumer.attach,
+            broker.serve,
         ]
         link: Link
         if in_process is None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika import RobustConnection
-from aio_pika.abc import AbstractChannel, AbstractConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractRobustChannel
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError
 from pamqp.commands import Basic
 from yarl import URL
@@ -82,13 +82,17 @@ class ConfirmChannel:
     async def publish(self, exchange: str, message: aio_pika.Message, routing_key: str) -> None:
         """Publish and wait for the confirm (`TimeoutError` after `timeout_seconds`); a nack
         renews the channel and is raised, as `DeliveryError`."""
-        target = (
-            self.channel.default_exchange
-            if exchange == ""
-            else await self.channel.get_exchange(exchange, ensure=False)
-        )
         try:
             async with asyncio.timeout(self._timeout):
+                if isinstance(self.channel, AbstractRobustChannel):
+                    # Restored after an outage in no set order: a consumer's channel may be
+                    # back, and handing out deliveries, before this one is.
+                    await self.channel.ready()
+                target = (
+                    self.channel.default_exchange
+                    if exchange == ""
+                    else await self.channel.get_exchange(exchange, ensure=False)
+                )
                 await target.publish(message, routing_key=routing_key)
         except DeliveryError as exc:
             if isinstance(exc.frame, Basic.Nack):

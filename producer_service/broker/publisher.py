@@ -45,20 +45,31 @@ class TaskPublisher:
         self._channel: ConfirmChannel | None = None
         # Why the broker cannot be reached, as the last try to connect found it.
         self._down_reason = "unreachable"
+        # Set once the whole broker set-up is done (`serve`), not only this part of it.
+        self._serving = False
 
     def note_failure(self, reason: str) -> None:
         self._down_reason = reason
 
     async def attach(self, connection: AbstractRobustConnection) -> None:
+        """Open the publishing channel and declare the topology; tasks are taken once `serve`
+        has run too."""
         channel = await ConfirmChannel.open(connection, self._timeout)
         await declare_topology(connection, channel.channel, self._topology)
         self._connection, self._channel = connection, channel
         self._down_reason = "unreachable"  # what a later outage will be, unless told otherwise
 
+    async def serve(self, connection: AbstractRobustConnection) -> None:
+        """The last step of the broker set-up: from now on the API is ready. (A step failing
+        before it throws the connection away and starts the set-up again; ready before then,
+        the API would answer 200 on /readyz and then 503 on a submit.)"""
+        self._serving = True
+
     @property
     def is_ready(self) -> bool:
         return (
-            self._connection is not None
+            self._serving
+            and self._connection is not None
             and self._connection.connected.is_set()
             and self._channel is not None
             and not self._channel.channel.is_closed
