@@ -34,7 +34,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from producer_service.broker.publisher import Publisher
+from producer_service.broker.publisher import Publisher, WrappedPublisher
 from producer_service.broker.queue_stats import QueueFigures
 from producer_service.db.store import JobTally
 from producer_service.errors import ApiProblem
@@ -189,24 +189,17 @@ class JobFigures(Collector):
         yield consumers
 
 
-class TimedPublisher:
+class TimedPublisher(WrappedPublisher):
     """A `Publisher` that times each publish until the broker confirms or refuses it."""
 
     def __init__(self, publisher: Publisher, histogram: Histogram) -> None:
-        self._publisher = publisher
+        super().__init__(publisher)
         self._histogram = histogram
-
-    @property
-    def is_ready(self) -> bool:
-        return self._publisher.is_ready
-
-    async def check(self) -> None:
-        await self._publisher.check()
 
     async def publish(self, task: ResizeTask) -> None:
         started = time.perf_counter()
         try:
-            await self._publisher.publish(task)
+            await super().publish(task)
         except ApiProblem as refusal:
             self._observe(refusal.slug, started)
             raise

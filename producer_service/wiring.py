@@ -72,7 +72,7 @@ async def open_edges(
         await store.migrate()
         topology = Topology.from_settings(settings)
         broker = TaskPublisher(topology, settings.publish_timeout_seconds)
-        tasks = TracedPublisher(metrics.timed(broker), tracing, topology.work_queue)
+        tasks = TracedPublisher(metrics.timed(broker), tracing, topology)
         # A replay waits for the first try's confirm, and for its clean-up when refused.
         replay_wait = settings.publish_timeout_seconds + settings.database_timeout_seconds
         deliveries, webhooks, webhook_consumer = _webhook_edges(

@@ -30,6 +30,24 @@ class Publisher(Protocol):
         """Return once the task is safely taken; else raise a `Unavailable` error."""
 
 
+class WrappedPublisher:
+    """A `Publisher` around another that adds to `publish` (timing, a span) and is ready and
+    checked as the one it wraps."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self._publisher = publisher
+
+    @property
+    def is_ready(self) -> bool:
+        return self._publisher.is_ready
+
+    async def check(self) -> None:
+        await self._publisher.check()
+
+    async def publish(self, task: ResizeTask) -> None:
+        await self._publisher.publish(task)
+
+
 def task_message(task: ResizeTask) -> aio_pika.Message:
     return aio_pika.Message(
         task.model_dump_json().encode(),

@@ -5,23 +5,17 @@ published it when that is another trace (a manual retry)."""
 
 from opentelemetry.trace import SpanKind
 
-from producer_service.broker.publisher import Publisher
+from producer_service.broker.publisher import Publisher, WrappedPublisher
 from shared.messages import ResizeTask
+from shared.topology import Topology
 from shared.tracing import Tracing, links
 
 
-class TracedPublisher:
-    def __init__(self, publisher: Publisher, tracing: Tracing, queue: str) -> None:
-        self._publisher = publisher
+class TracedPublisher(WrappedPublisher):
+    def __init__(self, publisher: Publisher, tracing: Tracing, topology: Topology) -> None:
+        super().__init__(publisher)
         self._tracing = tracing
-        self._queue = queue
-
-    @property
-    def is_ready(self) -> bool:
-        return self._publisher.is_ready
-
-    async def check(self) -> None:
-        await self._publisher.check()
+        self._topology = topology
 
     async def publish(self, task: ResizeTask) -> None:
         with self._tracing.tracer.start_as_current_span(
@@ -33,7 +27,7 @@ class TracedPublisher:
                 "job.run": task.run,
                 "job.attempt": task.attempt,
                 "messaging.system": "rabbitmq",
-                "messaging.destination.name": self._queue,
+                "messaging.destination.name": self._topology.task_queue(task.priority, task.lane),
             },
         ):
-            await self._publisher.publish(task)
+            await super().publish(task)

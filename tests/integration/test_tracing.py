@@ -1,22 +1,15 @@
 """OTEL_EXPORTER_OTLP_ENDPOINT: the services export their spans over OTLP/HTTP to a real
 receiver in this process, decoded as a collector would."""
 
-import dataclasses
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
 
 from producer_service.db.store import JobStore
-from producer_service.records import JobRecord
-from shared import layout
-from shared.messages import utc_now
 from shared.settings import Settings
-from shared.variants import Variant
 from tests.client import ApiClient
 from tests.images import jpeg_bytes
 from tests.otlp import collector_url, spans
 from tests.receiver import Receiver
-from tests.support import running_api, wait_for
+from tests.support import add_stranded_job, running_api, wait_for
 
 THUMB = [{"name": "thumb", "width": 32}]
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -46,6 +39,7 @@ async def test_a_submit_continues_the_callers_trace_in_a_server_span_of_the_api(
         submit.span_id,
     )
     assert publish.attributes["job.id"] == answer.json()["id"]
+    assert publish.attributes["messaging.destination.name"] == settings.queue_name
 
 
 async def test_the_outbox_publishes_a_stranded_task_in_its_jobs_trace(
@@ -53,23 +47,9 @@ async def test_the_outbox_publishes_a_stranded_task_in_its_jobs_trace(
 ) -> None:
     async with Receiver.running() as collector:
         settings = broker_settings(otel_exporter_otlp_endpoint=collector_url(collector))
-        job_id = uuid.uuid4()
-        original = layout.path_of(settings.data_dir, layout.original_key(job_id))
-        original.parent.mkdir(parents=True)
-        original.write_bytes(jpeg_bytes())
-        store = JobStore.from_settings(settings)
-        await store.migrate()
         submitted = {"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"}
-        stranded = JobRecord.new(
-            job_id,
-            [Variant(name="thumb", width=32)],
-            layout.original_key(job_id),
-            trace_context=submitted,
-        )
-        an_hour_ago = utc_now() - timedelta(hours=1)
-        await store.add(
-            dataclasses.replace(stranded, created_at=an_hour_ago, updated_at=an_hour_ago)
-        )
+        job_id = await add_stranded_job(settings, jpeg_bytes(), trace_context=submitted)
+        store = JobStore.from_settings(settings)
         async with running_api(settings):
 
             async def relayed() -> bool:
