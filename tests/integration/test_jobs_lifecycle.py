@@ -1,20 +1,14 @@
 """API and worker together: listing, retry by hand, and jobs an API died before confirming."""
 
 import asyncio
-import dataclasses
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 
-from producer_service.db.store import JobStore
-from producer_service.records import JobRecord
 from shared import layout
-from shared.messages import utc_now
 from shared.settings import Settings
-from shared.variants import DEFAULT_VARIANTS
 from tests.client import ApiClient, Tally, assert_problem
 from tests.images import jpeg_bytes, undecodable_png
-from tests.support import running_api, running_worker
+from tests.support import add_stranded_job, running_api, running_worker
 
 THUMB = [{"name": "thumb", "width": 100, "format": "webp"}]
 
@@ -104,16 +98,7 @@ async def test_retries_count_against_a_keys_active_job_cap_even_when_sent_at_onc
 async def test_a_job_left_unconfirmed_by_a_dead_api_is_published_at_start_up(
     broker: Settings,
 ) -> None:
-    job_id = uuid.uuid4()
-    original = layout.path_of(broker.data_dir, layout.original_key(job_id))
-    original.parent.mkdir(parents=True)
-    original.write_bytes(jpeg_bytes())
-    store = JobStore.from_settings(broker)
-    await store.migrate()
-    stranded = JobRecord.new(job_id, DEFAULT_VARIANTS, layout.original_key(job_id), None)
-    an_hour_ago = utc_now() - timedelta(hours=1)
-    await store.add(dataclasses.replace(stranded, created_at=an_hour_ago, updated_at=an_hour_ago))
-    await store.close()
+    job_id = await add_stranded_job(broker, jpeg_bytes())
 
     async with running_api(broker) as client, running_worker(broker):
         job = await ApiClient(client).finished(str(job_id))

@@ -15,6 +15,7 @@ from tests.support.environment import (
     require_broker,
 )
 from tests.support.inspection import (
+    add_stranded_job,
     exchange,
     expired_token,
     job_count,
@@ -47,6 +48,7 @@ __all__ = [
     "TEST_POSTGRES_URL",
     "BrokerProbe",
     "EmptyDatabase",
+    "add_stranded_job",
     "delete_queues",
     "exchange",
     "exit_code",

@@ -1,17 +1,25 @@
-"""What a test reads behind the API's back: the store's rows, storage's files, raw HTTP,
-and the keys and tokens of two tenants."""
+"""What a test reads (and sets up) behind the API's back: the store's rows, storage's files,
+raw HTTP, the keys and tokens of two tenants, and a job a dead API left unconfirmed."""
 
 import asyncio
+import dataclasses
 import time
+import uuid
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from producer_service.callers import Caller, KeyRing, owner_id
 from producer_service.db.database import open_database
+from producer_service.db.store import JobStore
+from producer_service.records import JobRecord
 from shared import layout
+from shared.messages import utc_now
 from shared.settings import Settings
 from shared.storage import open_storage
+from shared.variants import DEFAULT_VARIANTS
 
 
 def output_path(settings: Settings, key: str) -> Path:
@@ -77,3 +85,21 @@ def multipart_request(path: str, image: bytes) -> bytes:
         f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n"
     )
     return head.encode() + body
+
+
+async def add_stranded_job(settings: Settings, original: bytes, **fields: Any) -> uuid.UUID:
+    """A job as an API that died before its broker's confirm leaves it: its original stored,
+    its row unpublished and an hour old (`fields` go to `JobRecord.new`); its id."""
+    job_id = uuid.uuid4()
+    path = layout.path_of(settings.data_dir, layout.original_key(job_id))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(original)
+    record = JobRecord.new(job_id, DEFAULT_VARIANTS, layout.original_key(job_id), **fields)
+    an_hour_ago = utc_now() - timedelta(hours=1)
+    store = JobStore.from_settings(settings)
+    try:
+        await store.migrate()
+        await store.add(dataclasses.replace(record, created_at=an_hour_ago, updated_at=an_hour_ago))
+    finally:
+        await store.close()
+    return job_id
