@@ -43,25 +43,24 @@ async def declare_queues(
     at once (a start-up then waits for about one round trip, not one per queue), then on
     `channel`, whose robust side declares it again after an outage."""
     specs = list(specs)
-    # Every probe channel is open before any declare, and one more (`guard`) until the
+    # Every probe channel is open before any declare, and one more (the guard) until the
     # re-creations are done: a refused declare closes its channel, and aiormq numbers a new
     # channel from the highest open one, so a channel opened meanwhile could get a number the
     # broker is still closing (which ends the whole connection).
-    probes: list[AbstractChannel] = []
+    channels: list[AbstractChannel] = []  # a probe a queue, then the guard
     try:
-        for _ in specs:
-            probes.append(await connection.channel())
-        probes.append(await connection.channel())  # the guard
+        for _ in range(len(specs) + 1):
+            channels.append(await connection.channel())
         declared = await asyncio.gather(
-            *(_declared(probe, spec) for probe, spec in zip(probes, specs, strict=False))
+            *(_declared(probe, spec) for probe, spec in zip(channels[:-1], specs, strict=True))
         )
         applies = [
             done or await _recreated(connection, spec)
             for spec, done in zip(specs, declared, strict=True)
         ]
     finally:
-        for probe in probes:
-            await probe.close()
+        for opened in channels:
+            await opened.close()
     for spec, applied in zip(specs, applies, strict=True):
         if applied:
             await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
