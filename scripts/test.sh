@@ -38,4 +38,8 @@ if ! $py scripts/ports.py answers "$postgres"; then
     start_private postgres PostgreSQL "postgresql+asyncpg://postgres@127.0.0.1:PORT/postgres"
     export TEST_POSTGRES_URL=$private_url
 fi
-$py -m pytest "$@"
+# Most tests wait (on the broker, the database, a service's process) rather than compute, so one
+# pytest-xdist worker more than there are cores keeps them busy; each test has queues, databases
+# and ports of its own. TEST_WORKERS=0 runs every test in this one process, in order.
+workers=${TEST_WORKERS:-$(($(nproc) + 1))}
+$py -m pytest --numprocesses "$workers" --dist worksteal "$@"

@@ -70,7 +70,9 @@ def serve(settings: Settings, folder: Path) -> Iterator[str]:
 def run_cli(*arguments: str | Path, key_variable: str | None = None) -> tuple[int, str]:
     """The CLI's exit status and what it printed, as a pipe (no terminal) sees it."""
     env = {name: value for name, value in os.environ.items() if name != "IMAGE_RESIZE_API_KEY"}
-    env["COLUMNS"] = "200"  # one line per row of the summary
+    # One line per row of the summary, however long the test's folder path is (the table folds
+    # a path that does not fit, and a pytest-xdist worker's tmp path is longer).
+    env["COLUMNS"] = "1000"
     if key_variable is not None:
         env["IMAGE_RESIZE_API_KEY"] = key_variable
     done = subprocess.run(
